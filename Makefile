@@ -1,0 +1,211 @@
+# Lantern: build, test, run.  GNU make only.
+#
+#   make          build liblantern, the services and lanternctl
+#   make test     every unit and integration test, plain and under ASan+UBSan;
+#                 ends with one line "N passed, N failed"
+#   make run      start a local PostgreSQL and a region of nodes on loopback
+#   make bench    benchmarks (figures + the command that produced them)
+#   make lint     cppcheck + the banned-function check
+#   make format   clang-format everything
+#   make clean    remove build/
+#
+# Everything generated (objects, protobuf-c code, binaries) goes under
+# $(BUILD) and is never committed.  Missing Debian packages are installed by
+# deploy/install-deps.sh, which this file calls when something is missing.
+
+BUILD      ?= build
+CC         ?= cc
+ifeq ($(origin CC),default)
+CC         := cc
+endif
+V          ?= 0
+Q          := $(if $(filter 1,$(V)),,@)
+
+# --- dependencies -----------------------------------------------------------
+# Skip the check for goals that need nothing installed.
+NODEPS_GOALS := clean help format
+ifneq ($(filter-out $(NODEPS_GOALS),$(or $(MAKECMDGOALS),all)),)
+ifneq ($(shell deploy/install-deps.sh --check >/dev/null 2>&1 && echo ok),ok)
+$(info make: some packages are missing; running deploy/install-deps.sh)
+_ := $(shell deploy/install-deps.sh 1>&2)
+ifneq ($(.SHELLSTATUS),0)
+$(error deploy/install-deps.sh failed; see above)
+endif
+endif
+endif
+
+PKGS       := libczmq libzmq libprotobuf-c libpq libconfig libsodium
+PKG_CFLAGS  = $(shell pkg-config --cflags $(PKGS))
+PKG_LIBS    = $(shell pkg-config --libs $(PKGS))
+CMOCKA_LIBS = $(shell pkg-config --libs cmocka)
+
+WARN       := -Wall -Wextra -Werror -Wshadow -Wformat=2
+BASEFLAGS  := -std=c11 -D_GNU_SOURCE -g $(WARN) -Icommon -I$(BUILD)/gen
+OPT        ?= -O2
+SANFLAGS   := -O1 -fno-omit-frame-pointer -fsanitize=address,undefined \
+              -fno-sanitize-recover=all
+
+# --- sources ----------------------------------------------------------------
+PROTOS     := $(wildcard proto/*.proto)
+# Well-known types that io.cloudevents.v1 imports; protobuf-c ships no C for
+# them, so they are generated from libprotobuf-dev's .proto files.
+WKT        := google/protobuf/any google/protobuf/timestamp
+PROTO_C    := $(patsubst proto/%.proto,$(BUILD)/gen/%.pb-c.c,$(PROTOS)) \
+              $(patsubst %,$(BUILD)/gen/%.pb-c.c,$(WKT))
+PROTO_H    := $(PROTO_C:.c=.h)
+COMMON_SRC := $(wildcard common/*.c)
+CTL_SRC    := $(wildcard tools/lanternctl/*.c)
+SUPPORT_SRC:= $(wildcard tests/support/*.c)
+UNIT_SRC   := $(wildcard tests/unit/test_*.c)
+INTEG_SRC  := $(wildcard tests/integration/test_*.c)
+BENCH_SRC  := $(wildcard tests/bench/bench_*.c)
+FUZZ_SRC   := $(wildcard tests/fuzz/fuzz_*.c)
+PROG_SRC   := $(wildcard tests/progs/*.c)
+SERVICES   := $(notdir $(patsubst %/,%,$(dir $(wildcard services/*/main.c))))
+
+# Two variants of every object: plain (-O2) and sanitized (ASan+UBSan).
+# $(call objs,VARIANT,SOURCES)
+objs = $(patsubst %.c,$(BUILD)/$(1)/%.o,$(patsubst $(BUILD)/gen/%,gen/%,$(2)))
+
+LIB_SRC    := $(COMMON_SRC) $(PROTO_C)
+LIB_plain  := $(BUILD)/plain/liblantern.a
+LIB_asan   := $(BUILD)/asan/liblantern.a
+SUP_plain  := $(BUILD)/plain/libtestsupport.a
+SUP_asan   := $(BUILD)/asan/libtestsupport.a
+
+TESTS_plain := $(patsubst tests/%.c,$(BUILD)/plain/tests/%,$(UNIT_SRC) $(INTEG_SRC))
+TESTS_asan  := $(patsubst tests/%.c,$(BUILD)/asan/tests/%,$(UNIT_SRC) $(INTEG_SRC))
+BENCHES     := $(patsubst tests/bench/%.c,$(BUILD)/plain/bench/%,$(BENCH_SRC))
+# Helper programs that tests start as separate processes (kill -9, restarts).
+PROGS_plain := $(patsubst tests/progs/%.c,$(BUILD)/plain/progs/%,$(PROG_SRC))
+PROGS_asan  := $(patsubst tests/progs/%.c,$(BUILD)/asan/progs/%,$(PROG_SRC))
+BINS        := $(BUILD)/bin/lanternctl $(foreach s,$(SERVICES),$(BUILD)/bin/lantern-$(s))
+BINS_asan   := $(BUILD)/asan/bin/lanternctl $(foreach s,$(SERVICES),$(BUILD)/asan/bin/lantern-$(s))
+
+.PHONY: all test test-plain test-asan run stop bench lint format clean help fuzz
+.DEFAULT_GOAL := all
+.SECONDARY:
+.DELETE_ON_ERROR:
+
+all: $(BINS)
+
+help:
+	@sed -n '3,11p' Makefile | sed 's/^# \{0,1\}//'
+
+# --- protobuf-c -------------------------------------------------------------
+$(BUILD)/gen/%.pb-c.c $(BUILD)/gen/%.pb-c.h: proto/%.proto
+	@mkdir -p $(BUILD)/gen
+	@echo "  PROTOC  $<"
+	$(Q)protoc-c --proto_path=proto --proto_path=/usr/include --c_out=$(BUILD)/gen $<
+
+$(BUILD)/gen/google/protobuf/%.pb-c.c $(BUILD)/gen/google/protobuf/%.pb-c.h: /usr/include/google/protobuf/%.proto
+	@mkdir -p $(BUILD)/gen
+	@echo "  PROTOC  $<"
+	$(Q)protoc-c --proto_path=/usr/include --c_out=$(BUILD)/gen $<
+
+# --- compile ------------------------------------------------------------------
+# Generated code is compiled with the same warnings; every object waits for
+# all generated headers so that any source may include them.
+define variant
+$(BUILD)/$(1)/gen/%.o: $(BUILD)/gen/%.c | $(PROTO_H)
+	@mkdir -p $$(@D)
+	@echo "  CC/$(1) $$<"
+	$(Q)$(CC) $(BASEFLAGS) $(2) $$(PKG_CFLAGS) -MMD -MP -c $$< -o $$@
+
+$(BUILD)/$(1)/%.o: %.c | $(PROTO_H)
+	@mkdir -p $$(@D)
+	@echo "  CC/$(1) $$<"
+	$(Q)$(CC) $(BASEFLAGS) $(2) $$(PKG_CFLAGS) -Itests/support -MMD -MP -c $$< -o $$@
+
+$(LIB_$(1)): $(call objs,$(1),$(LIB_SRC))
+	@echo "  AR/$(1) $$@"
+	$(Q)rm -f $$@ && ar rcs $$@ $$^
+
+$(SUP_$(1)): $(call objs,$(1),$(SUPPORT_SRC))
+	$(Q)rm -f $$@ && ar rcs $$@ $$^
+
+$(BUILD)/$(1)/progs/%: $(BUILD)/$(1)/tests/progs/%.o $(SUP_$(1)) $(LIB_$(1))
+	@mkdir -p $$(@D)
+	@echo "  LD/$(1) $$@"
+	$(Q)$(CC) $(2) -o $$@ $$< $(SUP_$(1)) $(LIB_$(1)) $$(PKG_LIBS) -lpthread
+
+$(BUILD)/$(1)/tests/%: $(BUILD)/$(1)/tests/%.o $(SUP_$(1)) $(LIB_$(1))
+	@echo "  LD/$(1) $$@"
+	$(Q)$(CC) $(2) -o $$@ $$< $(SUP_$(1)) $(LIB_$(1)) $$(CMOCKA_LIBS) $$(PKG_LIBS) -lpthread
+endef
+
+$(eval $(call variant,plain,$(OPT)))
+$(eval $(call variant,asan,$(SANFLAGS)))
+
+$(BUILD)/bin/lanternctl: $(call objs,plain,$(CTL_SRC)) $(LIB_plain)
+	@mkdir -p $(@D)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(OPT) -o $@ $^ $(PKG_LIBS) -lpthread
+
+$(BUILD)/asan/bin/lanternctl: $(call objs,asan,$(CTL_SRC)) $(LIB_asan)
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(SANFLAGS) -o $@ $^ $(PKG_LIBS) -lpthread
+
+define service
+$(BUILD)/bin/lantern-$(1): $(call objs,plain,$(wildcard services/$(1)/*.c)) $(LIB_plain)
+	@mkdir -p $$(@D)
+	@echo "  LD      $$@"
+	$(Q)$(CC) $(OPT) -o $$@ $$^ $$(PKG_LIBS) -lpthread
+$(BUILD)/asan/bin/lantern-$(1): $(call objs,asan,$(wildcard services/$(1)/*.c)) $(LIB_asan)
+	@mkdir -p $$(@D)
+	$(Q)$(CC) $(SANFLAGS) -o $$@ $$^ $$(PKG_LIBS) -lpthread
+endef
+$(foreach s,$(SERVICES),$(eval $(call service,$(s))))
+
+$(BUILD)/plain/bench/%: $(BUILD)/plain/tests/bench/%.o $(SUP_plain) $(LIB_plain)
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(OPT) -o $@ $< $(SUP_plain) $(LIB_plain) $(PKG_LIBS) -lpthread
+
+# --- test ---------------------------------------------------------------------
+# tests/run.sh starts one throwaway PostgreSQL for the whole run (each suite
+# makes its own database in it), runs every test binary, counts every test
+# case and prints the closing line.
+test: $(TESTS_plain) $(TESTS_asan) $(BINS) $(BINS_asan) $(PROGS_plain) $(PROGS_asan)
+	$(Q)BUILD=$(BUILD) tests/run.sh $(TESTS_plain) $(TESTS_asan)
+
+test-plain: $(TESTS_plain) $(BINS) $(PROGS_plain)
+	$(Q)BUILD=$(BUILD) tests/run.sh $(TESTS_plain)
+
+test-asan: $(TESTS_asan) $(BINS_asan) $(PROGS_asan)
+	$(Q)BUILD=$(BUILD) tests/run.sh $(TESTS_asan)
+
+# --- bench --------------------------------------------------------------------
+bench: $(BENCHES) $(PROGS_plain) $(BINS)
+	$(Q)for b in $(BENCHES); do echo "== $$b"; $$b || exit 1; done
+
+# --- fuzz (libFuzzer, clang; optional, not part of make test) -------------------
+FUZZ_FLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -Icommon -I$(BUILD)/gen \
+              -fsanitize=fuzzer,address,undefined
+fuzz: $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRC))
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(LIB_SRC) | $(PROTO_H)
+	@mkdir -p $(@D)
+	$(Q)clang $(FUZZ_FLAGS) $(PKG_CFLAGS) -o $@ $^ $(PKG_LIBS) -lpthread
+
+# --- run ----------------------------------------------------------------------
+run: all
+	$(Q)BUILD=$(BUILD) deploy/run-region start
+
+stop:
+	$(Q)BUILD=$(BUILD) deploy/run-region stop
+
+# --- lint / format --------------------------------------------------------------
+LINT_DIRS := common services tools tests
+lint: $(PROTO_H)
+	$(Q)tools/lint/banned.sh $(LINT_DIRS)
+	$(Q)cppcheck --quiet --error-exitcode=1 --std=c11 --enable=warning,portability,performance \
+	    --inline-suppr --suppress=missingIncludeSystem -Icommon -I$(BUILD)/gen \
+	    $(LINT_DIRS)
+	@echo "lint: ok"
+
+format:
+	$(Q)clang-format -i $$(find common services tools tests -name '*.[ch]')
+
+clean:
+	rm -rf $(BUILD)
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

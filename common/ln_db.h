@@ -1,0 +1,175 @@
+/*  ln_db: the one way liblantern talks to PostgreSQL.
+
+    A service owns one schema and connects as its own role, which owns that
+    schema and nothing else (DESIGN.md "Least privilege").  This module gives
+    it:
+
+    - a connection that is made, and re-made after a loss (a PostgreSQL
+      restart, pg_terminate_backend, a network cut), with exponential backoff
+      and jitter, bounded by a total wait;
+    - statements with parameters only (PQexecParams): values never become
+      SQL text;
+    - transactions, and a clear difference between "the connection was lost"
+      (retry the whole transaction after ln_db_ensure) and "the statement
+      failed" (a bug or a constraint: do not blindly retry);
+    - migrations: a service's numbered SQL scripts, applied in its own schema,
+      each exactly once, each in one transaction with its record in
+      <schema>.schema_migrations, safe when several processes start at once.
+
+    An ln_db_t is one connection: use it from one thread at a time.  Modules
+    that own their SQL may take the PGconn (ln_db_conn) for COPY, pipeline
+    mode or LISTEN; it stays owned by the ln_db_t and changes on reconnect.
+
+    The conninfo string may contain a password: this module never logs it
+    and wipes its copy on destroy.
+
+    Error codes (ln_error_t.code):
+      DB_INVALID            bad argument (schema name, NULL conninfo, ...)
+      DB_CONNECT            could not connect within the retry budget
+      DB_CONNECTION_LOST    the connection broke during the call: call
+                            ln_db_ensure, then retry the whole transaction
+      DB_STATEMENT          the server refused the statement; the message
+                            starts with "SQLSTATE xxxxx:"
+      DB_SCHEMA_MISSING     the schema does not exist and this role may not
+                            create it (an admin must: CREATE SCHEMA s
+                            AUTHORIZATION role)
+      DB_PERMISSION         the role may not create objects in its schema
+      DB_MIGRATION_INVALID  the code's migration list is malformed (versions
+                            not strictly increasing, missing name or SQL), or a
+                            migration ended the transaction itself
+      DB_MIGRATION_FAILED   a migration's SQL failed; it was rolled back
+                            entirely and not recorded
+      DB_MIGRATION_CHANGED  an applied migration's SQL differs from the code's
+                            (checksum mismatch): someone edited it
+      DB_MIGRATION_NEWER    the database has a version newer than the code
+                            knows (an older binary on a newer database)
+      DB_MIGRATION_UNKNOWN  the database has applied a version that the code
+                            does not list
+      DB_MIGRATION_ORDER    a migration older than the newest applied one is
+                            not applied (out of order)
+*/
+#ifndef LN_DB_H
+#define LN_DB_H
+
+#include <libpq-fe.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "ln_error.h"
+
+typedef struct ln_db_t ln_db_t;
+
+/* How hard to try to connect.  The delay before attempt k+1 is a random
+   value in [d/2, d] ("equal jitter", so that many nodes restarting together
+   do not hammer PostgreSQL in step) where d = min(initial * 2^k, max);
+   connecting gives up once max_wait_ms have passed since the first attempt
+   (the last sleep is cut short to end at the deadline, and one last attempt
+   is made there; one attempt itself may take up to connect_timeout).
+   max_wait_ms = 0 means a single attempt. */
+typedef struct {
+    int initial_delay_ms; /* >= 1 */
+    int max_delay_ms;     /* >= initial_delay_ms */
+    int max_wait_ms;      /* >= 0, total budget */
+} ln_db_retry_t;
+
+/* Defaults: 100 ms doubling to 5 s, giving up after 60 s (long enough to
+   ride out a PostgreSQL restart, short enough that a misconfigured service
+   fails visibly). */
+#define LN_DB_RETRY_DEFAULT_INITIAL_MS 100
+#define LN_DB_RETRY_DEFAULT_MAX_MS     5000
+#define LN_DB_RETRY_DEFAULT_WAIT_MS    60000
+#define LN_DB_RETRY_DEFAULT                                                                        \
+    ((ln_db_retry_t){LN_DB_RETRY_DEFAULT_INITIAL_MS, LN_DB_RETRY_DEFAULT_MAX_MS,                   \
+                     LN_DB_RETRY_DEFAULT_WAIT_MS})
+
+/* Longest schema name PostgreSQL accepts (NAMEDATALEN - 1). */
+#define LN_DB_SCHEMA_MAX 63
+
+/* Connect to `conninfo` (a libpq keyword/value string or URI), retrying as
+   `retry` says (NULL: LN_DB_RETRY_DEFAULT), and set search_path to `schema`
+   only (pg_catalog stays implicit), re-applied on every reconnect.  `schema`
+   must match [a-z_][a-z0-9_]{0,62}, or be NULL (search_path left alone;
+   ln_db_migrate then refuses).  application_name defaults to
+   "lantern-<schema>" and connect_timeout to 10 s; conninfo may override
+   both.  Each failed attempt is logged at warn (never the conninfo).
+   Returns NULL on failure with err set (DB_INVALID, DB_CONNECT). */
+ln_db_t *ln_db_connect (const char *conninfo, const char *schema, const ln_db_retry_t *retry,
+                        ln_error_t *err);
+
+/* Close and free; NULL-safe; sets *self_p to NULL. */
+void ln_db_destroy (ln_db_t **self_p);
+
+/* The live connection, borrowed.  It is replaced by ln_db_ensure after a
+   loss: do not keep it across calls that may reconnect. */
+PGconn *ln_db_conn (ln_db_t *self);
+
+/* The schema given to ln_db_connect (NULL if none). */
+const char *ln_db_schema (const ln_db_t *self);
+
+/* Make sure the connection is usable: if it is broken (PQstatus bad, or the
+   server has closed it, as after pg_terminate_backend or a restart),
+   reconnect with the same backoff as ln_db_connect.  An open transaction on
+   a broken connection is lost; a healthy connection is left alone.
+   Returns 0, or -1 with err set (DB_CONNECT). */
+int ln_db_ensure (ln_db_t *self, ln_error_t *err);
+
+/* Transactions.  Each returns 0 or -1; on -1 the error is available from
+   ln_db_last_error (these take no ln_error_t so that cleanup paths stay
+   one line, as in STYLE.md).  ln_db_rollback is a no-op returning 0 when no
+   transaction is open, and never overwrites the last error (it runs in
+   cleanup paths, after the error that matters).  A COMMIT that fails with a
+   lost connection has an unknown outcome (it may have committed): that is
+   why requests carry an idempotency key (DESIGN.md, request_id). */
+int ln_db_begin (ln_db_t *self);
+int ln_db_commit (ln_db_t *self);
+int ln_db_rollback (ln_db_t *self);
+
+/* Run one statement with text parameters (PQexecParams; params may be NULL
+   when nparams is 0; a NULL entry is SQL NULL).  Returns the result (status
+   COMMAND_OK or TUPLES_OK), which the caller PQclear()s, or NULL with err
+   set to DB_CONNECTION_LOST or DB_STATEMENT ("SQLSTATE xxxxx: message"). */
+PGresult *ln_db_exec (ln_db_t *self, const char *sql, int nparams, const char *const *params,
+                      ln_error_t *err);
+
+/* Like ln_db_exec for statements whose result is not needed: 0 or -1. */
+int ln_db_run (ln_db_t *self, const char *sql, int nparams, const char *const *params,
+               ln_error_t *err);
+
+/* About the last failed call on this handle (cleared by each successful
+   ln_db_exec/ln_db_run/begin/commit):
+   - ln_db_last_lost: true if it failed because the connection was lost
+     (SQLSTATE class 08, 57P01..57P03, or the socket closed), i.e. the caller
+     should ln_db_ensure and retry the transaction;
+   - ln_db_last_sqlstate: the five-character SQLSTATE, "" if none (e.g.
+     "40001" serialization failure, "23505" unique violation);
+   - ln_db_last_error: the full error. */
+bool ln_db_last_lost (const ln_db_t *self);
+const char *ln_db_last_sqlstate (const ln_db_t *self);
+const ln_error_t *ln_db_last_error (const ln_db_t *self);
+
+/* One migration: a version (> 0, strictly increasing in the list), a short
+   name, and its SQL (trusted code, may hold several statements; must not
+   COMMIT or ROLLBACK itself). */
+typedef struct {
+    int version;
+    const char *name;
+    const char *sql;
+} ln_migration_t;
+
+/* Bring the schema up to date: apply each migration of `list` (n entries)
+   that is not yet recorded in <schema>.schema_migrations (version, name,
+   checksum = hex SHA-256 of sql, applied_at), each in its own transaction
+   together with its record, in order.  A transaction-level advisory lock
+   per schema serialises concurrent migrators: each migration is applied
+   exactly once.  Refuses before applying anything when the list is
+   malformed, when an applied migration's checksum differs from the code's,
+   or when the database is newer than the code.  Creates the schema only if
+   it is missing and the role may create schemas.  On failure, the migrations
+   before the failing one stay applied; the failing one leaves no trace.
+   Returns 0 (also when nothing was pending), or -1 with err set. */
+int ln_db_migrate (ln_db_t *self, const ln_migration_t *list, size_t n, ln_error_t *err);
+
+/* Is `name` an acceptable schema name ([a-z_][a-z0-9_]{0,62})? */
+bool ln_db_schema_valid (const char *name);
+
+#endif

@@ -1,0 +1,708 @@
+/*  ln_pbcheck: see ln_pbcheck.h.
+
+    Both passes recurse only into sub-messages and stop at max_depth, so the
+    C stack used here is bounded by the limit, never by the input.  Error
+    paths are built on the way back up: the innermost failure writes its
+    code and an empty (or relative) field, and every level prepends its own
+    segment.  That keeps the success path free of string work; on the error
+    path a repeated field's index (and a map entry's key) is recovered by
+    looking again at the message being walked.
+*/
+#include "ln_pbcheck.h"
+
+#include <inttypes.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ln_utf8.h"
+
+const ln_pbcheck_limits_t ln_pbcheck_default_limits = LN_PBCHECK_LIMITS_DEFAULT;
+
+enum { WT_VARINT = 0, WT_64BIT = 1, WT_LEN = 2, WT_32BIT = 5 };
+
+/* A map key is shown in a path only when it cannot confuse the reader of
+   the path (or of a log line that carries it). */
+#define PLAIN_KEY_MAX 40
+
+/* Above this many entries, duplicate keys are found by sorting. */
+#define SMALL_MAP 16
+
+// --------------------------------------------------------------------------
+// Error paths
+
+/* Make e->field "<seg>.<field>", or "<seg><field>" when field is empty or
+   starts with an index. */
+static void
+s_prepend (ln_error_t *e, const char *seg)
+{
+    /* Built by hand: paths longer than the field buffer are cut at the end
+       (the head of a path says more than its tail). */
+    char tmp[LN_ERROR_FIELD_MAX];
+    size_t cap = sizeof tmp - 1, n = 0;
+    const char *parts[3] = {seg, (e->field[0] == '\0' || e->field[0] == '[') ? "" : ".",
+                            e->field};
+    for (int p = 0; p < 3; p++)
+        for (const char *c = parts[p]; *c && n < cap; c++)
+            tmp[n++] = *c;
+    tmp[n] = '\0';
+    memcpy (e->field, tmp, n + 1);
+}
+
+/* Replace e->field by `text`. */
+static void
+s_set_field (ln_error_t *e, const char *text)
+{
+    size_t n = strnlen (text, sizeof e->field - 1);
+    memmove (e->field, text, n);
+    e->field[n] = '\0';
+}
+
+static bool
+s_plain_key (const char *key, size_t len)
+{
+    if (!key || len == 0 || len > PLAIN_KEY_MAX)
+        return false;
+    for (size_t i = 0; i < len; i++) {
+        char c = key[i];
+        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')
+                  || c == '_' || c == '-' || c == '.' || c == ':' || c == '/';
+        if (!ok)
+            return false;
+    }
+    return true;
+}
+
+/* Prepend the segment of field f: "name", "name[index]", or for a map
+   entry `name["key"]` (dropping the entry's own "value" segment) when the
+   key is plain, else "name[index]". */
+static void
+s_prepend_field (ln_error_t *e, const ProtobufCFieldDescriptor *f, size_t index, const char *key,
+                 size_t key_len)
+{
+    char seg[LN_ERROR_FIELD_MAX];
+    if (f->label != PROTOBUF_C_LABEL_REPEATED)
+        snprintf (seg, sizeof seg, "%s", f->name);
+    else if (ln_pbcheck_is_map (f) && s_plain_key (key, key_len)
+             && (e->field[0] == '\0' || strcmp (e->field, "value") == 0
+                 || strncmp (e->field, "value.", 6) == 0)) {
+        /* attributes["time"].ce_string rather than attributes[2].value.ce_string */
+        const char *rest = e->field[0] ? e->field + 5 : e->field;
+        if (*rest == '.')
+            rest++;
+        s_set_field (e, rest);
+        snprintf (seg, sizeof seg, "%s[\"%.*s\"]", f->name, (int) key_len, key);
+    }
+    else
+        snprintf (seg, sizeof seg, "%s[%zu]", f->name, index);
+    s_prepend (e, seg);
+}
+
+static void
+s_set_unknown (ln_error_t *e, uint32_t tag)
+{
+    char seg[16];
+    snprintf (seg, sizeof seg, "#%" PRIu32, tag);
+    ln_error_set (e, "PB_UNKNOWN_FIELD", seg, "unknown field number %" PRIu32, tag);
+}
+
+// --------------------------------------------------------------------------
+// Field shapes
+
+bool
+ln_pbcheck_is_map (const ProtobufCFieldDescriptor *field)
+{
+    if (!field || field->label != PROTOBUF_C_LABEL_REPEATED
+        || field->type != PROTOBUF_C_TYPE_MESSAGE || !field->descriptor)
+        return false;
+    const ProtobufCMessageDescriptor *entry = field->descriptor;
+    if (entry->n_fields != 2 || entry->fields[0].id != 1 || entry->fields[1].id != 2
+        || strcmp (entry->fields[0].name, "key") != 0
+        || strcmp (entry->fields[1].name, "value") != 0
+        || entry->fields[0].label == PROTOBUF_C_LABEL_REPEATED
+        || entry->fields[1].label == PROTOBUF_C_LABEL_REPEATED)
+        return false;
+    switch (entry->fields[0].type) {
+    case PROTOBUF_C_TYPE_FLOAT:
+    case PROTOBUF_C_TYPE_DOUBLE:
+    case PROTOBUF_C_TYPE_BYTES:
+    case PROTOBUF_C_TYPE_ENUM:
+    case PROTOBUF_C_TYPE_MESSAGE:
+        return false;
+    default:
+        break;
+    }
+    /* protoc names the entry type after the field: foo_bar -> FooBarEntry.
+       Compare ignoring case and underscores. */
+    const char *name = field->name;
+    const char *sn = entry->short_name;
+    size_t sn_len = strlen (sn);
+    if (sn_len < 5 || strcmp (sn + sn_len - 5, "Entry") != 0)
+        return false;
+    size_t j = 0;
+    for (size_t i = 0; name[i]; i++) {
+        if (name[i] == '_')
+            continue;
+        char a = name[i], b = j < sn_len - 5 ? sn[j] : '\0';
+        if (a >= 'A' && a <= 'Z')
+            a = (char) (a - 'A' + 'a');
+        if (b >= 'A' && b <= 'Z')
+            b = (char) (b - 'A' + 'a');
+        if (a != b)
+            return false;
+        j++;
+    }
+    return j == sn_len - 5;
+}
+
+/* Bytes per element of a repeated field in protobuf-c's C layout. */
+static size_t
+s_elem_size (ProtobufCType type)
+{
+    switch (type) {
+    case PROTOBUF_C_TYPE_INT32:
+    case PROTOBUF_C_TYPE_SINT32:
+    case PROTOBUF_C_TYPE_SFIXED32:
+    case PROTOBUF_C_TYPE_UINT32:
+    case PROTOBUF_C_TYPE_FIXED32:
+    case PROTOBUF_C_TYPE_FLOAT:
+    case PROTOBUF_C_TYPE_ENUM:
+        return 4;
+    case PROTOBUF_C_TYPE_INT64:
+    case PROTOBUF_C_TYPE_SINT64:
+    case PROTOBUF_C_TYPE_SFIXED64:
+    case PROTOBUF_C_TYPE_UINT64:
+    case PROTOBUF_C_TYPE_FIXED64:
+    case PROTOBUF_C_TYPE_DOUBLE:
+        return 8;
+    case PROTOBUF_C_TYPE_BOOL:
+        return sizeof (protobuf_c_boolean);
+    case PROTOBUF_C_TYPE_STRING:
+        return sizeof (char *);
+    case PROTOBUF_C_TYPE_BYTES:
+        return sizeof (ProtobufCBinaryData);
+    case PROTOBUF_C_TYPE_MESSAGE:
+        return sizeof (ProtobufCMessage *);
+    }
+    return 0;
+}
+
+static int
+s_expected_wire_type (ProtobufCType type)
+{
+    switch (type) {
+    case PROTOBUF_C_TYPE_FIXED32:
+    case PROTOBUF_C_TYPE_SFIXED32:
+    case PROTOBUF_C_TYPE_FLOAT:
+        return WT_32BIT;
+    case PROTOBUF_C_TYPE_FIXED64:
+    case PROTOBUF_C_TYPE_SFIXED64:
+    case PROTOBUF_C_TYPE_DOUBLE:
+        return WT_64BIT;
+    case PROTOBUF_C_TYPE_STRING:
+    case PROTOBUF_C_TYPE_BYTES:
+    case PROTOBUF_C_TYPE_MESSAGE:
+        return WT_LEN;
+    default:
+        return WT_VARINT;
+    }
+}
+
+// --------------------------------------------------------------------------
+// Wire pass
+
+static int
+s_read_varint (const uint8_t *buf, size_t size, size_t *pos, uint64_t *value)
+{
+    uint64_t v = 0;
+    for (unsigned i = 0; i < 10; i++) {
+        if (*pos >= size)
+            return -1;
+        uint8_t b = buf[(*pos)++];
+        v |= (uint64_t) (b & 0x7F) << (7 * i);
+        if (!(b & 0x80)) {
+            *value = v;
+            return 0;
+        }
+    }
+    return -1; /* more than 10 bytes */
+}
+
+/* Read one field header and skip its value.  Returns 0 and sets the field
+   number, wire type and (for WT_LEN) the value's place; -1 with a message
+   in e when malformed. */
+static int
+s_next_field (const uint8_t *buf, size_t size, size_t *pos, uint32_t *number, int *wire_type,
+              size_t *val_pos, size_t *val_len, ln_error_t *e)
+{
+    size_t start = *pos;
+    uint64_t key, v;
+    /* protobuf-c takes at most 5 bytes of tag and a 32-bit value */
+    if (s_read_varint (buf, size, pos, &key) != 0 || *pos - start > 5 || key > UINT32_MAX) {
+        ln_error_set (e, "PB_DECODE", "", "malformed field tag at offset %zu", start);
+        return -1;
+    }
+    *number = (uint32_t) (key >> 3);
+    *wire_type = (int) (key & 7);
+    *val_pos = *pos;
+    *val_len = 0;
+    if (*number == 0) {
+        ln_error_set (e, "PB_DECODE", "", "field number 0 at offset %zu", start);
+        return -1;
+    }
+    switch (*wire_type) {
+    case WT_VARINT:
+        if (s_read_varint (buf, size, pos, &v) != 0)
+            goto truncated;
+        break;
+    case WT_64BIT:
+        if (size - *pos < 8)
+            goto truncated;
+        *pos += 8;
+        break;
+    case WT_32BIT:
+        if (size - *pos < 4)
+            goto truncated;
+        *pos += 4;
+        break;
+    case WT_LEN:
+        if (s_read_varint (buf, size, pos, &v) != 0 || v > size - *pos)
+            goto truncated;
+        *val_pos = *pos;
+        *val_len = (size_t) v;
+        *pos += (size_t) v;
+        break;
+    default:
+        ln_error_set (e, "PB_DECODE", "", "unsupported wire type %d at offset %zu", *wire_type,
+                      start);
+        return -1;
+    }
+    return 0;
+truncated:
+    ln_error_set (e, "PB_DECODE", "", "field %" PRIu32 " runs past the end (offset %zu)",
+                  *number, start);
+    return -1;
+}
+
+/* The index, among the occurrences of field `number` in buf[0..upto), of
+   the one that starts at `upto`.  Only called on already-walked bytes. */
+static size_t
+s_wire_index (const uint8_t *buf, size_t upto, uint32_t number)
+{
+    size_t pos = 0, index = 0;
+    while (pos < upto) {
+        uint32_t n;
+        int wt;
+        size_t vp, vl;
+        if (s_next_field (buf, upto, &pos, &n, &wt, &vp, &vl, NULL) != 0)
+            break;
+        if (n == number)
+            index++;
+    }
+    return index;
+}
+
+/* The last `key` (field 1, length-delimited) of a map entry's bytes. */
+static void
+s_wire_map_key (const uint8_t *buf, size_t size, const char **key, size_t *key_len)
+{
+    size_t pos = 0;
+    *key = NULL;
+    *key_len = 0;
+    while (pos < size) {
+        uint32_t n;
+        int wt;
+        size_t vp, vl;
+        if (s_next_field (buf, size, &pos, &n, &wt, &vp, &vl, NULL) != 0)
+            break;
+        if (n == 1 && wt == WT_LEN) {
+            *key = (const char *) buf + vp;
+            *key_len = vl;
+        }
+    }
+}
+
+static int
+s_wire (const ProtobufCMessageDescriptor *desc, const uint8_t *buf, size_t size,
+        const ln_pbcheck_limits_t *lim, unsigned depth, ln_error_t *e)
+{
+    size_t pos = 0;
+    while (pos < size) {
+        size_t start = pos, vpos, vlen, bad;
+        uint32_t number;
+        int wt;
+        if (s_next_field (buf, size, &pos, &number, &wt, &vpos, &vlen, e) != 0)
+            return -1;
+        const uint8_t *val = buf + vpos;
+        const ProtobufCFieldDescriptor *f = protobuf_c_message_descriptor_get_field (desc, number);
+        if (!f) {
+            if (lim->allow_unknown)
+                continue;
+            s_set_unknown (e, number);
+            return -1;
+        }
+        int want = s_expected_wire_type (f->type);
+        if (wt != want && !(wt == WT_LEN && f->label == PROTOBUF_C_LABEL_REPEATED)) {
+            ln_error_set (e, "PB_DECODE", "", "wrong wire type %d (expected %d)", wt, want);
+            goto field_error;
+        }
+        if (wt != WT_LEN)
+            continue;
+        switch (f->type) {
+        case PROTOBUF_C_TYPE_STRING:
+            if (vlen > lim->max_string) {
+                ln_error_set (e, "PB_TOO_LONG", "", "string of %zu bytes (limit %zu)", vlen,
+                              lim->max_string);
+                goto field_error;
+            }
+            if (ln_utf8_check (val, vlen, LN_UTF8_TEXT, &bad) != 0) {
+                ln_error_set (e, "PB_INVALID_UTF8", "",
+                              "not valid UTF-8 text (bad encoding, NUL or control "
+                              "character) at byte %zu",
+                              bad);
+                goto field_error;
+            }
+            break;
+        case PROTOBUF_C_TYPE_BYTES:
+            if (vlen > lim->max_bytes) {
+                ln_error_set (e, "PB_TOO_LONG", "", "%zu bytes (limit %zu)", vlen,
+                              lim->max_bytes);
+                goto field_error;
+            }
+            break;
+        case PROTOBUF_C_TYPE_MESSAGE:
+            if (depth + 1 > lim->max_depth) {
+                ln_error_set (e, "PB_TOO_DEEP", "", "messages nested deeper than %u",
+                              lim->max_depth);
+                goto field_error;
+            }
+            if (s_wire (f->descriptor, val, vlen, lim, depth + 1, e) != 0)
+                goto field_error;
+            break;
+        default:
+            break; /* packed repeated scalars: protobuf-c checks them */
+        }
+        continue;
+
+    field_error:;
+        const char *key = NULL;
+        size_t key_len = 0, index = 0;
+        if (f->label == PROTOBUF_C_LABEL_REPEATED) {
+            index = s_wire_index (buf, start, number);
+            if (wt == WT_LEN && ln_pbcheck_is_map (f))
+                s_wire_map_key (val, vlen, &key, &key_len);
+        }
+        s_prepend_field (e, f, index, key, key_len);
+        return -1;
+    }
+    return 0;
+}
+
+// --------------------------------------------------------------------------
+// Message pass
+
+/* What the message pass checks with.  `wire_checked`: the message was
+   decoded from bytes that passed the wire pass, whose string checks are
+   stricter (they see NULs), so strings need no second look. */
+typedef struct {
+    const ln_pbcheck_limits_t *lim;
+    bool wire_checked;
+} s_msg_ctx_t;
+
+static int s_message (const ProtobufCMessage *msg, const s_msg_ctx_t *ctx, unsigned depth,
+                      ln_error_t *e);
+
+/* Check one value of field f stored at `member`.  Sets e with an empty or
+   relative field on failure. */
+static int
+s_value (const ProtobufCFieldDescriptor *f, const void *member, const s_msg_ctx_t *ctx,
+         unsigned depth, ln_error_t *e)
+{
+    const ln_pbcheck_limits_t *lim = ctx->lim;
+    switch (f->type) {
+    case PROTOBUF_C_TYPE_ENUM: {
+        int value;
+        memcpy (&value, member, sizeof value);
+        if (!protobuf_c_enum_descriptor_get_value (f->descriptor, value)) {
+            ln_error_set (e, "PB_BAD_ENUM", "", "%d is not a value of %s", value,
+                          ((const ProtobufCEnumDescriptor *) f->descriptor)->name);
+            return -1;
+        }
+        return 0;
+    }
+    case PROTOBUF_C_TYPE_STRING: {
+        const char *s = *(char *const *) member;
+        if (!s || ctx->wire_checked)
+            return 0;
+        size_t len = strnlen (s, lim->max_string + 1);
+        if (len > lim->max_string) {
+            ln_error_set (e, "PB_TOO_LONG", "", "string longer than %zu bytes", lim->max_string);
+            return -1;
+        }
+        size_t bad;
+        if (ln_utf8_check (s, len, LN_UTF8_TEXT, &bad) != 0) {
+            ln_error_set (e, "PB_INVALID_UTF8", "",
+                          "not valid UTF-8 text (bad encoding or control character) at byte %zu",
+                          bad);
+            return -1;
+        }
+        return 0;
+    }
+    case PROTOBUF_C_TYPE_BYTES: {
+        const ProtobufCBinaryData *b = member;
+        if (b->len > lim->max_bytes) {
+            ln_error_set (e, "PB_TOO_LONG", "", "%zu bytes (limit %zu)", b->len, lim->max_bytes);
+            return -1;
+        }
+        return 0;
+    }
+    case PROTOBUF_C_TYPE_MESSAGE: {
+        const ProtobufCMessage *sub = *(ProtobufCMessage *const *) member;
+        if (!sub)
+            return 0;
+        if (depth + 1 > lim->max_depth) {
+            ln_error_set (e, "PB_TOO_DEEP", "", "messages nested deeper than %u", lim->max_depth);
+            return -1;
+        }
+        return s_message (sub, ctx, depth + 1, e);
+    }
+    default:
+        return 0;
+    }
+}
+
+/* Key of a map entry, for comparison and for error paths. */
+static const void *
+s_entry_key (const ProtobufCMessage *entry)
+{
+    return (const char *) entry + entry->descriptor->fields[0].offset;
+}
+
+static int
+s_key_cmp (const ProtobufCFieldDescriptor *kf, const ProtobufCMessage *a,
+           const ProtobufCMessage *b)
+{
+    const void *ka = s_entry_key (a), *kb = s_entry_key (b);
+    if (kf->type == PROTOBUF_C_TYPE_STRING) {
+        const char *sa = *(char *const *) ka, *sb = *(char *const *) kb;
+        return strcmp (sa ? sa : "", sb ? sb : "");
+    }
+    return memcmp (ka, kb, s_elem_size (kf->type));
+}
+
+typedef struct {
+    const ProtobufCMessage *entry;
+    size_t index;
+} s_entry_t;
+
+static int
+s_entry_sort_cmp (const void *a, const void *b, void *arg)
+{
+    const s_entry_t *ea = a, *eb = b;
+    int c = s_key_cmp (arg, ea->entry, eb->entry);
+    if (c == 0)
+        c = ea->index < eb->index ? -1 : ea->index > eb->index;
+    return c;
+}
+
+/* Index of an entry whose key occurred at a lower index already, or -1. */
+static long
+s_find_duplicate (const ProtobufCFieldDescriptor *kf, ProtobufCMessage *const *entries, size_t n)
+{
+    long dup = -1;
+    if (n <= SMALL_MAP) {
+        for (size_t j = 1; j < n && dup < 0; j++)
+            for (size_t i = 0; i < j; i++)
+                if (entries[i] && entries[j] && s_key_cmp (kf, entries[i], entries[j]) == 0) {
+                    dup = (long) j;
+                    break;
+                }
+        return dup;
+    }
+    s_entry_t *sorted = malloc (n * sizeof *sorted);
+    if (!sorted)
+        abort (); /* out of memory: STYLE.md */
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++)
+        if (entries[i])
+            sorted[m++] = (s_entry_t) {entries[i], i};
+    qsort_r (sorted, m, sizeof *sorted, s_entry_sort_cmp, (void *) kf);
+    for (size_t i = 1; i < m; i++)
+        if (s_key_cmp (kf, sorted[i - 1].entry, sorted[i].entry) == 0) {
+            /* the later occurrence of the earliest duplicated key */
+            if (dup < 0 || sorted[i].index < (size_t) dup)
+                dup = (long) sorted[i].index;
+        }
+    free (sorted);
+    return dup;
+}
+
+/* The key of an entry as text for an error path, when it is a string. */
+static void
+s_entry_key_text (const ProtobufCFieldDescriptor *f, const ProtobufCMessage *entry,
+                  const char **key, size_t *key_len)
+{
+    *key = NULL;
+    *key_len = 0;
+    if (!entry || !ln_pbcheck_is_map (f))
+        return;
+    const ProtobufCMessageDescriptor *ed = f->descriptor;
+    if (ed->fields[0].type != PROTOBUF_C_TYPE_STRING)
+        return;
+    const char *k = *(char *const *) s_entry_key (entry);
+    if (k) {
+        *key = k;
+        *key_len = strnlen (k, PLAIN_KEY_MAX + 1);
+    }
+}
+
+static int
+s_message (const ProtobufCMessage *msg, const s_msg_ctx_t *ctx, unsigned depth, ln_error_t *e)
+{
+    const ln_pbcheck_limits_t *lim = ctx->lim;
+    const ProtobufCMessageDescriptor *desc = msg->descriptor;
+    const char *base = (const char *) msg;
+
+    if (msg->n_unknown_fields > 0 && !lim->allow_unknown) {
+        s_set_unknown (e, msg->unknown_fields ? msg->unknown_fields[0].tag : 0);
+        return -1;
+    }
+    for (unsigned i = 0; i < desc->n_fields; i++) {
+        const ProtobufCFieldDescriptor *f = &desc->fields[i];
+        const void *member = base + f->offset;
+
+        if (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) {
+            uint32_t which;
+            memcpy (&which, base + f->quantifier_offset, sizeof which);
+            if (which != f->id)
+                continue;
+        }
+        else if (f->label == PROTOBUF_C_LABEL_OPTIONAL && f->type != PROTOBUF_C_TYPE_STRING
+                 && f->type != PROTOBUF_C_TYPE_MESSAGE) {
+            protobuf_c_boolean has;
+            memcpy (&has, base + f->quantifier_offset, sizeof has);
+            if (!has)
+                continue;
+        }
+        if (f->label != PROTOBUF_C_LABEL_REPEATED) {
+            if (s_value (f, member, ctx, depth, e) != 0) {
+                s_prepend_field (e, f, 0, NULL, 0);
+                return -1;
+            }
+            continue;
+        }
+        size_t n;
+        memcpy (&n, base + f->quantifier_offset, sizeof n);
+        if (n > lim->max_repeated) {
+            ln_error_set (e, "PB_TOO_MANY", "", "%zu elements (limit %zu)", n, lim->max_repeated);
+            s_set_field (e, f->name); /* the whole field, not one element */
+            return -1;
+        }
+        const char *array = *(char *const *) member;
+        size_t size = s_elem_size (f->type);
+        if (n > 0 && !array)
+            continue; /* only a locally built message can be like this */
+        for (size_t k = 0; k < n; k++) {
+            if (s_value (f, array + k * size, ctx, depth, e) != 0) {
+                const char *key;
+                size_t key_len;
+                s_entry_key_text (f, f->type == PROTOBUF_C_TYPE_MESSAGE
+                                         ? *(ProtobufCMessage *const *) (array + k * size)
+                                         : NULL,
+                                  &key, &key_len);
+                s_prepend_field (e, f, k, key, key_len);
+                return -1;
+            }
+        }
+        if (ln_pbcheck_is_map (f)) {
+            const ProtobufCMessageDescriptor *ed = f->descriptor;
+            ProtobufCMessage *const *entries = (ProtobufCMessage *const *) array;
+            long dup = s_find_duplicate (&ed->fields[0], entries, n);
+            if (dup >= 0) {
+                const char *key;
+                size_t key_len;
+                ln_error_set (e, "PB_DUPLICATE_KEY", "", "map key occurs more than once");
+                s_entry_key_text (f, entries[dup], &key, &key_len);
+                s_prepend_field (e, f, (size_t) dup, key, key_len);
+                return -1;
+            }
+        }
+    }
+    return 0;
+}
+
+// --------------------------------------------------------------------------
+// Public
+
+static void
+s_prefix (ln_error_t *e, const char *prefix)
+{
+    if (prefix && *prefix)
+        s_prepend (e, prefix);
+}
+
+int
+ln_pbcheck_wire (const ProtobufCMessageDescriptor *desc, const void *data, size_t size,
+                 const ln_pbcheck_limits_t *limits, const char *prefix, ln_error_t *err)
+{
+    ln_error_t e;
+    ln_error_clear (&e);
+    if (!desc || (!data && size > 0)) {
+        ln_error_set (err, "PB_DECODE", prefix, "no message");
+        return -1;
+    }
+    if (s_wire (desc, data, size, limits ? limits : &ln_pbcheck_default_limits, 0, &e) == 0)
+        return 0;
+    s_prefix (&e, prefix);
+    if (err)
+        *err = e;
+    return -1;
+}
+
+static int
+s_check_message (const ProtobufCMessage *msg, const ln_pbcheck_limits_t *limits,
+                 bool wire_checked, const char *prefix, ln_error_t *err)
+{
+    ln_error_t e;
+    ln_error_clear (&e);
+    if (!msg || !msg->descriptor) {
+        ln_error_set (err, "PB_DECODE", prefix, "no message");
+        return -1;
+    }
+    s_msg_ctx_t ctx = {limits ? limits : &ln_pbcheck_default_limits, wire_checked};
+    if (s_message (msg, &ctx, 0, &e) == 0)
+        return 0;
+    s_prefix (&e, prefix);
+    if (err)
+        *err = e;
+    return -1;
+}
+
+int
+ln_pbcheck_message (const ProtobufCMessage *msg, const ln_pbcheck_limits_t *limits,
+                    const char *prefix, ln_error_t *err)
+{
+    return s_check_message (msg, limits, false, prefix, err);
+}
+
+ProtobufCMessage *
+ln_pbcheck_unpack (const ProtobufCMessageDescriptor *desc, const void *data, size_t size,
+                   const ln_pbcheck_limits_t *limits, const char *prefix, ln_error_t *err)
+{
+    ProtobufCMessage *msg = NULL;
+
+    if (ln_pbcheck_wire (desc, data, size, limits, prefix, err) != 0)
+        goto out;
+    msg = protobuf_c_message_unpack (desc, NULL, size, data);
+    if (!msg) {
+        ln_error_set (err, "PB_DECODE", prefix, "protobuf decoding failed");
+        goto out;
+    }
+    if (s_check_message (msg, limits, true, prefix, err) != 0) {
+        protobuf_c_message_free_unpacked (msg, NULL);
+        msg = NULL;
+    }
+out:
+    return msg;
+}

@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# install-deps.sh: install the Debian packages that building, testing and
+# running Lantern need, and only those that are missing.
+#
+#   deploy/install-deps.sh           install whatever is missing
+#   deploy/install-deps.sh --check   exit 0 if nothing is missing, 1 otherwise
+#   deploy/install-deps.sh --list    print the package list
+#
+# Idempotent: when everything is present it does nothing and touches no
+# package database.  The Makefile calls it (with --check first) before a
+# build, so that `make run` and `make test` work on a fresh Debian 12
+# machine with nothing done by hand.
+set -euo pipefail
+
+PACKAGES=(
+    build-essential pkg-config clang
+    libzmq3-dev libczmq-dev
+    libprotobuf-c-dev protobuf-c-compiler libprotobuf-dev
+    libpq-dev postgresql-15 postgresql-client-15
+    libconfig-dev libsodium-dev libcmocka-dev
+    cppcheck clang-format
+    docker-compose
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+        missing+=("$p")
+    fi
+done
+
+case "${1:-}" in
+    --check)
+        if [ ${#missing[@]} -gt 0 ]; then
+            echo "install-deps: missing: ${missing[*]}" >&2
+            exit 1
+        fi
+        exit 0 ;;
+    --list)
+        printf '%s\n' "${PACKAGES[@]}"
+        exit 0 ;;
+    "") ;;
+    -h|--help)
+        sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'
+        exit 0 ;;
+    *)
+        echo "install-deps: unknown option '$1' (try --help)" >&2
+        exit 2 ;;
+esac
+
+if [ ${#missing[@]} -eq 0 ]; then
+    exit 0
+fi
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then
+    if command -v sudo >/dev/null 2>&1; then
+        SUDO="sudo"
+    else
+        echo "install-deps: need root to install: ${missing[*]}" >&2
+        echo "install-deps: run as root: apt-get install -y ${missing[*]}" >&2
+        exit 1
+    fi
+fi
+
+echo "install-deps: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq >&2
+# Do not let the postgresql package start a system cluster we never use:
+# Lantern runs its own throwaway clusters (deploy/pg-local).
+if [ -z "$SUDO" ] && [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
+    chmod 755 /usr/sbin/policy-rc.d
+    trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+fi
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+echo "install-deps: done" >&2

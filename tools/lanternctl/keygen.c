@@ -1,0 +1,152 @@
+/*  lanternctl keygen: generate a CURVE key pair as two certificate files.
+
+        lanternctl keygen NAME [--dir DIR] [--organisation ORG]
+                               [--roles R1,R2] [--level LEVEL]
+
+    writes DIR/NAME.pub (give it to the operators of the nodes NAME talks
+    to; it goes in their registry) and DIR/NAME.secret (mode 0600, stays
+    here).  The metadata is the principal the registry will map the key to;
+    the rules and the file format are in common/ln_keys.h.  All the work is
+    ln_keys_generate(); this file is argument handling.
+*/
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "lanternctl.h"
+#include "ln_error.h"
+#include "ln_keys.h"
+#include "ln_level.h"
+
+#define KEYGEN_DEFAULT_DIR   "."
+#define KEYGEN_DEFAULT_ROLES "node"
+#define KEYGEN_DEFAULT_LEVEL "intern"
+
+static void
+s_usage (FILE *out)
+{
+    fprintf (out,
+             "usage: lanternctl keygen NAME [--dir DIR] [--organisation ORG]\n"
+             "                              [--roles R1,R2] [--level LEVEL]\n"
+             "\n"
+             "Generate a CURVE key pair and write it as two certificate files:\n"
+             "  DIR/NAME.pub     public key and principal; give it to the operators of the\n"
+             "                   nodes NAME talks to (it goes in their registry directory)\n"
+             "  DIR/NAME.secret  public and secret key, mode 0600; never share it\n"
+             "Existing files are never overwritten.\n"
+             "\n"
+             "NAME is the principal's name: 1-64 characters of A-Z a-z 0-9 . _ -,\n"
+             "starting with a letter or digit.\n"
+             "\n"
+             "options:\n"
+             "  -d, --dir DIR            directory to write to (default: %s)\n"
+             "  -o, --organisation ORG   organisation holding the key (default: NAME)\n"
+             "  -r, --roles R1,R2        comma-separated roles, each [a-z_]+ (default: %s)\n"
+             "  -l, --level LEVEL        highest confidentiality level it may see\n"
+             "                           (default: %s); from low to high:",
+             KEYGEN_DEFAULT_DIR, KEYGEN_DEFAULT_ROLES, KEYGEN_DEFAULT_LEVEL);
+    /* The names come from ln_level, three to a line, so they cannot drift. */
+    for (int i = 0; i < LN_LEVEL_COUNT; i++)
+        fprintf (out, "%s%s%s", i % 3 == 0 ? "\n                           " : " ",
+                 ln_level_name ((ln_level_t)i), i + 1 < LN_LEVEL_COUNT ? "," : "\n");
+    fprintf (out, "  -h, --help               show this help\n");
+}
+
+static int s_usage_error (const char *fmt, ...) __attribute__ ((format (printf, 1, 2)));
+
+static int
+s_usage_error (const char *fmt, ...)
+{
+    va_list ap;
+    va_start (ap, fmt);
+    fprintf (stderr, "lanternctl: keygen: ");
+    vfprintf (stderr, fmt, ap);
+    fprintf (stderr, "\ntry 'lanternctl keygen --help'\n");
+    va_end (ap);
+    return LANTERNCTL_EXIT_USAGE;
+}
+
+int
+lanternctl_keygen (int argc, char **argv)
+{
+    static const struct option options[] = {
+        {"dir", required_argument, NULL, 'd'},   {"organisation", required_argument, NULL, 'o'},
+        {"roles", required_argument, NULL, 'r'}, {"level", required_argument, NULL, 'l'},
+        {"help", no_argument, NULL, 'h'},        {NULL, 0, NULL, 0},
+    };
+    const char *dir = KEYGEN_DEFAULT_DIR;
+    const char *organisation = NULL;
+    const char *roles = KEYGEN_DEFAULT_ROLES;
+    const char *level = KEYGEN_DEFAULT_LEVEL;
+
+    /* main.c may have run getopt already: 0 makes GNU getopt start afresh.
+       We report bad options ourselves, in our own error format. */
+    optind = 0;
+    opterr = 0;
+    int c;
+    while ((c = getopt_long (argc, argv, ":d:o:r:l:h", options, NULL)) != -1) {
+        switch (c) {
+        case 'd':
+            dir = optarg;
+            break;
+        case 'o':
+            organisation = optarg;
+            break;
+        case 'r':
+            roles = optarg;
+            break;
+        case 'l':
+            level = optarg;
+            break;
+        case 'h':
+            s_usage (stdout);
+            return LANTERNCTL_EXIT_OK;
+        case ':':
+            return s_usage_error ("option '%s' needs a value", argv[optind - 1]);
+        default:
+            /* optopt is the character of an unknown short option, 0 for an
+               unknown long one (which getopt has already stepped past). */
+            if (optopt)
+                return s_usage_error ("unknown option '-%c'", optopt);
+            return s_usage_error ("unknown option '%s'", argv[optind - 1]);
+        }
+    }
+    if (optind >= argc)
+        return s_usage_error ("%s", "missing NAME");
+    if (argc - optind > 1)
+        return s_usage_error ("unexpected argument '%s' (only one NAME)", argv[optind + 1]);
+    const char *name = argv[optind];
+    if (!organisation)
+        organisation = name;
+
+    ln_error_t err;
+    ln_error_clear (&err);
+    ln_principal_t principal;
+    if (ln_principal_init (&principal, name, organisation, roles, level, &err) != 0) {
+        /* Map "metadata.X" back to the option the user typed. */
+        const char *option = strcmp (err.field, "metadata.name") == 0           ? "NAME"
+                             : strcmp (err.field, "metadata.organisation") == 0 ? "--organisation"
+                             : strcmp (err.field, "metadata.roles") == 0        ? "--roles"
+                             : strcmp (err.field, "metadata.level") == 0        ? "--level"
+                                                                                : "argument";
+        const char *why = err.message;
+        size_t flen = strlen (err.field);
+        if (flen && strncmp (why, err.field, flen) == 0 && strncmp (why + flen, ": ", 2) == 0)
+            why += flen + 2;
+        fprintf (stderr, "lanternctl: keygen: %s: %s\ntry 'lanternctl keygen --help'\n", option,
+                 why);
+        return LANTERNCTL_EXIT_USAGE;
+    }
+
+    char public_key[LN_KEYS_Z85_LEN + 1];
+    if (ln_keys_generate (dir, name, &principal, public_key, &err) != 0) {
+        fprintf (stderr, "lanternctl: keygen: %s\n", err.message);
+        return LANTERNCTL_EXIT_FAIL;
+    }
+    const char *sep = dir[strlen (dir) - 1] == '/' ? "" : "/";
+    printf ("public certificate: %s%s%s.pub\n", dir, sep, name);
+    printf ("secret certificate: %s%s%s.secret\n", dir, sep, name);
+    printf ("public key: %s\n", public_key);
+    return LANTERNCTL_EXIT_OK;
+}

@@ -1,0 +1,20 @@
+/*  lanternctl: the one command-line client of Lantern, for people and scripts.
+
+    main.c parses the global options and dispatches to one function per
+    command.  Each command function gets argv with argv[0] = the command name,
+    prints its own --help, writes results to stdout and errors to stderr
+    ("lanternctl: COMMAND: what is wrong"), and returns the process exit code:
+    0 success, 1 failure, 2 usage error.
+*/
+#ifndef LANTERNCTL_H
+#define LANTERNCTL_H
+
+#define LANTERNCTL_EXIT_OK    0
+#define LANTERNCTL_EXIT_FAIL  1
+#define LANTERNCTL_EXIT_USAGE 2
+
+/* keygen.c */
+int lanternctl_keygen (int argc, char **argv);
+int lanternctl_audit (int argc, char **argv);
+
+#endif

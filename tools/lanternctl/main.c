@@ -1,0 +1,62 @@
+/*  lanternctl: the one command-line client of Lantern.
+
+    This file holds the global options and the table of commands; each
+    command lives in its own file (keygen.c, ...) behind the signature in
+    lanternctl.h.  Unknown commands and options are usage errors (exit 2),
+    reported on stderr as "lanternctl: ...".
+*/
+#include <stdio.h>
+#include <string.h>
+
+#include "lanternctl.h"
+#include "ln_version.h"
+
+typedef struct {
+    const char *name;
+    int (*run) (int argc, char **argv);
+    const char *summary;
+} command_t;
+
+static const command_t s_commands[] = {
+    {"keygen", lanternctl_keygen, "generate a CURVE key pair as NAME.pub and NAME.secret"},
+    {"audit", lanternctl_audit, "verify a node's hash-chained audit trail"},
+};
+#define COMMAND_COUNT (sizeof s_commands / sizeof s_commands[0])
+
+static void
+s_usage (FILE *out)
+{
+    fprintf (out, "usage: lanternctl [--help] [--version] COMMAND [ARGS...]\n\n"
+                  "The command-line client of Lantern.\n\ncommands:\n");
+    for (size_t i = 0; i < COMMAND_COUNT; i++)
+        fprintf (out, "  %-10s %s\n", s_commands[i].name, s_commands[i].summary);
+    fprintf (out, "\n'lanternctl COMMAND --help' tells more about one command.\n");
+}
+
+int
+main (int argc, char **argv)
+{
+    if (argc < 2) {
+        s_usage (stderr);
+        return LANTERNCTL_EXIT_USAGE;
+    }
+    const char *cmd = argv[1];
+    if (strcmp (cmd, "--help") == 0 || strcmp (cmd, "-h") == 0 || strcmp (cmd, "help") == 0) {
+        s_usage (stdout);
+        return LANTERNCTL_EXIT_OK;
+    }
+    if (strcmp (cmd, "--version") == 0 || strcmp (cmd, "version") == 0) {
+        printf ("lanternctl %s\n", LN_VERSION);
+        return LANTERNCTL_EXIT_OK;
+    }
+    for (size_t i = 0; i < COMMAND_COUNT; i++)
+        if (strcmp (cmd, s_commands[i].name) == 0)
+            return s_commands[i].run (argc - 1, argv + 1);
+
+    if (cmd[0] == '-')
+        fprintf (stderr, "lanternctl: unknown option '%s'\n", cmd);
+    else
+        fprintf (stderr, "lanternctl: unknown command '%s'\n", cmd);
+    fprintf (stderr, "Try 'lanternctl --help'.\n");
+    return LANTERNCTL_EXIT_USAGE;
+}
