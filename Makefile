@@ -34,7 +34,7 @@ endif
 endif
 endif
 
-PKGS       := libczmq libzmq libprotobuf-c libpq libconfig libsodium
+PKGS       := libczmq libzmq libprotobuf-c libpq libconfig libsodium json-c
 PKG_CFLAGS  = $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS    = $(shell pkg-config --libs $(PKGS))
 CMOCKA_LIBS = $(shell pkg-config --libs cmocka)

@@ -17,7 +17,7 @@ PACKAGES=(
     libzmq3-dev libczmq-dev
     libprotobuf-c-dev protobuf-c-compiler libprotobuf-dev
     libpq-dev postgresql-15 postgresql-client-15
-    libconfig-dev libsodium-dev libcmocka-dev
+    libconfig-dev libsodium-dev libcmocka-dev libjson-c-dev
     cppcheck clang-format
     docker-compose
 )

@@ -1,0 +1,1416 @@
+/*  ln_server: a node's endpoint: commands with group commit, the event log
+    with credit, consumers, housekeeping.  See ln_server.h for the contract
+    and docs/protocol.md for the wire.
+
+    The loop (ln_server_step), in one thread:
+      1. poll the ROUTER, the database socket (LISTEN/NOTIFY) and the
+         consumers' sockets, with a timeout from the timers below;
+      2. notifications -> the relay stamps committed outbox rows;
+      3. drain the ROUTER: Subscribe and Credit are handled at once;
+         Requests are collected (at most batch_max) and run as ONE
+         transaction, then replied to;
+      4. serve subscribers that have credit and events to see;
+      5. consumers: readable sockets and ticks;
+      6. timers: outbox retention, expiry of stored replies, database
+         reconnection.
+*/
+#include "ln_server.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <string.h>
+#include <time.h>
+
+#include <sodium.h>
+
+#include "ln_audit.h"
+#include "ln_envelope.h"
+#include "ln_log.h"
+#include "ln_pbcheck.h"
+#include "ln_utf8.h"
+#include "ln_version.h"
+#include "lantern.pb-c.h"
+
+#define MAX_SUBSCRIBERS      1024
+#define MAX_CONSUMERS        32
+#define BATCH_MAX_DEFAULT    256
+#define CREDIT_MAX_DEFAULT   10000
+#define READ_CHUNK           500          /* outbox rows per read */
+#define SCAN_BUDGET          4000         /* rows examined per subscriber per turn */
+#define STAMP_CHUNK          10000        /* rows stamped per relay transaction */
+#define DB_RETRY_MS          1000
+#define PRUNE_EVERY_MS       60000
+#define REPLY_KEEP_MS        (7LL * 24 * 3600 * 1000)
+#define REQUEST_ID_MAX       64
+#define NOTICE_TEXT_MAX      1000
+#define NOTICE_TYPE          "nl.lantern.notice.posted.v1"
+
+/* --- small helpers ------------------------------------------------------------- */
+
+static int64_t
+s_now_ms (void)
+{
+    struct timespec ts;
+    clock_gettime (CLOCK_MONOTONIC, &ts);
+    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int64_t
+s_wall_us (void)
+{
+    struct timespec ts;
+    clock_gettime (CLOCK_REALTIME, &ts);
+    return (int64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static bool
+s_request_id_valid (const char *id)
+{
+    size_t len = id ? strlen (id) : 0;
+    if (len == 0 || len > REQUEST_ID_MAX)
+        return false;
+    for (size_t i = 0; i < len; i++) {
+        char c = id[i];
+        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                  c == '.' || c == '_' || c == ':' || c == '-';
+        if (!ok)
+            return false;
+    }
+    return true;
+}
+
+/* --- projections ------------------------------------------------------------------- */
+
+static const char *s_projection_names[] = {NULL, "full", "pseudonymised", "statistical"};
+
+int
+ln_projection_parse (const char *text, ln_projection_t *projection)
+{
+    for (int i = LN_PROJECTION_FULL; text && i <= LN_PROJECTION_STATISTICAL; i++)
+        if (strcmp (text, s_projection_names[i]) == 0) {
+            *projection = (ln_projection_t) i;
+            return 0;
+        }
+    return -1;
+}
+
+const char *
+ln_projection_name (ln_projection_t projection)
+{
+    if (projection < LN_PROJECTION_FULL || projection > LN_PROJECTION_STATISTICAL)
+        return NULL;
+    return s_projection_names[projection];
+}
+
+/* --- the library's migrations ----------------------------------------------------- */
+
+static const ln_migration_t s_replies_migration = {
+    4, "command_replies",
+    "CREATE TABLE command_replies (\n"
+    "    principal  text   NOT NULL,\n"
+    "    request_id text   NOT NULL,\n"
+    "    reply      bytea  NOT NULL,\n"
+    "    created_us bigint NOT NULL,\n"
+    "    PRIMARY KEY (principal, request_id)\n"
+    ");\n"
+    "CREATE INDEX command_replies_created ON command_replies (created_us);\n"};
+
+const ln_migration_t *
+ln_server_migrations (size_t *count)
+{
+    static ln_migration_t list[4];
+    list[0] = ln_outbox_migration;
+    list[1] = ln_audit_migration;
+    list[2] = ln_consumer_migration;
+    list[3] = s_replies_migration;
+    *count = 4;
+    return list;
+}
+
+int
+ln_server_migrate (ln_db_t *db, const ln_migration_t *service, size_t count, ln_error_t *err)
+{
+    size_t nlib = 0;
+    const ln_migration_t *lib = ln_server_migrations (&nlib);
+    ln_migration_t *all = calloc (nlib + count, sizeof *all);
+    if (!all)
+        abort ();
+    memcpy (all, lib, nlib * sizeof *all);
+    if (count)
+        memcpy (all + nlib, service, count * sizeof *all);
+    int rc = ln_db_migrate (db, all, nlib + count, err);
+    free (all);
+    return rc;
+}
+
+/* --- structures --------------------------------------------------------------------- */
+
+typedef struct {
+    zframe_t *routing_id;
+    const ln_principal_t *principal;
+    uint64_t scan;   /* highest position examined */
+    uint64_t prev;   /* last position delivered: next Deliver's previous_position */
+    uint32_t credit; /* Delivers allowed in flight */
+} subscriber_t;
+
+struct ln_call_t {
+    ln_server_t *server;
+    const ln_principal_t *principal;
+    const char *request_id;
+    char object[LN_AUDIT_OBJECT_MAX];
+    ln_error_t error;
+    zlist_t *allocs;
+};
+
+/* One Request of a batch, from receipt to reply. */
+typedef struct {
+    zframe_t *routing_id;
+    const ln_principal_t *principal;
+    Lantern__V1__ClientMessage *msg; /* owned; msg->request is the Request */
+    const ln_command_t *command;     /* NULL when refused before the handler */
+    ln_error_t precheck;             /* set when refused before the handler */
+    int dup_of;                      /* index of the same request earlier in the batch, or -1 */
+    bool replayed;                   /* reply came from command_replies */
+    char object[LN_AUDIT_OBJECT_MAX];
+    const char *outcome;             /* audit outcome */
+    char reason[LN_AUDIT_REASON_MAX];
+    uint8_t *reply;                  /* packed ServerMessage */
+    size_t reply_size;
+} pending_t;
+
+struct ln_server_t {
+    char node[LN_ENVELOPE_NODE_MAX + 1];
+    char source[LN_ENVELOPE_NODE_MAX + 32];
+    char endpoint[256];
+    zsock_t *router;
+    ln_auth_t *auth;
+    ln_db_t *db;
+    ln_command_t *commands;
+    size_t command_count;
+    ln_stream_rule_t *rules;
+    size_t rule_count;
+    ln_project_fn project;
+    void *arg;
+    size_t batch_max;
+    uint32_t credit_max;
+    int64_t retention_ms;
+
+    PGconn *listening_on; /* the connection our LISTEN was issued on */
+    bool db_down;
+    int64_t db_retry_at;
+
+    uint64_t first_position; /* oldest position held */
+    uint64_t last_position;  /* newest position stamped */
+    bool stamp_wanted;
+    int64_t stamp_at;        /* when to stamp again (while rows wait) */
+    int64_t prune_at;
+    int64_t expire_at;
+    bool more_work;          /* a subscriber ran out of scan budget */
+
+    subscriber_t subs[MAX_SUBSCRIBERS];
+    size_t nsubs;
+    ln_consumer_t *consumers[MAX_CONSUMERS];
+    size_t nconsumers;
+    pending_t *pending;      /* batch_max entries */
+
+    volatile sig_atomic_t stopped;
+    ln_server_stats_t stats;
+};
+
+/* --- ln_call ------------------------------------------------------------------------- */
+
+const ln_principal_t *
+ln_call_principal (const ln_call_t *call)
+{
+    return call->principal;
+}
+
+const char *
+ln_call_request_id (const ln_call_t *call)
+{
+    return call->request_id;
+}
+
+ln_db_t *
+ln_call_db (ln_call_t *call)
+{
+    return call->server->db;
+}
+
+const char *
+ln_call_node (const ln_call_t *call)
+{
+    return call->server->node;
+}
+
+void
+ln_call_set_object (ln_call_t *call, const char *object)
+{
+    snprintf (call->object, sizeof call->object, "%s", object ? object : "");
+}
+
+void *
+ln_call_alloc (ln_call_t *call, size_t size)
+{
+    void *p = calloc (1, size ? size : 1);
+    if (!p || zlist_append (call->allocs, p) != 0)
+        abort ();
+    return p;
+}
+
+char *
+ln_call_strdup (ln_call_t *call, const char *text)
+{
+    size_t len = strlen (text);
+    char *p = ln_call_alloc (call, len + 1);
+    memcpy (p, text, len);
+    return p;
+}
+
+int
+ln_call_fail (ln_call_t *call, const char *code, const char *field, const char *fmt, ...)
+{
+    char message[LN_ERROR_MESSAGE_MAX];
+    va_list ap;
+    va_start (ap, fmt);
+    vsnprintf (message, sizeof message, fmt, ap);
+    va_end (ap);
+    ln_error_set (&call->error, code, field, "%s", message);
+    return -1;
+}
+
+int
+ln_call_emit (ln_call_t *call, const ln_outbox_event_t *event, char *event_id_out,
+              size_t out_size)
+{
+    ln_server_t *self = call->server;
+    char id[LN_ENVELOPE_ID_MAX + 1];
+    if (ln_outbox_append (self->db, event, id, sizeof id, &call->error) != 0)
+        return -1;
+    if (event_id_out)
+        snprintf (event_id_out, out_size, "%s", id);
+    self->stamp_wanted = true;
+    return 0;
+}
+
+/* --- node commands ----------------------------------------------------------------------- */
+
+static int
+s_cmd_ping (void *arg, ln_call_t *call, const Lantern__V1__Request *request,
+            Lantern__V1__Reply *reply)
+{
+    (void) arg;
+    (void) request;
+    ln_server_t *self = call->server;
+    const ln_principal_t *p = call->principal;
+    Lantern__V1__Pong *pong = ln_call_alloc (call, sizeof *pong);
+    lantern__v1__pong__init (pong);
+    pong->node = self->node;
+    pong->version = (char *) LN_VERSION;
+    pong->principal = (char *) p->name;
+    pong->organisation = (char *) p->organisation;
+    pong->n_roles = p->role_count;
+    pong->roles = ln_call_alloc (call, (p->role_count + 1) * sizeof (char *));
+    for (size_t i = 0; i < p->role_count; i++)
+        pong->roles[i] = (char *) p->roles[i];
+    pong->level = (char *) ln_level_name (p->level);
+    pong->last_position = self->last_position;
+    reply->result_case = LANTERN__V1__REPLY__RESULT_PING;
+    reply->ping = pong;
+    return 0;
+}
+
+static int
+s_cmd_post_notice (void *arg, ln_call_t *call, const Lantern__V1__Request *request,
+                   Lantern__V1__Reply *reply)
+{
+    (void) arg;
+    const char *text = request->post_notice->text;
+    size_t len = text ? strlen (text) : 0;
+    if (len == 0)
+        return ln_call_fail (call, "INVALID_ARGUMENT", "post_notice.text", "text is empty");
+    if (len > NOTICE_TEXT_MAX)
+        return ln_call_fail (call, "INVALID_ARGUMENT", "post_notice.text",
+                             "text is longer than %d bytes", NOTICE_TEXT_MAX);
+
+    Lantern__V1__Notice notice = LANTERN__V1__NOTICE__INIT;
+    notice.text = (char *) text;
+    notice.author = (char *) call->principal->name;
+    notice.organisation = (char *) call->principal->organisation;
+    size_t size = lantern__v1__notice__get_packed_size (&notice);
+    uint8_t *payload = ln_call_alloc (call, size);
+    lantern__v1__notice__pack (&notice, payload);
+
+    ln_outbox_event_t event = {
+        .type = NOTICE_TYPE,
+        .level = LN_LEVEL_INTERN,
+        .correlation_id = NULL,
+        .time_us = 0,
+        .payload = payload,
+        .payload_size = size,
+    };
+    char id[LN_ENVELOPE_ID_MAX + 1];
+    if (ln_call_emit (call, &event, id, sizeof id) != 0)
+        return -1;
+    ln_call_set_object (call, id);
+    Lantern__V1__PostNoticeResult *result = ln_call_alloc (call, sizeof *result);
+    lantern__v1__post_notice_result__init (result);
+    result->event_id = ln_call_strdup (call, id);
+    reply->result_case = LANTERN__V1__REPLY__RESULT_POST_NOTICE;
+    reply->post_notice = result;
+    return 0;
+}
+
+static int
+s_cmd_verify_audit (void *arg, ln_call_t *call, const Lantern__V1__Request *request,
+                    Lantern__V1__Reply *reply)
+{
+    (void) arg;
+    (void) request;
+    ln_audit_report_t report;
+    if (ln_audit_verify (call->server->db, &report, &call->error) != 0)
+        return -1;
+    Lantern__V1__AuditReport *r = ln_call_alloc (call, sizeof *r);
+    lantern__v1__audit_report__init (r);
+    r->ok = report.ok;
+    r->rows = report.rows;
+    r->first_bad_seq = report.first_bad_seq;
+    r->problem = ln_call_strdup (call, report.problem);
+    reply->result_case = LANTERN__V1__REPLY__RESULT_VERIFY_AUDIT;
+    reply->verify_audit = r;
+    return 0;
+}
+
+static const char *const s_roles_operator[] = {"operator", NULL};
+static const char *const s_roles_auditor[] = {"operator", "auditor", NULL};
+
+static const ln_command_t s_node_commands[] = {
+    {LANTERN__V1__REQUEST__COMMAND_PING, "Ping", NULL, false, s_cmd_ping, false},
+    {LANTERN__V1__REQUEST__COMMAND_POST_NOTICE, "PostNotice", s_roles_operator, true,
+     s_cmd_post_notice, false},
+    {LANTERN__V1__REQUEST__COMMAND_VERIFY_AUDIT, "VerifyAudit", s_roles_auditor, false,
+     s_cmd_verify_audit, true},
+};
+
+/* --- sending -------------------------------------------------------------------------- */
+
+/* Send one packed ServerMessage to a peer without blocking.  Returns 0,
+   1 when the peer's queue is full (try later), -1 when the peer is gone. */
+static int
+s_send (ln_server_t *self, zframe_t *routing_id, const uint8_t *data, size_t size)
+{
+    void *sock = zsock_resolve (self->router);
+    if (zmq_send (sock, zframe_data (routing_id), zframe_size (routing_id),
+                  ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0)
+        return errno == EAGAIN ? 1 : -1;
+    if (zmq_send (sock, data, size, ZMQ_DONTWAIT) < 0)
+        return -1; /* cannot happen once the first part went: libzmq queues atomically */
+    return 0;
+}
+
+static uint8_t *
+s_pack_server_message (const Lantern__V1__ServerMessage *msg, size_t *size)
+{
+    *size = lantern__v1__server_message__get_packed_size (msg);
+    uint8_t *buf = malloc (*size ? *size : 1);
+    if (!buf)
+        abort ();
+    lantern__v1__server_message__pack (msg, buf);
+    return buf;
+}
+
+static uint8_t *
+s_pack_error_reply (const char *request_id, const ln_error_t *err, size_t *size)
+{
+    Lantern__V1__Error error = LANTERN__V1__ERROR__INIT;
+    error.code = (char *) (err->code ? err->code : "INTERNAL");
+    error.message = (char *) err->message;
+    error.field = (char *) err->field;
+    Lantern__V1__Reply reply = LANTERN__V1__REPLY__INIT;
+    reply.request_id = (char *) (request_id ? request_id : "");
+    reply.status = LANTERN__V1__REPLY__STATUS__ERROR;
+    reply.error = &error;
+    Lantern__V1__ServerMessage msg = LANTERN__V1__SERVER_MESSAGE__INIT;
+    msg.kind_case = LANTERN__V1__SERVER_MESSAGE__KIND_REPLY;
+    msg.reply = &reply;
+    return s_pack_server_message (&msg, size);
+}
+
+static void
+s_send_error (ln_server_t *self, zframe_t *routing_id, const char *request_id,
+              const ln_error_t *err)
+{
+    size_t size;
+    uint8_t *buf = s_pack_error_reply (request_id, err, &size);
+    s_send (self, routing_id, buf, size);
+    free (buf);
+}
+
+/* --- the database connection ----------------------------------------------------------------- */
+
+static void
+s_db_lost (ln_server_t *self)
+{
+    if (!self->db_down)
+        ln_log_warn ("database connection lost", "retry_ms=%d", DB_RETRY_MS);
+    self->db_down = true;
+    self->db_retry_at = s_now_ms ();
+}
+
+/* Make sure the connection is up and LISTENing.  Returns 0 or -1. */
+static int
+s_db_ready (ln_server_t *self)
+{
+    ln_error_t err;
+    if (self->db_down && s_now_ms () < self->db_retry_at)
+        return -1;
+    if (ln_db_ensure (self->db, &err) != 0) {
+        self->db_down = true;
+        self->db_retry_at = s_now_ms () + DB_RETRY_MS;
+        return -1;
+    }
+    PGconn *conn = ln_db_conn (self->db);
+    if (conn != self->listening_on || self->db_down) {
+        if (ln_outbox_listen (self->db, &err) != 0) {
+            ln_log_error ("cannot LISTEN", "error=%s", err.message);
+            self->db_down = true;
+            self->db_retry_at = s_now_ms () + DB_RETRY_MS;
+            return -1;
+        }
+        if (self->db_down)
+            ln_log_info ("database connection restored", "");
+        self->listening_on = conn;
+        self->db_down = false;
+        self->stamp_wanted = true; /* events may have been committed meanwhile */
+    }
+    return 0;
+}
+
+/* Read pending notifications; any one means "the outbox has new rows". */
+static void
+s_db_notifications (ln_server_t *self)
+{
+    if (self->db_down)
+        return;
+    PGconn *conn = ln_db_conn (self->db);
+    if (!conn)
+        return;
+    if (PQconsumeInput (conn) == 0) {
+        s_db_lost (self);
+        return;
+    }
+    PGnotify *n;
+    while ((n = PQnotifies (conn))) {
+        self->stamp_wanted = true;
+        PQfreemem (n);
+    }
+}
+
+/* --- the relay --------------------------------------------------------------------------- */
+
+static void
+s_refresh_bounds (ln_server_t *self)
+{
+    ln_error_t err;
+    uint64_t first, last;
+    if (ln_outbox_bounds (self->db, &first, &last, &err) != 0) {
+        if (ln_db_last_lost (self->db))
+            s_db_lost (self);
+        return;
+    }
+    self->first_position = first;
+    self->last_position = last;
+}
+
+static void
+s_stamp (ln_server_t *self)
+{
+    ln_error_t err;
+    size_t stamped = 0, total = 0;
+    do {
+        if (ln_outbox_stamp (self->db, STAMP_CHUNK, &stamped, &err) != 0) {
+            if (ln_db_last_lost (self->db))
+                s_db_lost (self);
+            else
+                ln_log_error ("outbox stamp failed", "error=%s", err.message);
+            self->stamp_at = s_now_ms () + DB_RETRY_MS;
+            return;
+        }
+        total += stamped;
+    } while (stamped == STAMP_CHUNK);
+    /* Every committed row is stamped now (ln_outbox.h: stamping numbers
+       the rows visible to the stamper, in commit order): nothing waits. */
+    self->stamp_wanted = false;
+    self->stamp_at = 0;
+    if (total > 0)
+        s_refresh_bounds (self);
+}
+
+/* --- the stream ------------------------------------------------------------------------------ */
+
+static subscriber_t *
+s_find_sub (ln_server_t *self, zframe_t *routing_id)
+{
+    for (size_t i = 0; i < self->nsubs; i++)
+        if (zframe_eq (self->subs[i].routing_id, routing_id))
+            return &self->subs[i];
+    return NULL;
+}
+
+static void
+s_remove_sub (ln_server_t *self, subscriber_t *sub)
+{
+    zframe_destroy (&sub->routing_id);
+    size_t i = (size_t) (sub - self->subs);
+    self->subs[i] = self->subs[self->nsubs - 1];
+    memset (&self->subs[self->nsubs - 1], 0, sizeof (subscriber_t));
+    self->nsubs--;
+    self->stats.subscribers = self->nsubs;
+}
+
+static void
+s_send_reset (ln_server_t *self, zframe_t *routing_id, const char *reason)
+{
+    Lantern__V1__Reset reset = LANTERN__V1__RESET__INIT;
+    reset.first_position = self->first_position;
+    reset.last_position = self->last_position;
+    reset.reason = (char *) reason;
+    Lantern__V1__ServerMessage msg = LANTERN__V1__SERVER_MESSAGE__INIT;
+    msg.kind_case = LANTERN__V1__SERVER_MESSAGE__KIND_RESET;
+    msg.reset = &reset;
+    size_t size;
+    uint8_t *buf = s_pack_server_message (&msg, &size);
+    s_send (self, routing_id, buf, size);
+    free (buf);
+}
+
+static void
+s_on_subscribe (ln_server_t *self, zframe_t *routing_id, const ln_principal_t *principal,
+                const Lantern__V1__Subscribe *subscribe)
+{
+    s_refresh_bounds (self);
+    uint64_t after = subscribe->after_position;
+    const char *reason = NULL;
+    if (after > self->last_position)
+        reason = "AHEAD";
+    else if (self->first_position > 0 && after + 1 < self->first_position)
+        reason = "PRUNED";
+    subscriber_t *sub = s_find_sub (self, routing_id);
+    if (reason) {
+        ln_log_warn ("subscription reset", "principal=%s after=%llu first=%llu last=%llu reason=%s",
+                     principal->name, (unsigned long long) after,
+                     (unsigned long long) self->first_position,
+                     (unsigned long long) self->last_position, reason);
+        if (sub)
+            s_remove_sub (self, sub);
+        s_send_reset (self, routing_id, reason);
+        return;
+    }
+    if (!sub) {
+        if (self->nsubs == MAX_SUBSCRIBERS) {
+            ln_log_warn ("too many subscribers", "principal=%s max=%d", principal->name,
+                         MAX_SUBSCRIBERS);
+            return;
+        }
+        sub = &self->subs[self->nsubs++];
+        sub->routing_id = zframe_dup (routing_id);
+        self->stats.subscribers = self->nsubs;
+        ln_log_info ("subscribed", "principal=%s after=%llu credit=%u", principal->name,
+                     (unsigned long long) after, subscribe->credit);
+    }
+    sub->principal = principal;
+    sub->scan = after;
+    sub->prev = after;
+    sub->credit = subscribe->credit < self->credit_max ? subscribe->credit : self->credit_max;
+}
+
+static void
+s_on_credit (ln_server_t *self, zframe_t *routing_id, const Lantern__V1__Credit *credit)
+{
+    subscriber_t *sub = s_find_sub (self, routing_id);
+    if (!sub)
+        return; /* a late Credit for a subscription that was reset or replaced */
+    uint64_t sum = (uint64_t) sub->credit + credit->credit;
+    sub->credit = sum < self->credit_max ? (uint32_t) sum : self->credit_max;
+}
+
+/* Which projection may this principal see `type` in?  0 = none. */
+static ln_projection_t
+s_policy (const ln_server_t *self, const ln_principal_t *principal, const char *type)
+{
+    for (size_t i = 0; i < self->rule_count; i++) {
+        const ln_stream_rule_t *r = &self->rules[i];
+        if (strcmp (r->type, "*") != 0 && strcmp (r->type, type) != 0)
+            continue;
+        if (strcmp (r->role, "*") == 0 || ln_principal_has_role (principal, r->role))
+            return r->projection;
+    }
+    return 0;
+}
+
+/* Build the Deliver for one row as this subscriber may see it.  Returns the
+   packed ServerMessage, or NULL when the subscriber may not see it. */
+static uint8_t *
+s_deliver_for (ln_server_t *self, const subscriber_t *sub, const ln_outbox_row_t *row,
+               size_t *size)
+{
+    if (row->level > sub->principal->level)
+        return NULL;
+    ln_projection_t projection = s_policy (self, sub->principal, row->type);
+    if (projection == 0)
+        return NULL;
+
+    uint8_t *projected = NULL;
+    size_t projected_size = 0;
+    const uint8_t *payload = row->payload;
+    size_t payload_size = row->payload_size;
+    if (projection != LN_PROJECTION_FULL) {
+        if (!self->project)
+            return NULL;
+        int rc = self->project (self->arg, row->type, projection, row->payload, row->payload_size,
+                                &projected, &projected_size);
+        if (rc != 0) {
+            if (rc < 0)
+                ln_log_error ("projection failed", "type=%s position=%llu projection=%s",
+                              row->type, (unsigned long long) row->position,
+                              ln_projection_name (projection));
+            free (projected);
+            return NULL;
+        }
+        payload = projected;
+        payload_size = projected_size;
+    }
+
+    ln_error_t err;
+    ln_event_fields_t fields = {
+        .source = self->source,
+        .id = row->event_id,
+        .type = row->type,
+        .time_ms = row->time_us / 1000,
+        .sequence = row->position,
+        .level = (ln_level_t) row->level,
+        .correlationid = row->correlation_id,
+    };
+    size_t event_size = 0;
+    uint8_t *event = ln_envelope_build_packed (&fields, payload, payload_size, &event_size, &err);
+    free (projected);
+    if (!event) {
+        ln_log_error ("cannot build event", "position=%llu type=%s code=%s error=%s",
+                      (unsigned long long) row->position, row->type, err.code, err.message);
+        return NULL;
+    }
+    Lantern__V1__Deliver deliver = LANTERN__V1__DELIVER__INIT;
+    deliver.position = row->position;
+    deliver.previous_position = sub->prev;
+    deliver.event.data = event;
+    deliver.event.len = event_size;
+    Lantern__V1__ServerMessage msg = LANTERN__V1__SERVER_MESSAGE__INIT;
+    msg.kind_case = LANTERN__V1__SERVER_MESSAGE__KIND_DELIVER;
+    msg.deliver = &deliver;
+    uint8_t *buf = s_pack_server_message (&msg, size);
+    free (event);
+    return buf;
+}
+
+/* Send what one subscriber may see, within its credit and the scan budget.
+   Returns -1 when the subscriber is gone (removed by the caller). */
+static int
+s_serve_one (ln_server_t *self, subscriber_t *sub)
+{
+    size_t scanned = 0;
+    ln_outbox_batch_t batch = {0};
+    int rc = 0;
+    while (sub->credit > 0 && sub->scan < self->last_position && !self->db_down) {
+        if (scanned >= SCAN_BUDGET) {
+            self->more_work = true;
+            break;
+        }
+        ln_error_t err;
+        size_t limit = sub->credit < READ_CHUNK ? sub->credit : READ_CHUNK;
+        if (limit < 64)
+            limit = 64; /* filtered rows cost no credit: read a useful chunk */
+        if (ln_outbox_read (self->db, sub->scan, limit, &batch, &err) != 0) {
+            if (err.code && strcmp (err.code, "OUTBOX_PRUNED") == 0) {
+                /* pruned beneath the subscriber while it followed */
+                self->first_position = batch.first;
+                self->last_position = batch.last;
+                rc = -2;
+            }
+            else if (ln_db_last_lost (self->db) ||
+                     (err.code && strcmp (err.code, "DB_CONNECTION_LOST") == 0))
+                s_db_lost (self);
+            else
+                ln_log_error ("outbox read failed", "error=%s", err.message);
+            break;
+        }
+        if (batch.count == 0)
+            break;
+        for (size_t i = 0; i < batch.count && sub->credit > 0; i++) {
+            const ln_outbox_row_t *row = &batch.rows[i];
+            size_t size = 0;
+            uint8_t *buf = s_deliver_for (self, sub, row, &size);
+            if (buf) {
+                int sent = s_send (self, sub->routing_id, buf, size);
+                free (buf);
+                if (sent == 1) { /* queue full: stop here, resume next turn */
+                    self->more_work = true;
+                    goto out;
+                }
+                if (sent < 0) {
+                    rc = -1;
+                    goto out;
+                }
+                sub->prev = row->position;
+                sub->credit--;
+                self->stats.delivered++;
+            }
+            sub->scan = row->position;
+            scanned++;
+        }
+        ln_outbox_batch_clear (&batch);
+    }
+out:
+    ln_outbox_batch_clear (&batch);
+    return rc;
+}
+
+static void
+s_serve (ln_server_t *self)
+{
+    self->more_work = false;
+    for (size_t i = 0; i < self->nsubs;) {
+        subscriber_t *sub = &self->subs[i];
+        int rc = s_serve_one (self, sub);
+        if (rc == -2) {
+            s_send_reset (self, sub->routing_id, "PRUNED");
+            s_remove_sub (self, sub);
+        }
+        else if (rc < 0) {
+            ln_log_info ("subscriber gone", "principal=%s", sub->principal->name);
+            s_remove_sub (self, sub);
+        }
+        else
+            i++;
+    }
+}
+
+/* --- commands ----------------------------------------------------------------------------------- */
+
+static const ln_command_t *
+s_find_command (const ln_server_t *self, int command_case)
+{
+    for (size_t i = 0; i < self->command_count; i++)
+        if ((int) self->commands[i].command == command_case)
+            return &self->commands[i];
+    return NULL;
+}
+
+static bool
+s_allowed (const ln_command_t *command, const ln_principal_t *principal)
+{
+    if (!command->roles)
+        return true;
+    for (const char *const *r = command->roles; *r; r++)
+        if (ln_principal_has_role (principal, *r))
+            return true;
+    return false;
+}
+
+static void
+s_pending_clear (pending_t *p)
+{
+    zframe_destroy (&p->routing_id);
+    if (p->msg)
+        protobuf_c_message_free_unpacked (&p->msg->base, NULL);
+    free (p->reply);
+    memset (p, 0, sizeof *p);
+}
+
+static const char *
+s_request_id (const pending_t *p)
+{
+    return p->msg->request->request_id;
+}
+
+/* Look up a stored reply.  Returns 1 found, 0 not found, -1 error. */
+static int
+s_stored_reply (ln_server_t *self, pending_t *p)
+{
+    ln_error_t err;
+    const char *params[2] = {p->principal->name, s_request_id (p)};
+    PGresult *res = ln_db_exec (self->db,
+                                "SELECT reply FROM command_replies"
+                                " WHERE principal = $1 AND request_id = $2",
+                                2, params, &err);
+    if (!res)
+        return -1;
+    int found = 0;
+    if (PQntuples (res) == 1) {
+        size_t len = 0;
+        unsigned char *bytes = PQunescapeBytea ((const unsigned char *) PQgetvalue (res, 0, 0), &len);
+        if (bytes) {
+            p->reply = malloc (len ? len : 1);
+            if (!p->reply)
+                abort ();
+            memcpy (p->reply, bytes, len);
+            p->reply_size = len;
+            PQfreemem (bytes);
+            found = 1;
+        }
+        else
+            found = -1;
+    }
+    PQclear (res);
+    return found;
+}
+
+static int
+s_store_reply (ln_server_t *self, pending_t *p)
+{
+    ln_error_t err;
+    size_t hexlen = p->reply_size * 2 + 3;
+    char *hex = malloc (hexlen);
+    if (!hex)
+        abort ();
+    hex[0] = '\\';
+    hex[1] = 'x';
+    sodium_bin2hex (hex + 2, hexlen - 2, p->reply, p->reply_size);
+    char created[24];
+    snprintf (created, sizeof created, "%lld", (long long) (s_wall_us ()));
+    const char *params[4] = {p->principal->name, s_request_id (p), hex, created};
+    int rc = ln_db_run (self->db,
+                        "INSERT INTO command_replies (principal, request_id, reply, created_us)"
+                        " VALUES ($1, $2, $3::bytea, $4::bigint)",
+                        4, params, &err);
+    free (hex);
+    return rc;
+}
+
+/* Run one request's handler inside its savepoint.  Returns 0 (reply set,
+   possibly an error reply), or -1 when the connection was lost. */
+static int
+s_run_one (ln_server_t *self, pending_t *p)
+{
+    ln_error_t err;
+    const Lantern__V1__Request *request = p->msg->request;
+    ln_call_t call;
+    memset (&call, 0, sizeof call);
+    call.server = self;
+    call.principal = p->principal;
+    call.request_id = request->request_id;
+    call.allocs = zlist_new ();
+    int rc = -1;
+
+    bool inside = !p->command->own_transaction;
+    if (inside && ln_db_run (self->db, "SAVEPOINT lantern_request", 0, NULL, &err) != 0)
+        goto out;
+
+    Lantern__V1__Reply reply = LANTERN__V1__REPLY__INIT;
+    reply.request_id = request->request_id;
+    reply.status = LANTERN__V1__REPLY__STATUS__OK;
+    int hrc = p->command->fn (self->arg, &call, request, &reply);
+    if (hrc == 0) {
+        Lantern__V1__ServerMessage msg = LANTERN__V1__SERVER_MESSAGE__INIT;
+        msg.kind_case = LANTERN__V1__SERVER_MESSAGE__KIND_REPLY;
+        msg.reply = &reply;
+        p->reply = s_pack_server_message (&msg, &p->reply_size);
+        if (p->command->writes && s_store_reply (self, p) != 0)
+            hrc = -1;
+        if (hrc == 0 && inside &&
+            ln_db_run (self->db, "RELEASE SAVEPOINT lantern_request", 0, NULL, &err) != 0)
+            hrc = -1;
+        if (hrc == 0) {
+            p->outcome = LN_AUDIT_ACCEPTED;
+            snprintf (p->object, sizeof p->object, "%s", call.object);
+            rc = 0;
+            goto out;
+        }
+        free (p->reply);
+        p->reply = NULL;
+        ln_error_clear (&call.error);
+    }
+    if (ln_db_last_lost (self->db))
+        goto out;
+    /* Refused by the handler, or its SQL failed: undo what it did. */
+    if (inside && ln_db_run (self->db, "ROLLBACK TO SAVEPOINT lantern_request", 0, NULL, &err) != 0)
+        goto out;
+    if (!call.error.code) {
+        const ln_error_t *dberr = ln_db_last_error (self->db);
+        ln_log_error ("command failed", "command=%s request_id=%s error=%s", p->command->name,
+                      request->request_id, dberr && dberr->code ? dberr->message : "(none)");
+        ln_error_set (&call.error, "INTERNAL", NULL, "the command failed; nothing changed");
+    }
+    p->outcome = LN_AUDIT_REFUSED;
+    snprintf (p->reason, sizeof p->reason, "%s%s%s", call.error.code,
+              call.error.field[0] ? " " : "", call.error.field);
+    snprintf (p->object, sizeof p->object, "%s", call.object);
+    p->reply = s_pack_error_reply (request->request_id, &call.error, &p->reply_size);
+    rc = 0;
+out:
+    for (void *mem = zlist_pop (call.allocs); mem; mem = zlist_pop (call.allocs))
+        free (mem);
+    zlist_destroy (&call.allocs);
+    return rc;
+}
+
+static void
+s_audit_entry (const pending_t *p, ln_audit_entry_t *e)
+{
+    memset (e, 0, sizeof *e);
+    e->principal = p->principal->name;
+    e->organisation = p->principal->organisation;
+    const char *rid = s_request_id (p);
+    e->request_id = s_request_id_valid (rid) ? rid : NULL;
+    e->action = p->command ? p->command->name : "(unknown command)";
+    e->object = p->object[0] ? p->object : NULL;
+    e->outcome = p->outcome ? p->outcome : LN_AUDIT_REFUSED;
+    e->reason = p->reason[0] ? p->reason : NULL;
+}
+
+/* Run a batch of requests in one transaction and reply to each. */
+static void
+s_run_batch (ln_server_t *self, size_t n)
+{
+    ln_error_t err;
+    ln_audit_entry_t *entries = calloc (n, sizeof *entries);
+    if (!entries)
+        abort ();
+
+    for (int attempt = 0; attempt < 2; attempt++) {
+        bool lost = false;
+        for (size_t i = 0; i < n; i++) {
+            pending_t *p = &self->pending[i];
+            if (!p->precheck.code) {
+                free (p->reply);
+                p->reply = NULL;
+                p->replayed = false;
+                p->outcome = NULL;
+                p->reason[0] = p->object[0] = '\0';
+            }
+        }
+        if (s_db_ready (self) != 0)
+            break;
+        for (size_t i = 0; i < n && !lost; i++) {
+            pending_t *p = &self->pending[i];
+            if (!p->precheck.code && p->dup_of < 0 && p->command->own_transaction &&
+                s_run_one (self, p) != 0)
+                lost = true;
+        }
+        if (lost || ln_db_begin (self->db) != 0) {
+            if (lost || ln_db_last_lost (self->db))
+                s_db_lost (self);
+            break;
+        }
+        for (size_t i = 0; i < n && !lost; i++) {
+            pending_t *p = &self->pending[i];
+            if (p->precheck.code || p->dup_of >= 0 || p->command->own_transaction)
+                continue;
+            if (p->command->writes) {
+                int found = s_stored_reply (self, p);
+                if (found < 0) {
+                    lost = true;
+                    break;
+                }
+                if (found) {
+                    p->replayed = true;
+                    p->outcome = LN_AUDIT_ACCEPTED;
+                    snprintf (p->reason, sizeof p->reason, "replayed stored reply");
+                    continue;
+                }
+            }
+            if (s_run_one (self, p) != 0)
+                lost = true;
+        }
+        if (!lost) {
+            for (size_t i = 0; i < n; i++) {
+                pending_t *p = &self->pending[i];
+                s_audit_entry (p->dup_of >= 0 ? &self->pending[p->dup_of] : p, &entries[i]);
+                if (p->dup_of >= 0)
+                    entries[i].reason = "replayed stored reply";
+            }
+            if (ln_audit_append_batch (self->db, entries, n, &err) != 0) {
+                ln_log_error ("audit append failed", "error=%s", err.message);
+                lost = true; /* no audit, no effect: the batch is not committed */
+            }
+        }
+        if (!lost && ln_db_commit (self->db) == 0) {
+            self->stats.transactions++;
+            for (size_t i = 0; i < n; i++) {
+                pending_t *p = &self->pending[i];
+                const pending_t *src = p->dup_of >= 0 ? &self->pending[p->dup_of] : p;
+                if (src->reply)
+                    s_send (self, p->routing_id, src->reply, src->reply_size);
+                else if (p->precheck.code)
+                    s_send_error (self, p->routing_id, s_request_id (p), &p->precheck);
+                self->stats.requests++;
+            }
+            free (entries);
+            return;
+        }
+        ln_db_rollback (self->db);
+        if (!ln_db_last_lost (self->db) && !self->db_down) {
+            const ln_error_t *e = ln_db_last_error (self->db);
+            ln_log_error ("command batch failed", "requests=%zu error=%s", n,
+                          e && e->code ? e->message : "(audit)");
+            break;
+        }
+        s_db_lost (self);
+        self->db_retry_at = 0; /* try to reconnect at once, once */
+    }
+
+    /* Nothing was committed: every request of the batch gets UNAVAILABLE
+       (a refusal found before the database still gets its own error). */
+    ln_error_set (&err, "UNAVAILABLE", NULL,
+                  "the node could not commit; nothing changed; retry with the same request_id");
+    for (size_t i = 0; i < n; i++) {
+        pending_t *p = &self->pending[i];
+        s_send_error (self, p->routing_id, s_request_id (p), p->precheck.code ? &p->precheck : &err);
+        self->stats.requests++;
+    }
+    free (entries);
+}
+
+/* A request refused before its handler: logged, counted, audited. */
+static void
+s_refused (ln_server_t *self, pending_t *p)
+{
+    p->outcome = LN_AUDIT_REFUSED;
+    snprintf (p->reason, sizeof p->reason, "%s", p->precheck.code);
+    ln_log_warn ("command refused", "principal=%s command=%s code=%s", p->principal->name,
+                 p->command ? p->command->name : "-", p->precheck.code);
+    self->stats.refused++;
+}
+
+/* Check a request before any handler sees it; fills p->precheck on refusal. */
+static void
+s_precheck (ln_server_t *self, pending_t *p)
+{
+    const Lantern__V1__Request *request = p->msg->request;
+    p->dup_of = -1;
+    if (!s_request_id_valid (request->request_id)) {
+        ln_error_set (&p->precheck, "BAD_REQUEST_ID", "request.request_id",
+                      "request_id must be 1..%d bytes of [A-Za-z0-9._:-]", REQUEST_ID_MAX);
+        s_refused (self, p);
+        return;
+    }
+    p->command = s_find_command (self, request->command_case);
+    if (!p->command) {
+        if (request->command_case)
+            ln_error_set (&p->precheck, "UNKNOWN_COMMAND", "request.command",
+                          "this node does not serve command %d", (int) request->command_case);
+        else
+            ln_error_set (&p->precheck, "UNKNOWN_COMMAND", "request.command", "no command given");
+        s_refused (self, p);
+        return;
+    }
+    if (!s_allowed (p->command, p->principal)) {
+        ln_error_set (&p->precheck, "FORBIDDEN", NULL, "%s may not call %s", p->principal->name,
+                      p->command->name);
+        s_refused (self, p);
+        return;
+    }
+}
+
+/* Receive everything waiting on the ROUTER: streams now, requests batched. */
+static void
+s_drain (ln_server_t *self)
+{
+    size_t n = 0;
+    while (n < self->batch_max && (zsock_events (self->router) & ZMQ_POLLIN)) {
+        zmsg_t *zmsg = zmsg_recv (self->router);
+        if (!zmsg)
+            break;
+        zframe_t *routing_id = zmsg_pop (zmsg);
+        /* The body frame carries the connection's metadata (the routing id
+           frame is made by the ROUTER itself). */
+        const ln_principal_t *principal =
+            zmsg_first (zmsg) ? ln_auth_principal_of (self->auth, zmsg_first (zmsg)) : NULL;
+        ln_error_t err;
+        ln_error_clear (&err);
+        if (!principal) {
+            /* ZAP admitted it, so this cannot happen; refuse rather than guess */
+            ln_log_error ("message without a principal", "");
+            goto drop;
+        }
+        if (zmsg_size (zmsg) != 1) {
+            ln_log_warn ("bad frame count", "principal=%s frames=%zu", principal->name,
+                         zmsg_size (zmsg));
+            ln_error_set (&err, "BAD_FRAME", NULL, "a message must have exactly one frame");
+            s_send_error (self, routing_id, "", &err);
+            self->stats.dropped_frames++;
+            goto drop;
+        }
+        zframe_t *body = zmsg_first (zmsg);
+        Lantern__V1__ClientMessage *msg = (Lantern__V1__ClientMessage *) ln_pbcheck_unpack (
+            &lantern__v1__client_message__descriptor, zframe_data (body), zframe_size (body),
+            NULL, NULL, &err);
+        if (!msg || msg->kind_case == LANTERN__V1__CLIENT_MESSAGE__KIND__NOT_SET) {
+            if (msg) {
+                protobuf_c_message_free_unpacked (&msg->base, NULL);
+                ln_error_set (&err, "BAD_FRAME", "kind", "empty ClientMessage");
+            }
+            ln_log_warn ("bad client message", "principal=%s code=%s field=%s", principal->name,
+                         err.code, err.field);
+            s_send_error (self, routing_id, "", &err);
+            self->stats.dropped_frames++;
+            goto drop;
+        }
+        if (msg->kind_case == LANTERN__V1__CLIENT_MESSAGE__KIND_SUBSCRIBE) {
+            if (!self->db_down || s_db_ready (self) == 0)
+                s_on_subscribe (self, routing_id, principal, msg->subscribe);
+            protobuf_c_message_free_unpacked (&msg->base, NULL);
+            goto drop;
+        }
+        if (msg->kind_case == LANTERN__V1__CLIENT_MESSAGE__KIND_CREDIT) {
+            s_on_credit (self, routing_id, msg->credit);
+            protobuf_c_message_free_unpacked (&msg->base, NULL);
+            goto drop;
+        }
+        pending_t *p = &self->pending[n++];
+        memset (p, 0, sizeof *p);
+        p->routing_id = routing_id;
+        routing_id = NULL;
+        p->principal = principal;
+        p->msg = msg;
+        s_precheck (self, p);
+        /* the same request twice in one batch: the second gets the first's reply */
+        if (!p->precheck.code && p->command->writes)
+            for (size_t j = 0; j + 1 < n; j++) {
+                pending_t *q = &self->pending[j];
+                if (!q->precheck.code && q->dup_of < 0 && q->command->writes &&
+                    q->principal == p->principal &&
+                    strcmp (s_request_id (q), s_request_id (p)) == 0) {
+                    p->dup_of = (int) j;
+                    break;
+                }
+            }
+    drop:
+        zframe_destroy (&routing_id);
+        zmsg_destroy (&zmsg);
+    }
+    if (n > 0)
+        s_run_batch (self, n);
+    for (size_t i = 0; i < n; i++)
+        s_pending_clear (&self->pending[i]);
+    if (zsock_events (self->router) & ZMQ_POLLIN)
+        self->more_work = true;
+}
+
+/* --- housekeeping --------------------------------------------------------------------------- */
+
+static void
+s_housekeeping (ln_server_t *self, int64_t now)
+{
+    ln_error_t err;
+    if (self->retention_ms > 0 && now >= self->prune_at) {
+        self->prune_at = now + PRUNE_EVERY_MS;
+        uint64_t pruned = 0;
+        int64_t cutoff = s_wall_us () - self->retention_ms * 1000;
+        if (ln_outbox_prune (self->db, cutoff, &pruned, &err) == 0 && pruned > 0) {
+            ln_log_info ("outbox pruned", "events=%llu", (unsigned long long) pruned);
+            s_refresh_bounds (self);
+        }
+    }
+    if (now >= self->expire_at) {
+        self->expire_at = now + PRUNE_EVERY_MS;
+        char cutoff[24];
+        snprintf (cutoff, sizeof cutoff, "%lld", (long long) (s_wall_us () - REPLY_KEEP_MS * 1000));
+        const char *params[1] = {cutoff};
+        ln_db_run (self->db, "DELETE FROM command_replies WHERE created_us < $1::bigint", 1,
+                   params, &err);
+    }
+}
+
+/* --- life cycle ------------------------------------------------------------------------------------ */
+
+ln_server_t *
+ln_server_new (const ln_server_config_t *config, ln_error_t *err)
+{
+    ln_server_t *self = NULL;
+    if (!config || !config->node || !config->endpoint || !config->cert || !config->auth ||
+        !config->db) {
+        ln_error_set (err, "SERVER_INVALID", NULL, "node, endpoint, cert, auth and db are required");
+        goto fail;
+    }
+    if (!ln_envelope_node_valid (config->node)) {
+        ln_error_set (err, "SERVER_INVALID", "node", "node name '%s' is not [a-z0-9-]{1,63}",
+                      config->node);
+        goto fail;
+    }
+    self = calloc (1, sizeof *self);
+    if (!self)
+        abort ();
+    snprintf (self->node, sizeof self->node, "%s", config->node);
+    snprintf (self->source, sizeof self->source, "%s%s", LN_ENVELOPE_SOURCE_PREFIX, config->node);
+    self->auth = config->auth;
+    self->db = config->db;
+    self->project = config->project;
+    self->arg = config->arg;
+    self->batch_max = config->batch_max ? config->batch_max : BATCH_MAX_DEFAULT;
+    self->credit_max = config->credit_max ? config->credit_max : CREDIT_MAX_DEFAULT;
+    self->retention_ms = config->retention_ms;
+    self->pending = calloc (self->batch_max, sizeof (pending_t));
+
+    size_t nnode = sizeof s_node_commands / sizeof s_node_commands[0];
+    self->command_count = nnode + config->command_count;
+    self->commands = calloc (self->command_count, sizeof (ln_command_t));
+    memcpy (self->commands, s_node_commands, sizeof s_node_commands);
+    for (size_t i = 0; i < config->command_count; i++) {
+        if (s_find_command (self, config->commands[i].command) || !config->commands[i].fn) {
+            ln_error_set (err, "SERVER_INVALID", "commands", "command %d is served twice or has no handler",
+                          (int) config->commands[i].command);
+            goto fail;
+        }
+        self->commands[nnode + i] = config->commands[i];
+    }
+    self->rule_count = config->rule_count;
+    self->rules = calloc (self->rule_count + 1, sizeof (ln_stream_rule_t));
+    if (config->rule_count)
+        memcpy (self->rules, config->rules, config->rule_count * sizeof (ln_stream_rule_t));
+
+    if (!self->pending || !self->commands || !self->rules)
+        abort ();
+
+    if (s_db_ready (self) != 0) {
+        ln_error_set (err, "SERVER_DB", NULL, "cannot LISTEN on the database");
+        goto fail;
+    }
+    s_refresh_bounds (self);
+
+    self->router = ln_auth_server_socket (self->auth, ZMQ_ROUTER, config->endpoint, config->cert, err);
+    if (!self->router)
+        goto fail;
+    /* A peer that went away makes sends fail (EHOSTUNREACH) instead of
+       vanishing silently, so its subscription is dropped. */
+    zsock_set_router_mandatory (self->router, 1);
+    zsock_set_sndhwm (self->router, (int) self->credit_max + 1000);
+    snprintf (self->endpoint, sizeof self->endpoint, "%s", zsock_endpoint (self->router));
+    self->stamp_wanted = true;
+    self->prune_at = s_now_ms ();
+    self->expire_at = s_now_ms ();
+    ln_log_info ("serving", "node=%s endpoint=%s last_position=%llu", self->node, self->endpoint,
+                 (unsigned long long) self->last_position);
+    return self;
+fail:
+    ln_server_destroy (&self);
+    return NULL;
+}
+
+void
+ln_server_destroy (ln_server_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    ln_server_t *self = *self_p;
+    for (size_t i = 0; i < self->nsubs; i++)
+        zframe_destroy (&self->subs[i].routing_id);
+    zsock_destroy (&self->router);
+    free (self->pending);
+    free (self->commands);
+    free (self->rules);
+    free (self);
+    *self_p = NULL;
+}
+
+const char *
+ln_server_endpoint (ln_server_t *self)
+{
+    return self->endpoint;
+}
+
+int
+ln_server_add_consumer (ln_server_t *self, ln_consumer_t *consumer)
+{
+    if (!consumer || self->nconsumers == MAX_CONSUMERS)
+        return -1;
+    self->consumers[self->nconsumers++] = consumer;
+    return 0;
+}
+
+void
+ln_server_stop (ln_server_t *self)
+{
+    self->stopped = 1;
+}
+
+void
+ln_server_stats (const ln_server_t *self, ln_server_stats_t *stats)
+{
+    *stats = self->stats;
+}
+
+int
+ln_server_step (ln_server_t *self, int timeout_ms)
+{
+    if (self->stopped)
+        return -1;
+    int64_t now = s_now_ms ();
+
+    /* How long may we sleep? */
+    int timeout = timeout_ms;
+    if (self->more_work || (self->stamp_wanted && self->stamp_at <= now))
+        timeout = 0;
+    else if (self->stamp_wanted && self->stamp_at - now < timeout)
+        timeout = (int) (self->stamp_at - now);
+    if (self->db_down && self->db_retry_at - now < timeout)
+        timeout = self->db_retry_at > now ? (int) (self->db_retry_at - now) : 0;
+    for (size_t i = 0; i < self->nconsumers; i++) {
+        int t = ln_consumer_next_timeout_ms (self->consumers[i], now);
+        if (t >= 0 && t < timeout)
+            timeout = t;
+    }
+
+    zmq_pollitem_t items[2 + MAX_CONSUMERS];
+    memset (items, 0, sizeof items);
+    size_t nitems = 0;
+    items[nitems].socket = zsock_resolve (self->router);
+    items[nitems++].events = ZMQ_POLLIN;
+    int pgfd = self->db_down ? -1 : PQsocket (ln_db_conn (self->db));
+    size_t pg_item = nitems;
+    if (pgfd >= 0) {
+        items[nitems].fd = pgfd;
+        items[nitems++].events = ZMQ_POLLIN;
+    }
+    size_t first_consumer = nitems;
+    for (size_t i = 0; i < self->nconsumers; i++) {
+        items[nitems].socket = zsock_resolve (ln_consumer_socket (self->consumers[i]));
+        items[nitems++].events = ZMQ_POLLIN;
+    }
+    if (zmq_poll (items, (int) nitems, timeout) < 0 && errno != EINTR)
+        return -1;
+    if (self->stopped)
+        return -1;
+    now = s_now_ms ();
+
+    if (self->db_down && now >= self->db_retry_at)
+        s_db_ready (self);
+    if (pgfd >= 0 && (items[pg_item].revents & ZMQ_POLLIN))
+        s_db_notifications (self);
+    else
+        s_db_notifications (self); /* notifications read during other queries */
+
+    if (zsock_events (self->router) & ZMQ_POLLIN)
+        s_drain (self);
+    if (!self->db_down && self->stamp_wanted && self->stamp_at <= now)
+        s_stamp (self);
+    if (!self->db_down && self->nsubs > 0)
+        s_serve (self);
+
+    for (size_t i = 0; i < self->nconsumers; i++) {
+        if (items[first_consumer + i].revents & ZMQ_POLLIN)
+            ln_consumer_on_readable (self->consumers[i]);
+        ln_consumer_on_tick (self->consumers[i], now);
+    }
+    if (!self->db_down)
+        s_housekeeping (self, now);
+    return 0;
+}
+
+int
+ln_server_run (ln_server_t *self)
+{
+    while (ln_server_step (self, 1000) == 0)
+        ;
+    ln_log_info ("stopped", "node=%s", self->node);
+    return 0;
+}

@@ -1,0 +1,193 @@
+/*  ln_server: a node's one endpoint, serving commands and its event log.
+
+    Every Lantern service is a thin main.c around one ln_server.  The server
+    binds the node's CURVE ROUTER socket (docs/protocol.md) and runs the
+    node's loop in the calling thread:
+
+    - commands: each Request is checked (hostile input), authorised by role,
+      and run by the service's handler inside a database transaction.
+      Requests that are waiting together are run in ONE transaction, each in
+      its own savepoint, committed once, and only then replied to (group
+      commit); a lone request is committed at once.  Replies of commands
+      that change state are stored under (principal, request_id) in the same
+      transaction, so a retry returns the stored reply and changes nothing.
+      Every command, accepted or refused, is written to the audit trail in
+      the same transaction (ln_audit).
+    - the event log: the relay gives committed outbox rows their dense
+      positions (ln_outbox_stamp), woken by LISTEN/NOTIFY on the server's
+      database connection (its socket is in the same poll); subscribers get
+      Deliver while they have credit, filtered and projected per principal
+      at the source (types by role, projection per type, never above the
+      principal's confidentiality level).
+    - consumers (ln_consumer) of upstream nodes, driven from the same loop.
+    - housekeeping: retention of the outbox, expiry of stored replies, and
+      reconnecting to PostgreSQL after a loss.
+
+    One thread: the server, its consumers and its database connection are
+    used from the thread that calls ln_server_run / ln_server_step.
+    ln_server_stop may be called from a signal handler: the loop finishes
+    the batch it is in, and returns.
+
+    Node commands (docs/protocol.md 4.5) are built in: Ping (any principal),
+    PostNotice (role "operator"), VerifyAudit (roles "operator", "auditor").
+*/
+#ifndef LN_SERVER_H
+#define LN_SERVER_H
+
+#include <czmq.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "ln_auth.h"
+#include "ln_consumer.h"
+#include "ln_db.h"
+#include "ln_error.h"
+#include "ln_keys.h"
+#include "ln_outbox.h"
+#include "wire.pb-c.h"
+
+typedef struct ln_server_t ln_server_t;
+
+/* --- commands ---------------------------------------------------------------- */
+
+/* The context of one command call, valid during the handler. */
+typedef struct ln_call_t ln_call_t;
+
+const ln_principal_t *ln_call_principal (const ln_call_t *call);
+const char *ln_call_request_id (const ln_call_t *call);
+ln_db_t *ln_call_db (ln_call_t *call);
+const char *ln_call_node (const ln_call_t *call);
+
+/* Append an event to the outbox in the command's transaction (ln_outbox).
+   event_id_out (may be NULL) receives its id.  Returns 0 or -1 (error set on
+   the call). */
+int ln_call_emit (ln_call_t *call, const ln_outbox_event_t *event, char *event_id_out,
+                  size_t out_size);
+
+/* Name the object a command concerns (a signal id, ...) for the audit row. */
+void ln_call_set_object (ln_call_t *call, const char *object);
+
+/* Memory that lives until the reply has been packed (for result messages
+   and their strings).  Never NULL (out of memory aborts). */
+void *ln_call_alloc (ln_call_t *call, size_t size);
+char *ln_call_strdup (ln_call_t *call, const char *text);
+
+/* Refuse the command: set the error the client gets and return -1, for
+   `return ln_call_fail (call, "INVALID_ARGUMENT", "post_notice.text", "...")`.
+   Everything the handler wrote is rolled back (its savepoint). */
+int ln_call_fail (ln_call_t *call, const char *code, const char *field, const char *fmt, ...)
+    __attribute__ ((format (printf, 4, 5)));
+
+/* A handler: do the command's work with ln_call_db (inside the transaction;
+   parameterised SQL only), set the reply's result (reply->result_case and
+   its member, allocated with ln_call_alloc), return 0; or return
+   ln_call_fail (...).  A lost database connection is detected by the
+   server (ln_db_last_lost) and the whole batch is retried. */
+typedef int (*ln_command_fn) (void *arg, ln_call_t *call, const Lantern__V1__Request *request,
+                              Lantern__V1__Reply *reply);
+
+typedef struct {
+    Lantern__V1__Request__CommandCase command; /* the oneof case it serves */
+    const char *name;                          /* e.g. "PostNotice" (audit, logs) */
+    const char *const *roles;                  /* NULL-terminated; NULL: any principal */
+    bool writes;                               /* changes state: reply stored for retries */
+    ln_command_fn fn;
+    bool own_transaction; /* read-only, runs before the group transaction and
+                             manages its own (e.g. one consistent snapshot);
+                             its audit row still goes in the group's */
+} ln_command_t;
+
+/* --- the event log's access policy -------------------------------------------- */
+
+typedef enum {
+    LN_PROJECTION_FULL = 1,
+    LN_PROJECTION_PSEUDONYMISED,
+    LN_PROJECTION_STATISTICAL,
+} ln_projection_t;
+
+/* Parse "full", "pseudonymised", "statistical".  0 or -1. */
+int ln_projection_parse (const char *text, ln_projection_t *projection);
+const char *ln_projection_name (ln_projection_t projection);
+
+/* One rule: a principal holding `role` ("*": any) may receive events of
+   `type` ("*": any) in `projection`.  The first matching rule wins; an
+   event that matches no rule is not sent. */
+typedef struct {
+    const char *role;
+    const char *type;
+    ln_projection_t projection;
+} ln_stream_rule_t;
+
+/* Make the payload a subscriber sees under a projection other than FULL.
+   Gets the stored (full) payload; returns 0 with *out set to a malloc'ed
+   packed payload of the SAME message type, 1 to drop the event for this
+   subscriber, or -1 on error (the event is dropped for this subscriber and
+   the error logged).  NULL: only FULL rules deliver anything. */
+typedef int (*ln_project_fn) (void *arg, const char *type, ln_projection_t projection,
+                              const uint8_t *payload, size_t size, uint8_t **out,
+                              size_t *out_size);
+
+/* --- the server ------------------------------------------------------------------ */
+
+typedef struct {
+    const char *node;      /* node name, [a-z0-9-]{1,63}: source urn:lantern:node:<node> */
+    const char *endpoint;  /* where to bind, e.g. tcp://127.0.0.1:5701 */
+    zcert_t *cert;         /* the node's key pair, borrowed */
+    ln_auth_t *auth;       /* the process's ZAP handler, borrowed */
+    ln_db_t *db;           /* the node's database, borrowed; migrated with
+                              ln_server_migrations() + the service's own */
+    const ln_command_t *commands; /* the service's commands (may be NULL) */
+    size_t command_count;
+    const ln_stream_rule_t *rules; /* the service's stream policy (may be NULL) */
+    size_t rule_count;
+    ln_project_fn project; /* may be NULL */
+    void *arg;             /* passed to handlers and project */
+    size_t batch_max;      /* requests per transaction; 0: 256; 1: no group commit */
+    uint32_t credit_max;   /* largest credit a subscriber may hold; 0: 10000 */
+    int64_t retention_ms;  /* outbox retention; 0: keep forever */
+} ln_server_config_t;
+
+/* Bind and prepare (LISTEN).  Returns NULL with err set. */
+ln_server_t *ln_server_new (const ln_server_config_t *config, ln_error_t *err);
+void ln_server_destroy (ln_server_t **self_p);
+
+/* The endpoint actually bound (resolves "tcp://127.0.0.1:*"). */
+const char *ln_server_endpoint (ln_server_t *self);
+
+/* Drive a consumer from the server's loop (borrowed; destroy it after the
+   server).  Up to 32 consumers.  Returns 0 or -1. */
+int ln_server_add_consumer (ln_server_t *self, ln_consumer_t *consumer);
+
+/* One turn of the loop: wait at most timeout_ms for work, then do it.
+   Returns 0, or -1 once stopped. */
+int ln_server_step (ln_server_t *self, int timeout_ms);
+
+/* Run until ln_server_stop.  Returns 0. */
+int ln_server_run (ln_server_t *self);
+
+/* Ask the loop to return after the batch in hand.  Async-signal-safe. */
+void ln_server_stop (ln_server_t *self);
+
+/* The library's own migrations (outbox, audit, consumer cursors, stored
+   replies), versions 1..99.  A service runs them first, then its own
+   (versions 100 and up): see ln_server_migrate. */
+const ln_migration_t *ln_server_migrations (size_t *count);
+
+/* Migrate the library's tables and then the service's (may be NULL/0) in
+   one ordered list.  Returns 0 or -1 with err set. */
+int ln_server_migrate (ln_db_t *db, const ln_migration_t *service, size_t count,
+                       ln_error_t *err);
+
+/* Counters, for tests and the Pong. */
+typedef struct {
+    uint64_t requests;       /* requests answered */
+    uint64_t transactions;   /* command transactions committed */
+    uint64_t refused;        /* requests refused before the handler */
+    uint64_t delivered;      /* Deliver messages sent */
+    uint64_t dropped_frames; /* malformed client messages */
+    uint64_t subscribers;    /* current subscriptions */
+} ln_server_stats_t;
+void ln_server_stats (const ln_server_t *self, ln_server_stats_t *stats);
+
+#endif
