@@ -20,6 +20,7 @@
     After that the libconfig tree is kept as the store that getters read.
 */
 #include "ln_config.h"
+#include "ln_utf8.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -139,44 +140,13 @@ s_is_secret (const char *path)
     return false;
 }
 
-/* Offset of the first byte that is not valid UTF-8 (overlong forms,
-   surrogates and code points above U+10FFFF are invalid), or len. */
+/* Offset of the first byte that is not valid UTF-8 (ln_utf8; control
+   characters are the operator's business in a config file), or len. */
 static size_t
 s_utf8_invalid_at (const unsigned char *s, size_t len)
 {
-    size_t i = 0;
-    while (i < len) {
-        unsigned c = s[i];
-        if (c < 0x80) {
-            i++;
-            continue;
-        }
-        size_t n;
-        uint32_t cp, min;
-        if (c >= 0xc2 && c <= 0xdf) {
-            n = 1, cp = c & 0x1f, min = 0x80;
-        }
-        else if (c >= 0xe0 && c <= 0xef) {
-            n = 2, cp = c & 0x0f, min = 0x800;
-        }
-        else if (c >= 0xf0 && c <= 0xf4) {
-            n = 3, cp = c & 0x07, min = 0x10000;
-        }
-        else
-            return i;
-        if (len - i <= n)
-            return i;
-        for (size_t k = 1; k <= n; k++) {
-            unsigned cc = s[i + k];
-            if ((cc & 0xc0) != 0x80)
-                return i;
-            cp = (cp << 6) | (cc & 0x3f);
-        }
-        if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-            return i;
-        i += n + 1;
-    }
-    return len;
+    size_t bad = len;
+    return ln_utf8_check (s, len, LN_UTF8_ALLOW_CONTROLS, &bad) == 0 ? len : bad;
 }
 
 /* dst = prefix "." name (or name when prefix is ""); -1 when it does not fit. */
