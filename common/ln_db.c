@@ -42,6 +42,7 @@ struct ln_db_t {
     char appname[LN_DB_SCHEMA_MAX + 16];
     ln_db_retry_t retry;
     bool last_lost;
+    uint64_t generation; /* connections made so far */
     char last_sqlstate[SQLSTATE_LEN + 1];
     ln_error_t last_error;
 };
@@ -312,6 +313,7 @@ ln_db_connect (const char *conninfo, const char *schema, const ln_db_retry_t *re
     snprintf (self->appname, sizeof self->appname, "lantern-%s", schema ? schema : "client");
     if (s_connect_retry (self, err) != 0)
         goto fail;
+    self->generation = 1;
     return self;
 fail:
     ln_db_destroy (&self);
@@ -378,8 +380,15 @@ ln_db_ensure (ln_db_t *self, ln_error_t *err)
     }
     if (s_connect_retry (self, err) != 0)
         return -1;
+    self->generation++;
     s_ok (self);
     return 0;
+}
+
+uint64_t
+ln_db_generation (const ln_db_t *self)
+{
+    return self ? self->generation : 0;
 }
 
 /* --- statements ---------------------------------------------------------------- */

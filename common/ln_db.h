@@ -54,6 +54,7 @@
 #include <libpq-fe.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "ln_error.h"
 
@@ -102,6 +103,12 @@ void ln_db_destroy (ln_db_t **self_p);
 /* The live connection, borrowed.  It is replaced by ln_db_ensure after a
    loss: do not keep it across calls that may reconnect. */
 PGconn *ln_db_conn (ln_db_t *self);
+
+/* How many connections this handle has made (1 after ln_db_connect, +1 per
+   reconnect).  Session state (LISTEN, prepared statements) must be set up
+   again when it changes; comparing PGconn pointers is not enough, since a
+   new connection may get the freed one's address. */
+uint64_t ln_db_generation (const ln_db_t *self);
 
 /* The schema given to ln_db_connect (NULL if none). */
 const char *ln_db_schema (const ln_db_t *self);

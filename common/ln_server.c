@@ -195,7 +195,7 @@ struct ln_server_t {
     uint32_t credit_max;
     int64_t retention_ms;
 
-    PGconn *listening_on; /* the connection our LISTEN was issued on */
+    uint64_t listening_on; /* ln_db_generation of the connection we LISTEN on */
     bool db_down;
     int64_t db_retry_at;
 
@@ -469,8 +469,7 @@ s_db_ready (ln_server_t *self)
         self->db_retry_at = s_now_ms () + DB_RETRY_MS;
         return -1;
     }
-    PGconn *conn = ln_db_conn (self->db);
-    if (conn != self->listening_on || self->db_down) {
+    if (ln_db_generation (self->db) != self->listening_on || self->db_down) {
         if (ln_outbox_listen (self->db, &err) != 0) {
             ln_log_error ("cannot LISTEN", "error=%s", err.message);
             self->db_down = true;
@@ -479,7 +478,7 @@ s_db_ready (ln_server_t *self)
         }
         if (self->db_down)
             ln_log_info ("database connection restored", "");
-        self->listening_on = conn;
+        self->listening_on = ln_db_generation (self->db);
         self->db_down = false;
         self->stamp_wanted = true; /* events may have been committed meanwhile */
     }
@@ -508,7 +507,7 @@ s_db_notifications (ln_server_t *self)
 
 /* --- the relay --------------------------------------------------------------------------- */
 
-static void
+static int
 s_refresh_bounds (ln_server_t *self)
 {
     ln_error_t err;
@@ -516,10 +515,11 @@ s_refresh_bounds (ln_server_t *self)
     if (ln_outbox_bounds (self->db, &first, &last, &err) != 0) {
         if (ln_db_last_lost (self->db))
             s_db_lost (self);
-        return;
+        return -1;
     }
     self->first_position = first;
     self->last_position = last;
+    return 0;
 }
 
 static void
@@ -588,7 +588,10 @@ static void
 s_on_subscribe (ln_server_t *self, zframe_t *routing_id, const ln_principal_t *principal,
                 const Lantern__V1__Subscribe *subscribe)
 {
-    s_refresh_bounds (self);
+    /* Without fresh bounds we cannot tell AHEAD from fine: say nothing, the
+       client subscribes again after its idle interval. */
+    if (s_refresh_bounds (self) != 0)
+        return;
     uint64_t after = subscribe->after_position;
     const char *reason = NULL;
     if (after > self->last_position)
@@ -1198,6 +1201,28 @@ s_drain (ln_server_t *self)
 
 /* --- housekeeping --------------------------------------------------------------------------- */
 
+/* Purges are audited (DESIGN.md "Retention"), by the node itself. */
+static void
+s_audit_purge (ln_server_t *self, uint64_t pruned)
+{
+    ln_error_t err;
+    char reason[128];
+    snprintf (reason, sizeof reason, "retention: %llu events older than %lld ms",
+              (unsigned long long) pruned, (long long) self->retention_ms);
+    ln_audit_entry_t entry = {
+        .principal = self->node,
+        .action = "RetentionPrune",
+        .object = "outbox",
+        .outcome = LN_AUDIT_PURGED,
+        .reason = reason,
+    };
+    if (ln_db_begin (self->db) != 0 || ln_audit_append (self->db, &entry, &err) != 0 ||
+        ln_db_commit (self->db) != 0) {
+        ln_db_rollback (self->db);
+        ln_log_error ("cannot audit a purge", "events=%llu", (unsigned long long) pruned);
+    }
+}
+
 static void
 s_housekeeping (ln_server_t *self, int64_t now)
 {
@@ -1209,6 +1234,7 @@ s_housekeeping (ln_server_t *self, int64_t now)
         if (ln_outbox_prune (self->db, cutoff, &pruned, &err) == 0 && pruned > 0) {
             ln_log_info ("outbox pruned", "events=%llu", (unsigned long long) pruned);
             s_refresh_bounds (self);
+            s_audit_purge (self, pruned);
         }
     }
     if (now >= self->expire_at) {
@@ -1275,7 +1301,10 @@ ln_server_new (const ln_server_config_t *config, ln_error_t *err)
         ln_error_set (err, "SERVER_DB", NULL, "cannot LISTEN on the database");
         goto fail;
     }
-    s_refresh_bounds (self);
+    if (s_refresh_bounds (self) != 0) {
+        ln_error_set (err, "SERVER_DB", NULL, "cannot read the outbox's bounds");
+        goto fail;
+    }
 
     self->router = ln_auth_server_socket (self->auth, ZMQ_ROUTER, config->endpoint, config->cert, err);
     if (!self->router)
@@ -1382,7 +1411,9 @@ ln_server_step (ln_server_t *self, int timeout_ms)
         return -1;
     now = s_now_ms ();
 
-    if (self->db_down && now >= self->db_retry_at)
+    /* a reconnect made elsewhere (a consumer's recovery) lost our LISTEN */
+    if ((self->db_down && now >= self->db_retry_at) ||
+        (!self->db_down && ln_db_generation (self->db) != self->listening_on))
         s_db_ready (self);
     if (pgfd >= 0 && (items[pg_item].revents & ZMQ_POLLIN))
         s_db_notifications (self);

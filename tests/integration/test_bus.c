@@ -753,6 +753,53 @@ test_verify_audit_over_the_wire (void **state)
     ln_client_destroy (&c);
 }
 
+/* A node with retention prunes old events at start and audits the purge. */
+static void
+test_retention_prunes_and_audits (void **state)
+{
+    (void) state;
+    ln_db_t *w = s_writer ();
+    int64_t two_days_ago = ((int64_t) time (NULL) - 2 * 86400) * 1000000;
+    assert_int_equal (ln_db_begin (w), 0);
+    for (int i = 0; i < 5; i++)
+        s_append (w, "old", NOTICE, LN_LEVEL_INTERN, two_days_ago);
+    assert_int_equal (ln_db_commit (w), 0);
+    assert_int_equal (ln_db_begin (w), 0);
+    s_append (w, "new", NOTICE, LN_LEVEL_INTERN, 0);
+    assert_int_equal (ln_db_commit (w), 0);
+    ln_db_destroy (&w);
+    usleep (300 * 1000); /* let the node stamp them */
+    uint64_t last = s_last_position ();
+
+    bus_server_stop (&s_server);
+    bus_server_config_t config = {
+        .conninfo = s_conninfo,
+        .schema = "bus",
+        .node = "node",
+        .rules = s_rules,
+        .rule_count = 2,
+        .project = s_project,
+        .retention_ms = 86400 * 1000,
+    };
+    s_server = bus_server_start (s_keys, &config);
+    assert_non_null (s_server);
+    usleep (500 * 1000);
+    assert_int_equal (s_count ("SELECT count(*) FROM bus.audit WHERE action = 'RetentionPrune'"
+                               " AND outcome = 'purged' AND principal = 'node'"),
+                      1);
+    /* only the new event is left, at its old position */
+    assert_int_equal (s_count ("SELECT count(*) FROM bus.outbox"), 1);
+    assert_int_equal (s_last_position (), last);
+    ln_client_t *c = bus_client (s_keys, s_server, "op");
+    s_subscribe (c, last - 1, 10);
+    uint64_t pos, prev;
+    ln_event_t *ev = s_next_event (c, 3000, &pos, &prev);
+    assert_non_null (ev);
+    assert_int_equal (pos, last);
+    ln_event_destroy (&ev);
+    ln_client_destroy (&c);
+}
+
 int
 main (void)
 {
@@ -769,6 +816,7 @@ main (void)
         cmocka_unit_test (test_unregistered_key_gets_nothing),
         cmocka_unit_test (test_verify_audit_over_the_wire),
         cmocka_unit_test (test_reset_when_ahead_or_pruned),
+        cmocka_unit_test (test_retention_prunes_and_audits),
     };
     return cmocka_run_group_tests (tests, s_group_setup, s_group_teardown);
 }

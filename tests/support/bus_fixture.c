@@ -169,6 +169,7 @@ s_run (void *arg)
             .rule_count = self->config.rule_count,
             .project = self->config.project,
             .batch_max = self->config.batch_max,
+            .retention_ms = self->config.retention_ms,
         };
         self->server = ln_server_new (&sc, &err);
     }

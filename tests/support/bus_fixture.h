@@ -44,6 +44,7 @@ typedef struct {
     size_t batch_max;
     const ln_command_t *commands;
     size_t command_count;
+    int64_t retention_ms;
 } bus_server_config_t;
 
 /* Migrate, start the node in a thread, wait until it serves. */
