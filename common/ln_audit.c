@@ -19,6 +19,7 @@
       keyset-paginated chunks, so memory stays bounded for any length.
 */
 #include "ln_audit.h"
+#include "ln_clock.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -151,14 +152,6 @@ static void
 s_array_end (s_buf_t *b)
 {
     s_buf_add (b, "}", 1);
-}
-
-static int64_t
-s_now_us (void)
-{
-    struct timespec ts;
-    clock_gettime (CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
 /* Parse a decimal int64 that must be the whole string. */
@@ -478,7 +471,7 @@ s_append (ln_db_t *db, const ln_audit_entry_t *entries, size_t n, bool single, l
         goto out;
     }
 
-    int64_t now = s_now_us ();
+    int64_t now = ln_clock_wall_us ();
     for (size_t at = 0; at < n; at += APPEND_CHUNK) {
         size_t m = n - at < APPEND_CHUNK ? n - at : APPEND_CHUNK;
         if (s_insert_chunk (db, entries + at, m, now, &seq, prev, err) != 0)

@@ -13,6 +13,7 @@
       hold several statements); it is code shipped in the binary, not input.
 */
 #include "ln_db.h"
+#include "ln_clock.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -48,14 +49,6 @@ struct ln_db_t {
 };
 
 /* --- small helpers ------------------------------------------------------- */
-
-static int64_t
-s_now_ms (void)
-{
-    struct timespec ts;
-    clock_gettime (CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void
 s_sleep_ms (int64_t ms)
@@ -239,7 +232,7 @@ s_connect_once (ln_db_t *self, char *why, size_t whylen)
 static int
 s_connect_retry (ln_db_t *self, ln_error_t *err)
 {
-    const int64_t start = s_now_ms ();
+    const int64_t start = ln_clock_mono_ms ();
     int64_t delay = self->retry.initial_delay_ms;
     char why[LN_ERROR_MESSAGE_MAX / 2] = "";
 
@@ -250,10 +243,10 @@ s_connect_retry (ln_db_t *self, ln_error_t *err)
             if (attempt > 1)
                 ln_log_info ("db connected", "schema=%s attempts=%d ms=%lld",
                              self->has_schema ? self->schema : "-", attempt,
-                             (long long)(s_now_ms () - start));
+                             (long long)(ln_clock_mono_ms () - start));
             return 0;
         }
-        int64_t elapsed = s_now_ms () - start;
+        int64_t elapsed = ln_clock_mono_ms () - start;
         int64_t remaining = self->retry.max_wait_ms - elapsed;
         if (remaining <= 0) {
             ln_log_warn ("db connect failed, giving up", "schema=%s attempt=%d ms=%lld error=%s",
@@ -752,7 +745,7 @@ s_migrate_step (ln_db_t *self, const ln_migration_t *list, size_t n,
     }
 
     /* Trusted SQL shipped with the program: may hold several statements. */
-    int64_t t0 = s_now_ms ();
+    int64_t t0 = ln_clock_mono_ms ();
     res = PQexec (self->conn, next->sql);
     ExecStatusType st = PQresultStatus (res);
     if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
@@ -790,7 +783,7 @@ s_migrate_step (ln_db_t *self, const ln_migration_t *list, size_t n,
     if (!res)
         goto out;
     ln_log_info ("db migration applied", "schema=%s version=%d name=%s ms=%lld", self->schema,
-                 next->version, next->name, (long long)(s_now_ms () - t0));
+                 next->version, next->name, (long long)(ln_clock_mono_ms () - t0));
     rc = 0;
 out:
     PQclear (res);

@@ -18,6 +18,7 @@
       ln_db_conn and classifies failures itself, as ln_db does.
 */
 #include "ln_outbox.h"
+#include "ln_clock.h"
 
 #include <inttypes.h>
 #include <sodium.h>
@@ -66,14 +67,6 @@ const char ln_outbox_migration_sql[] =
 const ln_migration_t ln_outbox_migration = LN_OUTBOX_MIGRATION;
 
 /* --- helpers ------------------------------------------------------------------ */
-
-static int64_t
-s_now_us (void)
-{
-    struct timespec ts;
-    clock_gettime (CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
 
 /* Parse a non-negative decimal bigint as PostgreSQL prints it. */
 static int
@@ -302,7 +295,7 @@ ln_outbox_append (ln_db_t *db, const ln_outbox_event_t *ev, char *event_id_out, 
     sodium_bin2hex (hex + 2, ev->payload_size * 2 + 1,
                     ev->payload ? ev->payload : (const uint8_t *)"", ev->payload_size);
     snprintf (level, sizeof level, "%d", (int)ev->level);
-    snprintf (time_us, sizeof time_us, "%" PRId64, ev->time_us ? ev->time_us : s_now_us ());
+    snprintf (time_us, sizeof time_us, "%" PRId64, ev->time_us ? ev->time_us : ln_clock_wall_us ());
 
     const char *params[7] = {
         event_id, ev->type, level,  ev->correlation_id ? ev->correlation_id : "",

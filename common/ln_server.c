@@ -15,6 +15,7 @@
          reconnection.
 */
 #include "ln_server.h"
+#include "ln_clock.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -46,22 +47,6 @@
 #define NOTICE_TYPE          "nl.lantern.notice.posted.v1"
 
 /* --- small helpers ------------------------------------------------------------- */
-
-static int64_t
-s_now_ms (void)
-{
-    struct timespec ts;
-    clock_gettime (CLOCK_MONOTONIC, &ts);
-    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int64_t
-s_wall_us (void)
-{
-    struct timespec ts;
-    clock_gettime (CLOCK_REALTIME, &ts);
-    return (int64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
 
 static bool
 s_request_id_valid (const char *id)
@@ -454,7 +439,7 @@ s_db_lost (ln_server_t *self)
     if (!self->db_down)
         ln_log_warn ("database connection lost", "retry_ms=%d", DB_RETRY_MS);
     self->db_down = true;
-    self->db_retry_at = s_now_ms ();
+    self->db_retry_at = ln_clock_mono_ms ();
 }
 
 /* Make sure the connection is up and LISTENing.  Returns 0 or -1. */
@@ -462,18 +447,18 @@ static int
 s_db_ready (ln_server_t *self)
 {
     ln_error_t err;
-    if (self->db_down && s_now_ms () < self->db_retry_at)
+    if (self->db_down && ln_clock_mono_ms () < self->db_retry_at)
         return -1;
     if (ln_db_ensure (self->db, &err) != 0) {
         self->db_down = true;
-        self->db_retry_at = s_now_ms () + DB_RETRY_MS;
+        self->db_retry_at = ln_clock_mono_ms () + DB_RETRY_MS;
         return -1;
     }
     if (ln_db_generation (self->db) != self->listening_on || self->db_down) {
         if (ln_outbox_listen (self->db, &err) != 0) {
             ln_log_error ("cannot LISTEN", "error=%s", err.message);
             self->db_down = true;
-            self->db_retry_at = s_now_ms () + DB_RETRY_MS;
+            self->db_retry_at = ln_clock_mono_ms () + DB_RETRY_MS;
             return -1;
         }
         if (self->db_down)
@@ -533,7 +518,7 @@ s_stamp (ln_server_t *self)
                 s_db_lost (self);
             else
                 ln_log_error ("outbox stamp failed", "error=%s", err.message);
-            self->stamp_at = s_now_ms () + DB_RETRY_MS;
+            self->stamp_at = ln_clock_mono_ms () + DB_RETRY_MS;
             return;
         }
         total += stamped;
@@ -879,7 +864,7 @@ s_store_reply (ln_server_t *self, pending_t *p)
     hex[1] = 'x';
     sodium_bin2hex (hex + 2, hexlen - 2, p->reply, p->reply_size);
     char created[24];
-    snprintf (created, sizeof created, "%lld", (long long) (s_wall_us ()));
+    snprintf (created, sizeof created, "%lld", (long long) (ln_clock_wall_us ()));
     const char *params[4] = {p->principal->name, s_request_id (p), hex, created};
     int rc = ln_db_run (self->db,
                         "INSERT INTO command_replies (principal, request_id, reply, created_us)"
@@ -1230,7 +1215,7 @@ s_housekeeping (ln_server_t *self, int64_t now)
     if (self->retention_ms > 0 && now >= self->prune_at) {
         self->prune_at = now + PRUNE_EVERY_MS;
         uint64_t pruned = 0;
-        int64_t cutoff = s_wall_us () - self->retention_ms * 1000;
+        int64_t cutoff = ln_clock_wall_us () - self->retention_ms * 1000;
         if (ln_outbox_prune (self->db, cutoff, &pruned, &err) == 0 && pruned > 0) {
             ln_log_info ("outbox pruned", "events=%llu", (unsigned long long) pruned);
             s_refresh_bounds (self);
@@ -1240,7 +1225,7 @@ s_housekeeping (ln_server_t *self, int64_t now)
     if (now >= self->expire_at) {
         self->expire_at = now + PRUNE_EVERY_MS;
         char cutoff[24];
-        snprintf (cutoff, sizeof cutoff, "%lld", (long long) (s_wall_us () - REPLY_KEEP_MS * 1000));
+        snprintf (cutoff, sizeof cutoff, "%lld", (long long) (ln_clock_wall_us () - REPLY_KEEP_MS * 1000));
         const char *params[1] = {cutoff};
         ln_db_run (self->db, "DELETE FROM command_replies WHERE created_us < $1::bigint", 1,
                    params, &err);
@@ -1315,8 +1300,8 @@ ln_server_new (const ln_server_config_t *config, ln_error_t *err)
     zsock_set_sndhwm (self->router, (int) self->credit_max + 1000);
     snprintf (self->endpoint, sizeof self->endpoint, "%s", zsock_endpoint (self->router));
     self->stamp_wanted = true;
-    self->prune_at = s_now_ms ();
-    self->expire_at = s_now_ms ();
+    self->prune_at = ln_clock_mono_ms ();
+    self->expire_at = ln_clock_mono_ms ();
     ln_log_info ("serving", "node=%s endpoint=%s last_position=%llu", self->node, self->endpoint,
                  (unsigned long long) self->last_position);
     return self;
@@ -1373,7 +1358,7 @@ ln_server_step (ln_server_t *self, int timeout_ms)
 {
     if (self->stopped)
         return -1;
-    int64_t now = s_now_ms ();
+    int64_t now = ln_clock_mono_ms ();
 
     /* How long may we sleep? */
     int timeout = timeout_ms;
@@ -1409,7 +1394,7 @@ ln_server_step (ln_server_t *self, int timeout_ms)
         return -1;
     if (self->stopped)
         return -1;
-    now = s_now_ms ();
+    now = ln_clock_mono_ms ();
 
     /* a reconnect made elsewhere (a consumer's recovery) lost our LISTEN */
     if ((self->db_down && now >= self->db_retry_at) ||
