@@ -174,6 +174,10 @@ test-plain: $(TESTS_plain) $(BINS) $(PROGS_plain)
 test-asan: $(TESTS_asan) $(BINS_asan) $(PROGS_asan)
 	$(Q)BUILD=$(BUILD) tests/run.sh $(TESTS_asan)
 
+# Tests that run the real lanternctl must not run a stale one.
+$(BUILD)/plain/tests/integration/test_lanternctl $(BUILD)/plain/tests/integration/test_cli: $(BUILD)/bin/lanternctl
+$(BUILD)/asan/tests/integration/test_lanternctl $(BUILD)/asan/tests/integration/test_cli: $(BUILD)/asan/bin/lanternctl
+
 # --- bench --------------------------------------------------------------------
 bench: $(BENCHES) $(PROGS_plain) $(BINS)
 	$(Q)for b in $(BENCHES); do echo "== $$b"; $$b || exit 1; done

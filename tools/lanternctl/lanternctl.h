@@ -16,5 +16,9 @@
 /* keygen.c */
 int lanternctl_keygen (int argc, char **argv);
 int lanternctl_audit (int argc, char **argv);
+/* call.c */
+int lanternctl_call (int argc, char **argv);
+/* events.c */
+int lanternctl_events (int argc, char **argv);
 
 #endif

@@ -20,6 +20,8 @@ typedef struct {
 static const command_t s_commands[] = {
     {"keygen", lanternctl_keygen, "generate a CURVE key pair as NAME.pub and NAME.secret"},
     {"audit", lanternctl_audit, "verify a node's hash-chained audit trail"},
+    {"call", lanternctl_call, "call a command of a node (JSON in, JSON out)"},
+    {"events", lanternctl_events, "follow a node's event log (events tail)"},
 };
 #define COMMAND_COUNT (sizeof s_commands / sizeof s_commands[0])
 
