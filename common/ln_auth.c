@@ -377,6 +377,10 @@ ln_auth_server_socket (ln_auth_t *auth, int type, const char *endpoint, zcert_t 
     zsock_set_curve_publickey_bin (sock, zcert_public_key (server_cert));
     zsock_set_curve_server (sock, 1);
     s_common_options (sock);
+    /* Per-connection options are taken at bind: set the queue bound here.
+       A node's subscribers hold at most LN_AUTH_CREDIT_MAX Delivers in
+       flight, so a queue a little larger never drops one. */
+    zsock_set_sndhwm (sock, LN_AUTH_SERVER_SNDHWM);
     if (zsock_bind (sock, "%s", endpoint) < 0) {
         ln_error_set (err, "AUTH_SOCKET", "endpoint", "cannot bind %s: %s", endpoint,
                       zmq_strerror (zmq_errno ()));

@@ -66,6 +66,7 @@
 #define LN_AUTH_HANDSHAKE_IVL_MS     10000
 #define LN_AUTH_RECONNECT_IVL_MS     100   /* first retry of a client ... */
 #define LN_AUTH_RECONNECT_IVL_MAX_MS 30000 /* ... backing off up to this */
+#define LN_AUTH_SERVER_SNDHWM        11000 /* per connection: above the largest credit (10000) */
 #define LN_AUTH_LOG_BURST            20    /* refusal log lines per second */
 
 typedef struct _ln_auth_t ln_auth_t;

@@ -571,8 +571,11 @@ ln_consumer_new (const ln_consumer_config_t *cfg, ln_db_t *db, ln_consumer_apply
        ZMQ_IMMEDIATE (see s_send) and the HWM apply to connections made
        after they are set, and ln_auth_client_socket has connected already:
        connect again (nothing can have been sent yet). */
-    if ((int)self->credit > zsock_rcvhwm (self->sock))
-        zsock_set_rcvhwm (self->sock, (int)self->credit);
+    /* After a resubscription up to two windows can be on their way; a full
+       queue left unread past the heartbeat timeout trips a libzmq assertion
+       (libzmq issue 3937), so never let it fill. */
+    if (2 * (int)self->credit + 1000 > zsock_rcvhwm (self->sock))
+        zsock_set_rcvhwm (self->sock, 2 * (int)self->credit + 1000);
     zsock_set_immediate (self->sock, 1);
     if (zsock_disconnect (self->sock, "%s", self->endpoint) != 0 ||
         zsock_connect (self->sock, "%s", self->endpoint) != 0) {

@@ -136,6 +136,8 @@ typedef struct {
     uint64_t scan;   /* highest position examined */
     uint64_t prev;   /* last position delivered: next Deliver's previous_position */
     uint32_t credit; /* Delivers allowed in flight */
+    int64_t retry_at; /* its queue was full: not before this (monotonic ms) */
+    int retry_ms;     /* the current backoff */
 } subscriber_t;
 
 struct ln_call_t {
@@ -609,6 +611,8 @@ s_on_subscribe (ln_server_t *self, zframe_t *routing_id, const ln_principal_t *p
     sub->principal = principal;
     sub->scan = after;
     sub->prev = after;
+    sub->retry_at = 0;
+    sub->retry_ms = 0;
     sub->credit = subscribe->credit < self->credit_max ? subscribe->credit : self->credit_max;
 }
 
@@ -708,6 +712,9 @@ s_serve_one (ln_server_t *self, subscriber_t *sub)
     size_t scanned = 0;
     ln_outbox_batch_t batch = {0};
     int rc = 0;
+    if (sub->retry_at > ln_clock_mono_ms ())
+        return 0;
+    sub->retry_at = 0;
     while (sub->credit > 0 && sub->scan < self->last_position && !self->db_down) {
         if (scanned >= SCAN_BUDGET) {
             self->more_work = true;
@@ -740,10 +747,14 @@ s_serve_one (ln_server_t *self, subscriber_t *sub)
             if (buf) {
                 int sent = s_send (self, sub->routing_id, buf, size);
                 free (buf);
-                if (sent == 1) { /* queue full: stop here, resume next turn */
-                    self->more_work = true;
+                if (sent == 1) {
+                    /* Its queue is full: it does not read.  Back off rather
+                       than re-read the outbox for it on every turn. */
+                    sub->retry_ms = sub->retry_ms ? (sub->retry_ms * 2 < 1000 ? sub->retry_ms * 2 : 1000) : 20;
+                    sub->retry_at = ln_clock_mono_ms () + sub->retry_ms;
                     goto out;
                 }
+                sub->retry_ms = 0;
                 if (sent < 0) {
                     rc = -1;
                     goto out;
@@ -1259,6 +1270,8 @@ ln_server_new (const ln_server_config_t *config, ln_error_t *err)
     self->arg = config->arg;
     self->batch_max = config->batch_max ? config->batch_max : BATCH_MAX_DEFAULT;
     self->credit_max = config->credit_max ? config->credit_max : CREDIT_MAX_DEFAULT;
+    if (self->credit_max > LN_AUTH_SERVER_SNDHWM - 1000)
+        self->credit_max = LN_AUTH_SERVER_SNDHWM - 1000; /* what the queue holds */
     self->retention_ms = config->retention_ms;
     self->pending = calloc (self->batch_max, sizeof (pending_t));
 
@@ -1297,7 +1310,6 @@ ln_server_new (const ln_server_config_t *config, ln_error_t *err)
     /* A peer that went away makes sends fail (EHOSTUNREACH) instead of
        vanishing silently, so its subscription is dropped. */
     zsock_set_router_mandatory (self->router, 1);
-    zsock_set_sndhwm (self->router, (int) self->credit_max + 1000);
     snprintf (self->endpoint, sizeof self->endpoint, "%s", zsock_endpoint (self->router));
     self->stamp_wanted = true;
     self->prune_at = ln_clock_mono_ms ();
@@ -1368,6 +1380,9 @@ ln_server_step (ln_server_t *self, int timeout_ms)
         timeout = (int) (self->stamp_at - now);
     if (self->db_down && self->db_retry_at - now < timeout)
         timeout = self->db_retry_at > now ? (int) (self->db_retry_at - now) : 0;
+    for (size_t i = 0; i < self->nsubs; i++)
+        if (self->subs[i].retry_at > 0 && self->subs[i].retry_at - now < timeout)
+            timeout = self->subs[i].retry_at > now ? (int) (self->subs[i].retry_at - now) : 0;
     for (size_t i = 0; i < self->nconsumers; i++) {
         int t = ln_consumer_next_timeout_ms (self->consumers[i], now);
         if (t >= 0 && t < timeout)
