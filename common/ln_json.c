@@ -911,31 +911,6 @@ s_timestamp_to_json (const ProtobufCMessage *msg)
     return json_object_new_string (text);
 }
 
-/* Bytes per element of a repeated field in protobuf-c's C layout. */
-static size_t
-s_elem_size (ProtobufCType type)
-{
-    switch (type) {
-    case PROTOBUF_C_TYPE_INT64:
-    case PROTOBUF_C_TYPE_SINT64:
-    case PROTOBUF_C_TYPE_SFIXED64:
-    case PROTOBUF_C_TYPE_UINT64:
-    case PROTOBUF_C_TYPE_FIXED64:
-    case PROTOBUF_C_TYPE_DOUBLE:
-        return 8;
-    case PROTOBUF_C_TYPE_BOOL:
-        return sizeof (protobuf_c_boolean);
-    case PROTOBUF_C_TYPE_STRING:
-        return sizeof (char *);
-    case PROTOBUF_C_TYPE_BYTES:
-        return sizeof (ProtobufCBinaryData);
-    case PROTOBUF_C_TYPE_MESSAGE:
-        return sizeof (ProtobufCMessage *);
-    default:
-        return 4;
-    }
-}
-
 static json_object *
 s_message_to_json (const ProtobufCMessage *msg, unsigned depth)
 {
@@ -972,7 +947,7 @@ s_message_to_json (const ProtobufCMessage *msg, unsigned depth)
             memcpy (&items, member, sizeof items);
             bool map = ln_pbcheck_is_map (f);
             value = map ? json_object_new_object () : json_object_new_array ();
-            size_t step = s_elem_size (f->type);
+            size_t step = ln_pbcheck_elem_size (f->type);
             for (size_t k = 0; k < n && items; k++) {
                 if (map) {
                     const ProtobufCMessage *entry;

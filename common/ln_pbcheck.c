@@ -157,8 +157,8 @@ ln_pbcheck_is_map (const ProtobufCFieldDescriptor *field)
 }
 
 /* Bytes per element of a repeated field in protobuf-c's C layout. */
-static size_t
-s_elem_size (ProtobufCType type)
+size_t
+ln_pbcheck_elem_size (ProtobufCType type)
 {
     switch (type) {
     case PROTOBUF_C_TYPE_INT32:
@@ -488,7 +488,7 @@ s_key_cmp (const ProtobufCFieldDescriptor *kf, const ProtobufCMessage *a,
         const char *sa = *(char *const *) ka, *sb = *(char *const *) kb;
         return strcmp (sa ? sa : "", sb ? sb : "");
     }
-    return memcmp (ka, kb, s_elem_size (kf->type));
+    return memcmp (ka, kb, ln_pbcheck_elem_size (kf->type));
 }
 
 typedef struct {
@@ -600,7 +600,7 @@ s_message (const ProtobufCMessage *msg, const s_msg_ctx_t *ctx, unsigned depth, 
             return -1;
         }
         const char *array = *(char *const *) member;
-        size_t size = s_elem_size (f->type);
+        size_t size = ln_pbcheck_elem_size (f->type);
         if (n > 0 && !array)
             continue; /* only a locally built message can be like this */
         for (size_t k = 0; k < n; k++) {

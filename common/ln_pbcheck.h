@@ -105,6 +105,10 @@ ProtobufCMessage *ln_pbcheck_unpack (const ProtobufCMessageDescriptor *desc, con
                                      size_t size, const ln_pbcheck_limits_t *limits,
                                      const char *prefix, ln_error_t *err);
 
+/* The size in memory of one element of a repeated field of `type` (how
+   protobuf-c lays out its arrays). */
+size_t ln_pbcheck_elem_size (ProtobufCType type);
+
 /* True when `field` (of a message) is a map field, i.e. a repeated
    <Field>Entry message with key = 1 and value = 2. */
 bool ln_pbcheck_is_map (const ProtobufCFieldDescriptor *field);

@@ -60,19 +60,7 @@ s_usage (FILE *out)
              "  -h, --help            show this help\n");
 }
 
-static int s_usage_error (const char *fmt, ...) __attribute__ ((format (printf, 1, 2)));
-
-static int
-s_usage_error (const char *fmt, ...)
-{
-    va_list ap;
-    va_start (ap, fmt);
-    fprintf (stderr, "lanternctl: audit: ");
-    vfprintf (stderr, fmt, ap);
-    fprintf (stderr, "\ntry 'lanternctl audit --help'\n");
-    va_end (ap);
-    return LANTERNCTL_EXIT_USAGE;
-}
+#define s_usage_error(...) lanternctl_usage_error ("audit", __VA_ARGS__)
 
 static int
 s_verify (int argc, char **argv)

@@ -48,19 +48,7 @@
 
 enum { OPT_JSON = 0x2001 };
 
-static int s_usage_error (const char *fmt, ...) __attribute__ ((format (printf, 1, 2)));
-
-static int
-s_usage_error (const char *fmt, ...)
-{
-    va_list ap;
-    va_start (ap, fmt);
-    fprintf (stderr, "lanternctl: call: ");
-    vfprintf (stderr, fmt, ap);
-    fprintf (stderr, "\ntry 'lanternctl call --help'\n");
-    va_end (ap);
-    return LANTERNCTL_EXIT_USAGE;
-}
+#define s_usage_error(...) lanternctl_usage_error ("call", __VA_ARGS__)
 
 // --------------------------------------------------------------------------
 // Commands, from the descriptor

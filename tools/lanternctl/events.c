@@ -68,19 +68,7 @@ s_on_signal (int sig)
     s_stop = 1;
 }
 
-static int s_usage_error (const char *fmt, ...) __attribute__ ((format (printf, 1, 2)));
-
-static int
-s_usage_error (const char *fmt, ...)
-{
-    va_list ap;
-    va_start (ap, fmt);
-    fprintf (stderr, "lanternctl: events: ");
-    vfprintf (stderr, fmt, ap);
-    fprintf (stderr, "\ntry 'lanternctl events --help'\n");
-    va_end (ap);
-    return LANTERNCTL_EXIT_USAGE;
-}
+#define s_usage_error(...) lanternctl_usage_error ("events", __VA_ARGS__)
 
 static void
 s_usage (FILE *out)

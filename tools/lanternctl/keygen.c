@@ -53,19 +53,7 @@ s_usage (FILE *out)
     fprintf (out, "  -h, --help               show this help\n");
 }
 
-static int s_usage_error (const char *fmt, ...) __attribute__ ((format (printf, 1, 2)));
-
-static int
-s_usage_error (const char *fmt, ...)
-{
-    va_list ap;
-    va_start (ap, fmt);
-    fprintf (stderr, "lanternctl: keygen: ");
-    vfprintf (stderr, fmt, ap);
-    fprintf (stderr, "\ntry 'lanternctl keygen --help'\n");
-    va_end (ap);
-    return LANTERNCTL_EXIT_USAGE;
-}
+#define s_usage_error(...) lanternctl_usage_error ("keygen", __VA_ARGS__)
 
 int
 lanternctl_keygen (int argc, char **argv)

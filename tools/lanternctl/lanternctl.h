@@ -13,6 +13,11 @@
 #define LANTERNCTL_EXIT_FAIL  1
 #define LANTERNCTL_EXIT_USAGE 2
 
+/* Print "lanternctl: CMD: <message>" and a pointer to 'lanternctl CMD
+   --help' on stderr; returns LANTERNCTL_EXIT_USAGE (main.c). */
+int lanternctl_usage_error (const char *cmd, const char *fmt, ...)
+    __attribute__ ((format (printf, 2, 3)));
+
 /* keygen.c */
 int lanternctl_keygen (int argc, char **argv);
 int lanternctl_audit (int argc, char **argv);

@@ -5,6 +5,7 @@
     lanternctl.h.  Unknown commands and options are usage errors (exit 2),
     reported on stderr as "lanternctl: ...".
 */
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -24,6 +25,18 @@ static const command_t s_commands[] = {
     {"events", lanternctl_events, "follow a node's event log (events tail)"},
 };
 #define COMMAND_COUNT (sizeof s_commands / sizeof s_commands[0])
+
+int
+lanternctl_usage_error (const char *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    va_start (ap, fmt);
+    fprintf (stderr, "lanternctl: %s: ", cmd);
+    vfprintf (stderr, fmt, ap);
+    fprintf (stderr, "\ntry 'lanternctl %s --help'\n", cmd);
+    va_end (ap);
+    return LANTERNCTL_EXIT_USAGE;
+}
 
 static void
 s_usage (FILE *out)
