@@ -1096,27 +1096,6 @@ s_put_len (buf_t *b, const void *data, size_t n)
     s_put (b, data, n);
 }
 
-static int
-s_wire_type (ProtobufCType type)
-{
-    switch (type) {
-    case PROTOBUF_C_TYPE_FIXED32:
-    case PROTOBUF_C_TYPE_SFIXED32:
-    case PROTOBUF_C_TYPE_FLOAT:
-        return WT_32BIT;
-    case PROTOBUF_C_TYPE_FIXED64:
-    case PROTOBUF_C_TYPE_SFIXED64:
-    case PROTOBUF_C_TYPE_DOUBLE:
-        return WT_64BIT;
-    case PROTOBUF_C_TYPE_STRING:
-    case PROTOBUF_C_TYPE_BYTES:
-    case PROTOBUF_C_TYPE_MESSAGE:
-        return WT_LEN;
-    default:
-        return WT_VARINT;
-    }
-}
-
 typedef struct {
     path_t path;
     ln_error_t *err;
@@ -1510,7 +1489,7 @@ s_enc_map (enc_t *e, const ProtobufCFieldDescriptor *f, json_object *v, buf_t *o
         json_object_iter_next (&it);
         size_t old = s_path_push_key (&e->path, key, strlen (key));
         buf_t entry = {NULL, 0, 0};
-        s_put_tag (&entry, 1, s_wire_type (kf->type));
+        s_put_tag (&entry, 1, ln_pbcheck_wire_type (kf->type));
         if (kf->type == PROTOBUF_C_TYPE_BOOL) {
             bool t = strcmp (key, "true") == 0;
             if (!t && strcmp (key, "false") != 0) {
@@ -1530,7 +1509,7 @@ s_enc_map (enc_t *e, const ProtobufCFieldDescriptor *f, json_object *v, buf_t *o
             rc = -1;
         }
         if (rc == 0) {
-            s_put_tag (&entry, 2, s_wire_type (vf->type));
+            s_put_tag (&entry, 2, ln_pbcheck_wire_type (vf->type));
             rc = s_enc_value (e, vf, value, &entry);
         }
         if (rc == 0) {
@@ -1552,7 +1531,7 @@ s_enc_repeated (enc_t *e, const ProtobufCFieldDescriptor *f, json_object *v, buf
         return -1;
     }
     size_t n = json_object_array_length (v);
-    int wt = s_wire_type (f->type);
+    int wt = ln_pbcheck_wire_type (f->type);
     bool packed = (f->flags & PROTOBUF_C_FIELD_FLAG_PACKED) && wt != WT_LEN;
     buf_t body = {NULL, 0, 0};
     int rc = 0;
@@ -1650,7 +1629,7 @@ s_enc_message (enc_t *e, const ProtobufCMessageDescriptor *desc, json_object *ob
                 goto out;
         }
         else {
-            s_put_tag (out, f->id, s_wire_type (f->type));
+            s_put_tag (out, f->id, ln_pbcheck_wire_type (f->type));
             if (s_enc_value (e, f, v, out) != 0)
                 goto out;
         }

@@ -188,8 +188,8 @@ ln_pbcheck_elem_size (ProtobufCType type)
     return 0;
 }
 
-static int
-s_expected_wire_type (ProtobufCType type)
+int
+ln_pbcheck_wire_type (ProtobufCType type)
 {
     switch (type) {
     case PROTOBUF_C_TYPE_FIXED32:
@@ -342,7 +342,7 @@ s_wire (const ProtobufCMessageDescriptor *desc, const uint8_t *buf, size_t size,
             s_set_unknown (e, number);
             return -1;
         }
-        int want = s_expected_wire_type (f->type);
+        int want = ln_pbcheck_wire_type (f->type);
         if (wt != want && !(wt == WT_LEN && f->label == PROTOBUF_C_LABEL_REPEATED)) {
             ln_error_set (e, "PB_DECODE", "", "wrong wire type %d (expected %d)", wt, want);
             goto field_error;

@@ -105,6 +105,10 @@ ProtobufCMessage *ln_pbcheck_unpack (const ProtobufCMessageDescriptor *desc, con
                                      size_t size, const ln_pbcheck_limits_t *limits,
                                      const char *prefix, ln_error_t *err);
 
+/* The wire type a field of `type` is encoded with when not packed:
+   0 varint, 1 64-bit, 2 length-delimited, 5 32-bit. */
+int ln_pbcheck_wire_type (ProtobufCType type);
+
 /* The size in memory of one element of a repeated field of `type` (how
    protobuf-c lays out its arrays). */
 size_t ln_pbcheck_elem_size (ProtobufCType type);
