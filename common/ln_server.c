@@ -37,6 +37,7 @@
 #define BATCH_MAX_DEFAULT    256
 #define CREDIT_MAX_DEFAULT   10000
 #define READ_CHUNK           500          /* outbox rows per read */
+#define INFLIGHT_BYTES_MAX   (8 * 1024 * 1024) /* Deliver bytes a subscriber may hold unconfirmed */
 #define SCAN_BUDGET          4000         /* rows examined per subscriber per turn */
 #define STAMP_CHUNK          10000        /* rows stamped per relay transaction */
 #define DB_RETRY_MS          1000
@@ -138,6 +139,13 @@ typedef struct {
     uint32_t credit; /* Delivers allowed in flight */
     int64_t retry_at; /* its queue was full: not before this (monotonic ms) */
     int retry_ms;     /* the current backoff */
+    /* Sizes of the Delivers sent and not yet confirmed by Credit, oldest
+       first (a ring of credit_max entries): credit bounds how many, this
+       bounds how many bytes, whatever the events' size. */
+    uint32_t *sizes;
+    size_t ring_head, ring_count;
+    uint64_t bytes;
+    bool bytes_full; /* waiting for Credit to free bytes */
 } subscriber_t;
 
 struct ln_call_t {
@@ -548,6 +556,7 @@ static void
 s_remove_sub (ln_server_t *self, subscriber_t *sub)
 {
     zframe_destroy (&sub->routing_id);
+    free (sub->sizes);
     size_t i = (size_t) (sub - self->subs);
     self->subs[i] = self->subs[self->nsubs - 1];
     memset (&self->subs[self->nsubs - 1], 0, sizeof (subscriber_t));
@@ -614,6 +623,11 @@ s_on_subscribe (ln_server_t *self, zframe_t *routing_id, const ln_principal_t *p
     sub->retry_at = 0;
     sub->retry_ms = 0;
     sub->credit = subscribe->credit < self->credit_max ? subscribe->credit : self->credit_max;
+    if (!sub->sizes && !(sub->sizes = calloc (self->credit_max, sizeof (uint32_t))))
+        abort ();
+    sub->ring_head = sub->ring_count = 0;
+    sub->bytes = 0;
+    sub->bytes_full = false;
 }
 
 static void
@@ -624,6 +638,13 @@ s_on_credit (ln_server_t *self, zframe_t *routing_id, const Lantern__V1__Credit 
         return; /* a late Credit for a subscription that was reset or replaced */
     uint64_t sum = (uint64_t) sub->credit + credit->credit;
     sub->credit = sum < self->credit_max ? (uint32_t) sum : self->credit_max;
+    /* n confirmed: the n oldest Delivers in flight are off the books */
+    for (uint32_t n = credit->credit; n > 0 && sub->ring_count > 0; n--) {
+        sub->bytes -= sub->sizes[sub->ring_head];
+        sub->ring_head = (sub->ring_head + 1) % self->credit_max;
+        sub->ring_count--;
+    }
+    sub->bytes_full = false;
 }
 
 /* Which projection may this principal see `type` in?  0 = none. */
@@ -712,7 +733,7 @@ s_serve_one (ln_server_t *self, subscriber_t *sub)
     size_t scanned = 0;
     ln_outbox_batch_t batch = {0};
     int rc = 0;
-    if (sub->retry_at > ln_clock_mono_ms ())
+    if (sub->retry_at > ln_clock_mono_ms () || sub->bytes_full)
         return 0;
     sub->retry_at = 0;
     while (sub->credit > 0 && sub->scan < self->last_position && !self->db_down) {
@@ -744,6 +765,14 @@ s_serve_one (ln_server_t *self, subscriber_t *sub)
             const ln_outbox_row_t *row = &batch.rows[i];
             size_t size = 0;
             uint8_t *buf = s_deliver_for (self, sub, row, &size);
+            if (buf && sub->ring_count > 0 &&
+                (sub->bytes + size > INFLIGHT_BYTES_MAX || sub->ring_count == self->credit_max)) {
+                /* enough unconfirmed bytes out: wait for Credit (this row
+                   is sent then; the scan stays before it) */
+                free (buf);
+                sub->bytes_full = true;
+                goto out;
+            }
             if (buf) {
                 int sent = s_send (self, sub->routing_id, buf, size);
                 free (buf);
@@ -761,6 +790,9 @@ s_serve_one (ln_server_t *self, subscriber_t *sub)
                 }
                 sub->prev = row->position;
                 sub->credit--;
+                sub->sizes[(sub->ring_head + sub->ring_count) % self->credit_max] = (uint32_t) size;
+                sub->ring_count++;
+                sub->bytes += size;
                 self->stats.delivered++;
             }
             sub->scan = row->position;
@@ -1328,8 +1360,10 @@ ln_server_destroy (ln_server_t **self_p)
     if (!self_p || !*self_p)
         return;
     ln_server_t *self = *self_p;
-    for (size_t i = 0; i < self->nsubs; i++)
+    for (size_t i = 0; i < self->nsubs; i++) {
         zframe_destroy (&self->subs[i].routing_id);
+        free (self->subs[i].sizes);
+    }
     zsock_destroy (&self->router);
     free (self->pending);
     free (self->commands);

@@ -430,7 +430,7 @@ static void
 s_append (ln_db_t *db, const char *text, const char *type, ln_level_t level, int64_t time_us)
 {
     ln_error_t err;
-    uint8_t buf[512];
+    uint8_t buf[16384];
     size_t size;
     if (strcmp (type, NOTICE) == 0) {
         Lantern__V1__Notice n = LANTERN__V1__NOTICE__INIT;
@@ -603,6 +603,53 @@ test_credit_bounds_delivery (void **state)
     assert_null (s_next_event (c, 300, &pos, &prev));
     ln_client_destroy (&c);
     ln_db_destroy (&w);
+}
+
+/* Credit bounds how many Delivers are unconfirmed; the node also bounds
+   their bytes (8 MiB), so a subscriber that stops confirming pins a
+   bounded amount of memory whatever the events' size. */
+static void
+test_unconfirmed_bytes_are_bounded (void **state)
+{
+    (void) state;
+    ln_db_t *w = s_writer ();
+    uint64_t start = s_last_position ();
+    char *big = malloc (8001);
+    memset (big, 'b', 8000);
+    big[8000] = '\0';
+    enum { EVENTS = 1500 };
+    assert_int_equal (ln_db_begin (w), 0);
+    for (int i = 0; i < EVENTS; i++)
+        s_append (w, big, NOTICE, LN_LEVEL_INTERN, 0);
+    assert_int_equal (ln_db_commit (w), 0);
+    free (big);
+    ln_db_destroy (&w);
+
+    ln_client_t *c = bus_client (s_keys, s_server, "op");
+    s_subscribe (c, start, 10000);
+    uint64_t pos, prev, expect = start + 1;
+    int first = 0;
+    ln_event_t *ev;
+    while ((ev = s_next_event (c, 1000, &pos, &prev))) {
+        assert_int_equal (pos, expect++);
+        ln_event_destroy (&ev);
+        first++;
+    }
+    /* about 8 MiB of ~8.2 kB Delivers, far below the credit */
+    assert_true (first > 800);
+    assert_true (first < 1100);
+    /* confirming them lets the rest come, in order, once */
+    s_credit (c, (uint32_t) first);
+    int rest = 0;
+    while ((ev = s_next_event (c, 1000, &pos, &prev))) {
+        assert_int_equal (pos, expect++);
+        ln_event_destroy (&ev);
+        rest++;
+        if (rest % 200 == 0)
+            s_credit (c, 200);
+    }
+    assert_int_equal (first + rest, EVENTS);
+    ln_client_destroy (&c);
 }
 
 static void
@@ -812,6 +859,7 @@ main (void)
         cmocka_unit_test (test_group_commit),
         cmocka_unit_test (test_two_writers_exactly_once_in_order),
         cmocka_unit_test (test_credit_bounds_delivery),
+        cmocka_unit_test (test_unconfirmed_bytes_are_bounded),
         cmocka_unit_test (test_roles_levels_and_projection),
         cmocka_unit_test (test_unregistered_key_gets_nothing),
         cmocka_unit_test (test_verify_audit_over_the_wire),
