@@ -630,7 +630,8 @@ test_unconfirmed_bytes_are_bounded (void **state)
     uint64_t pos, prev, expect = start + 1;
     int first = 0;
     ln_event_t *ev;
-    while ((ev = s_next_event (c, 1000, &pos, &prev))) {
+    /* quiet for 2 s: the node has sent all it will without a Credit */
+    while ((ev = s_next_event (c, 2000, &pos, &prev))) {
         assert_int_equal (pos, expect++);
         ln_event_destroy (&ev);
         first++;
@@ -641,7 +642,7 @@ test_unconfirmed_bytes_are_bounded (void **state)
     /* confirming them lets the rest come, in order, once */
     s_credit (c, (uint32_t) first);
     int rest = 0;
-    while ((ev = s_next_event (c, 1000, &pos, &prev))) {
+    while ((ev = s_next_event (c, 3000, &pos, &prev))) {
         assert_int_equal (pos, expect++);
         ln_event_destroy (&ev);
         rest++;
