@@ -27,6 +27,9 @@
 static const ln_event_type_t s_types[] = {
     {"nl.lantern.node.started.v1", &lantern__v1__node_started__descriptor},
     {"nl.lantern.notice.posted.v1", &lantern__v1__notice__descriptor},
+    {"nl.lantern.signal.received.v1", &lantern__v1__signal_received__descriptor},
+    {"nl.lantern.signal.amended.v1", &lantern__v1__signal_amended__descriptor},
+    {"nl.lantern.signal.withdrawn.v1", &lantern__v1__signal_withdrawn__descriptor},
 };
 
 #define TYPE_COUNT (sizeof s_types / sizeof s_types[0])
