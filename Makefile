@@ -40,7 +40,8 @@ PKG_LIBS    = $(shell pkg-config --libs $(PKGS))
 CMOCKA_LIBS = $(shell pkg-config --libs cmocka)
 
 WARN       := -Wall -Wextra -Werror -Wshadow -Wformat=2
-BASEFLAGS  := -std=c11 -D_GNU_SOURCE -g $(WARN) -Icommon -I$(BUILD)/gen
+BASEFLAGS  := -std=c11 -D_GNU_SOURCE -g $(WARN) -Icommon -I$(BUILD)/gen \
+              $(addprefix -I,$(wildcard services/*))
 OPT        ?= -O2
 SANFLAGS   := -O1 -fno-omit-frame-pointer -fsanitize=address,undefined \
               -fno-sanitize-recover=all
@@ -62,6 +63,11 @@ BENCH_SRC  := $(wildcard tests/bench/bench_*.c)
 FUZZ_SRC   := $(wildcard tests/fuzz/fuzz_*.c)
 PROG_SRC   := $(wildcard tests/progs/*.c)
 SERVICES   := $(notdir $(patsubst %/,%,$(dir $(wildcard services/*/main.c))))
+# A service's modules (everything but its main.c) also go into one archive
+# that tests, benchmarks and test programs link, so they can drive a
+# service's validation, store and retention directly.  Service functions
+# carry their service's prefix (intake_...), so the archive has no clashes.
+SVC_SRC    := $(filter-out services/%/main.c,$(wildcard services/*/*.c))
 
 # Two variants of every object: plain (-O2) and sanitized (ASan+UBSan).
 # $(call objs,VARIANT,SOURCES)
@@ -72,6 +78,8 @@ LIB_plain  := $(BUILD)/plain/liblantern.a
 LIB_asan   := $(BUILD)/asan/liblantern.a
 SUP_plain  := $(BUILD)/plain/libtestsupport.a
 SUP_asan   := $(BUILD)/asan/libtestsupport.a
+SVC_plain  := $(BUILD)/plain/libservices.a
+SVC_asan   := $(BUILD)/asan/libservices.a
 
 TESTS_plain := $(patsubst tests/%.c,$(BUILD)/plain/tests/%,$(UNIT_SRC) $(INTEG_SRC))
 TESTS_asan  := $(patsubst tests/%.c,$(BUILD)/asan/tests/%,$(UNIT_SRC) $(INTEG_SRC))
@@ -124,14 +132,17 @@ $(LIB_$(1)): $(call objs,$(1),$(LIB_SRC))
 $(SUP_$(1)): $(call objs,$(1),$(SUPPORT_SRC))
 	$(Q)rm -f $$@ && ar rcs $$@ $$^
 
-$(BUILD)/$(1)/progs/%: $(BUILD)/$(1)/tests/progs/%.o $(SUP_$(1)) $(LIB_$(1))
+$(SVC_$(1)): $(call objs,$(1),$(SVC_SRC))
+	$(Q)rm -f $$@ && ar rcs $$@ $$^
+
+$(BUILD)/$(1)/progs/%: $(BUILD)/$(1)/tests/progs/%.o $(SUP_$(1)) $(SVC_$(1)) $(LIB_$(1))
 	@mkdir -p $$(@D)
 	@echo "  LD/$(1) $$@"
-	$(Q)$(CC) $(2) -o $$@ $$< $(SUP_$(1)) $(LIB_$(1)) $$(PKG_LIBS) -lpthread
+	$(Q)$(CC) $(2) -o $$@ $$< $(SUP_$(1)) $(SVC_$(1)) $(LIB_$(1)) $$(PKG_LIBS) -lpthread
 
-$(BUILD)/$(1)/tests/%: $(BUILD)/$(1)/tests/%.o $(SUP_$(1)) $(LIB_$(1))
+$(BUILD)/$(1)/tests/%: $(BUILD)/$(1)/tests/%.o $(SUP_$(1)) $(SVC_$(1)) $(LIB_$(1))
 	@echo "  LD/$(1) $$@"
-	$(Q)$(CC) $(2) -o $$@ $$< $(SUP_$(1)) $(LIB_$(1)) $$(CMOCKA_LIBS) $$(PKG_LIBS) -lpthread
+	$(Q)$(CC) $(2) -o $$@ $$< $(SUP_$(1)) $(SVC_$(1)) $(LIB_$(1)) $$(CMOCKA_LIBS) $$(PKG_LIBS) -lpthread
 endef
 
 $(eval $(call variant,plain,$(OPT)))
@@ -157,9 +168,9 @@ $(BUILD)/asan/bin/lantern-$(1): $(call objs,asan,$(wildcard services/$(1)/*.c)) 
 endef
 $(foreach s,$(SERVICES),$(eval $(call service,$(s))))
 
-$(BUILD)/plain/bench/%: $(BUILD)/plain/tests/bench/%.o $(SUP_plain) $(LIB_plain)
+$(BUILD)/plain/bench/%: $(BUILD)/plain/tests/bench/%.o $(SUP_plain) $(SVC_plain) $(LIB_plain)
 	@mkdir -p $(@D)
-	$(Q)$(CC) $(OPT) -o $@ $< $(SUP_plain) $(LIB_plain) $(PKG_LIBS) -lpthread
+	$(Q)$(CC) $(OPT) -o $@ $< $(SUP_plain) $(SVC_plain) $(LIB_plain) $(PKG_LIBS) -lpthread
 
 # --- test ---------------------------------------------------------------------
 # tests/run.sh starts one throwaway PostgreSQL for the whole run (each suite
