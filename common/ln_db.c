@@ -858,3 +858,35 @@ out:
     free (sums);
     return rc;
 }
+
+char *
+ln_db_bytea_param (const uint8_t *data, size_t size)
+{
+    char *hex = malloc (size * 2 + 3);
+    if (!hex)
+        abort ();
+    hex[0] = '\\';
+    hex[1] = 'x';
+    sodium_bin2hex (hex + 2, size * 2 + 1, data ? data : (const uint8_t *) "", size);
+    return hex;
+}
+
+uint8_t *
+ln_db_bytea_value (const PGresult *res, int row, int col, size_t *size)
+{
+    *size = 0;
+    if (PQgetisnull (res, row, col))
+        return NULL;
+    size_t len = 0;
+    unsigned char *bytes =
+        PQunescapeBytea ((const unsigned char *) PQgetvalue (res, row, col), &len);
+    if (!bytes)
+        return NULL;
+    uint8_t *out = malloc (len ? len : 1);
+    if (!out)
+        abort ();
+    memcpy (out, bytes, len);
+    PQfreemem (bytes);
+    *size = len;
+    return out;
+}

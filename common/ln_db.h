@@ -176,6 +176,16 @@ typedef struct {
    Returns 0 (also when nothing was pending), or -1 with err set. */
 int ln_db_migrate (ln_db_t *self, const ln_migration_t *list, size_t n, ln_error_t *err);
 
+/* bytea as a text parameter: "\x" + lower-case hex, malloc'ed (the
+   caller frees; never NULL: out of memory aborts).  data may be NULL when
+   size is 0. */
+char *ln_db_bytea_param (const uint8_t *data, size_t size);
+
+/* A bytea column of a text-format result, decoded: malloc'ed (the caller
+   frees; a 1-byte buffer for an empty value), *size set.  NULL when the
+   value is SQL NULL or not valid bytea text. */
+uint8_t *ln_db_bytea_value (const PGresult *res, int row, int col, size_t *size);
+
 /* Is `name` an acceptable schema name ([a-z_][a-z0-9_]{0,62})? */
 bool ln_db_schema_valid (const char *name);
 
