@@ -148,13 +148,22 @@ typedef struct {
     bool bytes_full; /* waiting for Credit to free bytes */
 } subscriber_t;
 
+/* An item a staged command's handler handed over (ln_call_stage). */
+typedef struct {
+    void *item;
+    void (*destroy) (void *item);
+} staged_t;
+
 struct ln_call_t {
     ln_server_t *server;
+    const ln_command_t *command;
     const ln_principal_t *principal;
     const char *request_id;
     char object[LN_AUDIT_OBJECT_MAX];
     ln_error_t error;
     zlist_t *allocs;
+    staged_t *staged; /* items staged by the handler */
+    size_t nstaged, staged_cap;
 };
 
 /* One Request of a batch, from receipt to reply. */
@@ -274,6 +283,37 @@ ln_call_fail (ln_call_t *call, const char *code, const char *field, const char *
     return -1;
 }
 
+void
+ln_call_stage (ln_call_t *call, void *item, void (*destroy) (void *item))
+{
+    if (!call->command->flush) {
+        /* a programming error: nothing would ever write it */
+        ln_log_error ("ln_call_stage in a command without flush", "command=%s",
+                      call->command->name);
+        abort ();
+    }
+    if (call->nstaged == call->staged_cap) {
+        size_t cap = call->staged_cap ? call->staged_cap * 2 : 4;
+        staged_t *staged = realloc (call->staged, cap * sizeof *staged);
+        if (!staged)
+            abort ();
+        call->staged = staged;
+        call->staged_cap = cap;
+    }
+    call->staged[call->nstaged++] = (staged_t){item, destroy};
+}
+
+static void
+s_call_unstage (ln_call_t *call)
+{
+    for (size_t i = 0; i < call->nstaged; i++)
+        if (call->staged[i].destroy)
+            call->staged[i].destroy (call->staged[i].item);
+    free (call->staged);
+    call->staged = NULL;
+    call->nstaged = call->staged_cap = 0;
+}
+
 int
 ln_call_emit (ln_call_t *call, const ln_outbox_event_t *event, char *event_id_out,
               size_t out_size)
@@ -380,11 +420,11 @@ static const char *const s_roles_operator[] = {"operator", NULL};
 static const char *const s_roles_auditor[] = {"operator", "auditor", NULL};
 
 static const ln_command_t s_node_commands[] = {
-    {LANTERN__V1__REQUEST__COMMAND_PING, "Ping", NULL, false, s_cmd_ping, false},
+    {LANTERN__V1__REQUEST__COMMAND_PING, "Ping", NULL, false, s_cmd_ping, false, NULL},
     {LANTERN__V1__REQUEST__COMMAND_POST_NOTICE, "PostNotice", s_roles_operator, true,
-     s_cmd_post_notice, false},
+     s_cmd_post_notice, false, NULL},
     {LANTERN__V1__REQUEST__COMMAND_VERIFY_AUDIT, "VerifyAudit", s_roles_auditor, false,
-     s_cmd_verify_audit, true},
+     s_cmd_verify_audit, true, NULL},
 };
 
 /* --- sending -------------------------------------------------------------------------- */
@@ -927,6 +967,7 @@ s_run_one (ln_server_t *self, pending_t *p)
     ln_call_t call;
     memset (&call, 0, sizeof call);
     call.server = self;
+    call.command = p->command;
     call.principal = p->principal;
     call.request_id = request->request_id;
     call.allocs = zlist_new ();
@@ -940,6 +981,19 @@ s_run_one (ln_server_t *self, pending_t *p)
     reply.request_id = request->request_id;
     reply.status = LANTERN__V1__REPLY__STATUS__OK;
     int hrc = p->command->fn (self->arg, &call, request, &reply);
+    if (hrc == 0 && call.nstaged > 0) {
+        void **items = calloc (call.nstaged, sizeof *items);
+        if (!items)
+            abort ();
+        for (size_t i = 0; i < call.nstaged; i++)
+            items[i] = call.staged[i].item;
+        if (p->command->flush (self->arg, self->db, items, call.nstaged, &err) != 0) {
+            ln_log_error ("flush failed", "command=%s request_id=%s error=%s", p->command->name,
+                          request->request_id, err.message);
+            hrc = -1;
+        }
+        free (items);
+    }
     if (hrc == 0) {
         Lantern__V1__ServerMessage msg = LANTERN__V1__SERVER_MESSAGE__INIT;
         msg.kind_case = LANTERN__V1__SERVER_MESSAGE__KIND_REPLY;
@@ -978,6 +1032,7 @@ s_run_one (ln_server_t *self, pending_t *p)
     p->reply = s_pack_error_reply (request->request_id, &call.error, &p->reply_size);
     rc = 0;
 out:
+    s_call_unstage (&call);
     for (void *mem = zlist_pop (call.allocs); mem; mem = zlist_pop (call.allocs))
         free (mem);
     zlist_destroy (&call.allocs);
@@ -1314,6 +1369,13 @@ ln_server_new (const ln_server_config_t *config, ln_error_t *err)
     for (size_t i = 0; i < config->command_count; i++) {
         if (s_find_command (self, config->commands[i].command) || !config->commands[i].fn) {
             ln_error_set (err, "SERVER_INVALID", "commands", "command %d is served twice or has no handler",
+                          (int) config->commands[i].command);
+            goto fail;
+        }
+        if (config->commands[i].flush &&
+            (!config->commands[i].writes || config->commands[i].own_transaction)) {
+            ln_error_set (err, "SERVER_INVALID", "commands",
+                          "command %d has a flush: it must write and not own its transaction",
                           (int) config->commands[i].command);
             goto fail;
         }

@@ -12,7 +12,9 @@
       that change state are stored under (principal, request_id) in the same
       transaction, so a retry returns the stored reply and changes nothing.
       Every command, accepted or refused, is written to the audit trail in
-      the same transaction (ln_audit).
+      the same transaction (ln_audit).  Staged commands (see STAGED
+      COMMANDS) skip the savepoint and write their rows set-based, once
+      per batch.
     - the event log: the relay gives committed outbox rows their dense
       positions (ln_outbox_stamp), woken by LISTEN/NOTIFY on the server's
       database connection (its socket is in the same poll); subscribers get
@@ -60,8 +62,10 @@ ln_db_t *ln_call_db (ln_call_t *call);
 const char *ln_call_node (const ln_call_t *call);
 
 /* Append an event to the outbox in the command's transaction (ln_outbox).
-   event_id_out (may be NULL) receives its id.  Returns 0 or -1 (error set on
-   the call). */
+   event_id_out (may be NULL) receives its id.  In a staged command the
+   event is checked and copied now and its row written at flush time (see
+   STAGED COMMANDS below); its id is final at once.  Returns 0 or -1 (error
+   set on the call). */
 int ln_call_emit (ln_call_t *call, const ln_outbox_event_t *event, char *event_id_out,
                   size_t out_size);
 
@@ -87,6 +91,52 @@ int ln_call_fail (ln_call_t *call, const char *code, const char *field, const ch
 typedef int (*ln_command_fn) (void *arg, ln_call_t *call, const Lantern__V1__Request *request,
                               Lantern__V1__Reply *reply);
 
+/* Write the items a batch's calls of one command staged (ln_call_stage), in
+   order, with set-based statements, inside the batch's transaction.
+   Returns 0 or -1 with err set. */
+typedef int (*ln_flush_fn) (void *arg, ln_db_t *db, void *const *items, size_t n, ln_error_t *err);
+
+/* In a command whose ln_command_t has a flush: hand the server one item to
+   write at flush time (ownership passes; destroy, which may be NULL, is
+   called after the batch, whatever happened).  Items staged by a handler
+   that then fails are destroyed without being flushed. */
+void ln_call_stage (ln_call_t *call, void *item, void (*destroy) (void *item));
+
+/* STAGED COMMANDS (ln_command_t.flush set): the set-based command path.
+
+   The handler validates and prepares in C.  It may READ the database
+   (ln_call_db) but must NOT write it: it hands its rows to the server with
+   ln_call_stage and its events with ln_call_emit, which for a staged
+   command checks the event and returns its event_id at once (generated in
+   C when none is given) but defers the outbox row.  A staged request has no
+   savepoint of its own.  Once every handler of the batch has run, the
+   server, in the batch's transaction:
+     1. calls each staged command's flush ONCE with the items of its
+        accepted requests, in request order (not called when none staged);
+     2. writes all deferred outbox rows of the batch in one statement
+        (ln_outbox_append_batch), all stored replies in one, the audit rows
+        (ln_audit_append_batch), then commits.
+   Stored replies of every writing request of the batch are looked up in one
+   query before any handler runs.
+
+   If a flush or one of these batched writes fails (other than by losing
+   the connection), the batch is rolled back and run again one request at a
+   time ("safe mode"): each request in its own savepoint, its items flushed
+   with n = 1 right after its handler.  The request whose flush fails is
+   refused (INTERNAL, audited as refused); the others succeed.  So a flush
+   must be correct for any subset of the items, and a handler must be
+   deterministic enough to be run twice (it runs again in safe mode; its
+   first run's items and events are discarded).
+
+   Visibility: what a staged command writes exists only after the flush,
+   so handlers of the same batch (staged or not) do not see it; commands
+   of later batches do.  That is fine for rows whose ids the node makes
+   (they reach a client only in the reply, after commit).  Within a batch,
+   the outbox rows of non-staged commands are written before the staged
+   ones; events of one batch are one transaction and get consecutive
+   positions, so only their order within the batch differs from the order
+   of the requests (none of which had been answered). */
+
 typedef struct {
     Lantern__V1__Request__CommandCase command; /* the oneof case it serves */
     const char *name;                          /* e.g. "PostNotice" (audit, logs) */
@@ -96,6 +146,8 @@ typedef struct {
     bool own_transaction; /* read-only, runs before the group transaction and
                              manages its own (e.g. one consistent snapshot);
                              its audit row still goes in the group's */
+    ln_flush_fn flush;    /* non-NULL: a staged command (see above); needs
+                             writes and not own_transaction */
 } ln_command_t;
 
 /* --- the event log's access policy -------------------------------------------- */
@@ -125,18 +177,17 @@ typedef struct {
    subscriber, or -1 on error (the event is dropped for this subscriber and
    the error logged).  NULL: only FULL rules deliver anything. */
 typedef int (*ln_project_fn) (void *arg, const char *type, ln_projection_t projection,
-                              const uint8_t *payload, size_t size, uint8_t **out,
-                              size_t *out_size);
+                              const uint8_t *payload, size_t size, uint8_t **out, size_t *out_size);
 
 /* --- the server ------------------------------------------------------------------ */
 
 typedef struct {
-    const char *node;      /* node name, [a-z0-9-]{1,63}: source urn:lantern:node:<node> */
-    const char *endpoint;  /* where to bind, e.g. tcp://127.0.0.1:5701 */
-    zcert_t *cert;         /* the node's key pair, borrowed */
-    ln_auth_t *auth;       /* the process's ZAP handler, borrowed */
-    ln_db_t *db;           /* the node's database, borrowed; migrated with
-                              ln_server_migrations() + the service's own */
+    const char *node;             /* node name, [a-z0-9-]{1,63}: source urn:lantern:node:<node> */
+    const char *endpoint;         /* where to bind, e.g. tcp://127.0.0.1:5701 */
+    zcert_t *cert;                /* the node's key pair, borrowed */
+    ln_auth_t *auth;              /* the process's ZAP handler, borrowed */
+    ln_db_t *db;                  /* the node's database, borrowed; migrated with
+                                     ln_server_migrations() + the service's own */
     const ln_command_t *commands; /* the service's commands (may be NULL) */
     size_t command_count;
     const ln_stream_rule_t *rules; /* the service's stream policy (may be NULL) */
@@ -176,8 +227,7 @@ const ln_migration_t *ln_server_migrations (size_t *count);
 
 /* Migrate the library's tables and then the service's (may be NULL/0) in
    one ordered list.  Returns 0 or -1 with err set. */
-int ln_server_migrate (ln_db_t *db, const ln_migration_t *service, size_t count,
-                       ln_error_t *err);
+int ln_server_migrate (ln_db_t *db, const ln_migration_t *service, size_t count, ln_error_t *err);
 
 /* Counters, for tests and the Pong. */
 typedef struct {
