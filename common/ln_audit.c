@@ -40,7 +40,7 @@
 #define FIELD_COUNT  7
 /* Array parameters of one INSERT: at_us, the text fields, prev_hash, hash. */
 #define ARRAY_COUNT (1 + FIELD_COUNT + 2)
-#define DOMAIN_TAG   "lantern-audit-v1"
+#define DOMAIN_TAG  "lantern-audit-v1"
 
 const ln_migration_t ln_audit_migration = {
     2, "audit",
@@ -301,8 +301,7 @@ s_check_entry (const ln_audit_entry_t *e, const char *prefix, long index, ln_err
         s_check_text (e->object, false, LN_AUDIT_OBJECT_MAX, prefix, index, "object", err) ||
         s_check_text (e->outcome, true, LN_AUDIT_NAME_MAX, prefix, index, "outcome", err) ||
         s_check_text (e->reason, false, LN_AUDIT_REASON_MAX, prefix, index, "reason", err) ||
-        s_check_text (e->request_id, false, LN_AUDIT_NAME_MAX, prefix, index, "request_id",
-                      err))
+        s_check_text (e->request_id, false, LN_AUDIT_NAME_MAX, prefix, index, "request_id", err))
         return -1;
     static const char *const outcomes[] = {LN_AUDIT_ACCEPTED, LN_AUDIT_REFUSED, LN_AUDIT_FAILED,
                                            LN_AUDIT_READ, LN_AUDIT_PURGED};
@@ -339,10 +338,10 @@ static const char *const s_insert_sql =
     " SELECT (SELECT count(*) FROM ins), (SELECT count(*) FROM upd)";
 
 /* Insert entries[0..n) (n <= APPEND_CHUNK) after head (*seq, prev) and move
-   *seq and prev on. */
+ *seq and prev on. */
 static int
-s_insert_chunk (ln_db_t *db, const ln_audit_entry_t *entries, size_t n, int64_t now,
-                int64_t *seq, uint8_t prev[LN_AUDIT_HASH_BYTES], ln_error_t *err)
+s_insert_chunk (ln_db_t *db, const ln_audit_entry_t *entries, size_t n, int64_t now, int64_t *seq,
+                uint8_t prev[LN_AUDIT_HASH_BYTES], ln_error_t *err)
 {
     int rc = -1;
     PGresult *res = NULL;
@@ -383,9 +382,19 @@ s_insert_chunk (ln_db_t *db, const ln_audit_entry_t *entries, size_t n, int64_t 
     snprintf (last, sizeof last, "%" PRId64, last_seq);
     sodium_bin2hex (hex, sizeof hex, prev, LN_AUDIT_HASH_BYTES);
 
-    const char *params[ARRAY_COUNT + 3] = {first, arrays[0].data, arrays[1].data, arrays[2].data,
-                              arrays[3].data, arrays[4].data, arrays[5].data, arrays[6].data,
-                              arrays[7].data, arrays[8].data, arrays[9].data, last, hex};
+    const char *params[ARRAY_COUNT + 3] = {first,
+                                           arrays[0].data,
+                                           arrays[1].data,
+                                           arrays[2].data,
+                                           arrays[3].data,
+                                           arrays[4].data,
+                                           arrays[5].data,
+                                           arrays[6].data,
+                                           arrays[7].data,
+                                           arrays[8].data,
+                                           arrays[9].data,
+                                           last,
+                                           hex};
     res = ln_db_exec (db, s_insert_sql, ARRAY_COUNT + 3, params, err);
     if (!res)
         goto out;
@@ -421,8 +430,8 @@ s_append (ln_db_t *db, const ln_audit_entry_t *entries, size_t n, bool single, l
     /* Everything is checked before anything is sent: a bad entry leaves the
        caller's transaction as it was. */
     for (size_t i = 0; i < n; i++)
-        if (s_check_entry (&entries[i], single ? "entry" : "entries", single ? -1 : (long)i,
-                           err) != 0)
+        if (s_check_entry (&entries[i], single ? "entry" : "entries", single ? -1 : (long)i, err) !=
+            0)
             goto out;
     if (n == 0) {
         rc = 0;
@@ -501,8 +510,7 @@ ln_audit_append_batch (ln_db_t *db, const ln_audit_entry_t *entries, size_t n, l
 
 /* --- verify ------------------------------------------------------------------------ */
 
-static void
-s_bad (ln_audit_report_t *r, uint64_t seq, const char *fmt, ...)
+static void s_bad (ln_audit_report_t *r, uint64_t seq, const char *fmt, ...)
     __attribute__ ((format (printf, 3, 4)));
 
 static void
@@ -534,9 +542,8 @@ s_verify_rows (PGresult *res, int64_t *last_seq, uint8_t prev[LN_AUDIT_HASH_BYTE
             if (seq - 1 == expected)
                 s_bad (r, (uint64_t)seq, "row missing before it (seq %" PRId64 ")", expected);
             else
-                s_bad (r, (uint64_t)seq,
-                       "row missing before it (seq %" PRId64 "..%" PRId64 ")", expected,
-                       seq - 1);
+                s_bad (r, (uint64_t)seq, "row missing before it (seq %" PRId64 "..%" PRId64 ")",
+                       expected, seq - 1);
             return 1;
         }
         if (seq < expected) {
@@ -546,8 +553,7 @@ s_verify_rows (PGresult *res, int64_t *last_seq, uint8_t prev[LN_AUDIT_HASH_BYTE
         }
         uint8_t stored_prev[LN_AUDIT_HASH_BYTES], stored[LN_AUDIT_HASH_BYTES];
         uint8_t computed[LN_AUDIT_HASH_BYTES];
-        if (PQgetisnull (res, i, 9) ||
-            s_parse_hash (PQgetvalue (res, i, 9), stored_prev) != 0 ||
+        if (PQgetisnull (res, i, 9) || s_parse_hash (PQgetvalue (res, i, 9), stored_prev) != 0 ||
             sodium_memcmp (stored_prev, prev, LN_AUDIT_HASH_BYTES) != 0) {
             s_bad (r, (uint64_t)seq, "prev_hash does not match");
             return 1;
@@ -576,7 +582,7 @@ s_verify_rows (PGresult *res, int64_t *last_seq, uint8_t prev[LN_AUDIT_HASH_BYTE
 }
 
 #define VERIFY_COLUMNS                                                                             \
-    "SELECT seq, at_us, principal, organisation, action, object, outcome, reason, request_id,"   \
+    "SELECT seq, at_us, principal, organisation, action, object, outcome, reason, request_id,"     \
     " encode (prev_hash, 'hex'), encode (hash, 'hex') FROM audit "
 
 int
@@ -662,8 +668,8 @@ ln_audit_verify (ln_db_t *db, ln_audit_report_t *report, ln_error_t *err)
         else {
             snprintf (after, sizeof after, "%" PRId64, last_seq);
             const char *p2[2] = {after, limit};
-            res = ln_db_exec (db, VERIFY_COLUMNS "WHERE seq > $1 ORDER BY seq LIMIT $2", 2, p2,
-                              err);
+            res =
+                ln_db_exec (db, VERIFY_COLUMNS "WHERE seq > $1 ORDER BY seq LIMIT $2", 2, p2, err);
         }
         if (!res)
             goto out;
@@ -689,8 +695,7 @@ ln_audit_verify (ln_db_t *db, ln_audit_report_t *report, ln_error_t *err)
             s_bad (report, (uint64_t)head_seq + 1,
                    "head does not match the last row (head says seq %" PRId64 ")", head_seq);
         else if (sodium_memcmp (head_hash, prev, LN_AUDIT_HASH_BYTES) != 0)
-            s_bad (report, (uint64_t)last_seq,
-                   "head does not match the last row (hash differs)");
+            s_bad (report, (uint64_t)last_seq, "head does not match the last row (hash differs)");
         else
             report->ok = true;
     }

@@ -125,17 +125,16 @@ int ln_audit_append (ln_db_t *db, const ln_audit_entry_t *entry, ln_error_t *err
    is sent: if one is invalid, nothing is written (AUDIT_INVALID, field
    "entries[i].x") and the transaction is still usable.  n == 0 does nothing.
    Returns 0 or -1. */
-int ln_audit_append_batch (ln_db_t *db, const ln_audit_entry_t *entries, size_t n,
-                           ln_error_t *err);
+int ln_audit_append_batch (ln_db_t *db, const ln_audit_entry_t *entries, size_t n, ln_error_t *err);
 
 /* The result of a verification. */
 typedef struct {
-    bool ok;                /* the whole chain and the head are consistent */
-    uint64_t rows;          /* rows checked and found good (all rows when ok) */
-    uint64_t first_bad_seq; /* when !ok: the first bad row (see problem); 0 when
-                               the head itself is missing */
-    char problem[256];      /* when !ok: what is wrong, "" when ok */
-    uint64_t head_seq;      /* what audit_head says (when present) */
+    bool ok;                               /* the whole chain and the head are consistent */
+    uint64_t rows;                         /* rows checked and found good (all rows when ok) */
+    uint64_t first_bad_seq;                /* when !ok: the first bad row (see problem); 0 when
+                                              the head itself is missing */
+    char problem[256];                     /* when !ok: what is wrong, "" when ok */
+    uint64_t head_seq;                     /* what audit_head says (when present) */
     char head_hash[LN_AUDIT_HASH_HEX + 1]; /* ditto, lower-case hex */
 } ln_audit_report_t;
 

@@ -32,20 +32,20 @@
 #include "ln_version.h"
 #include "lantern.pb-c.h"
 
-#define MAX_SUBSCRIBERS      1024
-#define MAX_CONSUMERS        32
-#define BATCH_MAX_DEFAULT    256
-#define CREDIT_MAX_DEFAULT   10000
-#define READ_CHUNK           500          /* outbox rows per read */
-#define INFLIGHT_BYTES_MAX   (8 * 1024 * 1024) /* Deliver bytes a subscriber may hold unconfirmed */
-#define SCAN_BUDGET          4000         /* rows examined per subscriber per turn */
-#define STAMP_CHUNK          10000        /* rows stamped per relay transaction */
-#define DB_RETRY_MS          1000
-#define PRUNE_EVERY_MS       60000
-#define REPLY_KEEP_MS        (7LL * 24 * 3600 * 1000)
-#define REQUEST_ID_MAX       64
-#define NOTICE_TEXT_MAX      1000
-#define NOTICE_TYPE          "nl.lantern.notice.posted.v1"
+#define MAX_SUBSCRIBERS    1024
+#define MAX_CONSUMERS      32
+#define BATCH_MAX_DEFAULT  256
+#define CREDIT_MAX_DEFAULT 10000
+#define READ_CHUNK         500               /* outbox rows per read */
+#define INFLIGHT_BYTES_MAX (8 * 1024 * 1024) /* Deliver bytes a subscriber may hold unconfirmed */
+#define SCAN_BUDGET        4000              /* rows examined per subscriber per turn */
+#define STAMP_CHUNK        10000             /* rows stamped per relay transaction */
+#define DB_RETRY_MS        1000
+#define PRUNE_EVERY_MS     60000
+#define REPLY_KEEP_MS      (7LL * 24 * 3600 * 1000)
+#define REQUEST_ID_MAX     64
+#define NOTICE_TEXT_MAX    1000
+#define NOTICE_TYPE        "nl.lantern.notice.posted.v1"
 
 /* --- small helpers ------------------------------------------------------------- */
 
@@ -74,7 +74,7 @@ ln_projection_parse (const char *text, ln_projection_t *projection)
 {
     for (int i = LN_PROJECTION_FULL; text && i <= LN_PROJECTION_STATISTICAL; i++)
         if (strcmp (text, s_projection_names[i]) == 0) {
-            *projection = (ln_projection_t) i;
+            *projection = (ln_projection_t)i;
             return 0;
         }
     return -1;
@@ -134,9 +134,9 @@ ln_server_migrate (ln_db_t *db, const ln_migration_t *service, size_t count, ln_
 typedef struct {
     zframe_t *routing_id;
     const ln_principal_t *principal;
-    uint64_t scan;   /* highest position examined */
-    uint64_t prev;   /* last position delivered: next Deliver's previous_position */
-    uint32_t credit; /* Delivers allowed in flight */
+    uint64_t scan;    /* highest position examined */
+    uint64_t prev;    /* last position delivered: next Deliver's previous_position */
+    uint32_t credit;  /* Delivers allowed in flight */
     int64_t retry_at; /* its queue was full: not before this (monotonic ms) */
     int retry_ms;     /* the current backoff */
     /* Sizes of the Delivers sent and not yet confirmed by Credit, oldest
@@ -176,9 +176,9 @@ typedef struct {
     int dup_of;                      /* index of the same request earlier in the batch, or -1 */
     bool replayed;                   /* reply came from command_replies */
     char object[LN_AUDIT_OBJECT_MAX];
-    const char *outcome;             /* audit outcome */
+    const char *outcome; /* audit outcome */
     char reason[LN_AUDIT_REASON_MAX];
-    uint8_t *reply;                  /* packed ServerMessage */
+    uint8_t *reply; /* packed ServerMessage */
     size_t reply_size;
 } pending_t;
 
@@ -206,16 +206,16 @@ struct ln_server_t {
     uint64_t first_position; /* oldest position held */
     uint64_t last_position;  /* newest position stamped */
     bool stamp_wanted;
-    int64_t stamp_at;        /* when to stamp again (while rows wait) */
+    int64_t stamp_at; /* when to stamp again (while rows wait) */
     int64_t prune_at;
     int64_t expire_at;
-    bool more_work;          /* a subscriber ran out of scan budget */
+    bool more_work; /* a subscriber ran out of scan budget */
 
     subscriber_t subs[MAX_SUBSCRIBERS];
     size_t nsubs;
     ln_consumer_t *consumers[MAX_CONSUMERS];
     size_t nconsumers;
-    pending_t *pending;      /* batch_max entries */
+    pending_t *pending; /* batch_max entries */
 
     volatile sig_atomic_t stopped;
     ln_server_stats_t stats;
@@ -315,8 +315,7 @@ s_call_unstage (ln_call_t *call)
 }
 
 int
-ln_call_emit (ln_call_t *call, const ln_outbox_event_t *event, char *event_id_out,
-              size_t out_size)
+ln_call_emit (ln_call_t *call, const ln_outbox_event_t *event, char *event_id_out, size_t out_size)
 {
     ln_server_t *self = call->server;
     char id[LN_ENVELOPE_ID_MAX + 1];
@@ -334,21 +333,21 @@ static int
 s_cmd_ping (void *arg, ln_call_t *call, const Lantern__V1__Request *request,
             Lantern__V1__Reply *reply)
 {
-    (void) arg;
-    (void) request;
+    (void)arg;
+    (void)request;
     ln_server_t *self = call->server;
     const ln_principal_t *p = call->principal;
     Lantern__V1__Pong *pong = ln_call_alloc (call, sizeof *pong);
     lantern__v1__pong__init (pong);
     pong->node = self->node;
-    pong->version = (char *) LN_VERSION;
-    pong->principal = (char *) p->name;
-    pong->organisation = (char *) p->organisation;
+    pong->version = (char *)LN_VERSION;
+    pong->principal = (char *)p->name;
+    pong->organisation = (char *)p->organisation;
     pong->n_roles = p->role_count;
     pong->roles = ln_call_alloc (call, (p->role_count + 1) * sizeof (char *));
     for (size_t i = 0; i < p->role_count; i++)
-        pong->roles[i] = (char *) p->roles[i];
-    pong->level = (char *) ln_level_name (p->level);
+        pong->roles[i] = (char *)p->roles[i];
+    pong->level = (char *)ln_level_name (p->level);
     pong->last_position = self->last_position;
     reply->result_case = LANTERN__V1__REPLY__RESULT_PING;
     reply->ping = pong;
@@ -359,7 +358,7 @@ static int
 s_cmd_post_notice (void *arg, ln_call_t *call, const Lantern__V1__Request *request,
                    Lantern__V1__Reply *reply)
 {
-    (void) arg;
+    (void)arg;
     const char *text = request->post_notice->text;
     size_t len = text ? strlen (text) : 0;
     if (len == 0)
@@ -369,9 +368,9 @@ s_cmd_post_notice (void *arg, ln_call_t *call, const Lantern__V1__Request *reque
                              "text is longer than %d bytes", NOTICE_TEXT_MAX);
 
     Lantern__V1__Notice notice = LANTERN__V1__NOTICE__INIT;
-    notice.text = (char *) text;
-    notice.author = (char *) call->principal->name;
-    notice.organisation = (char *) call->principal->organisation;
+    notice.text = (char *)text;
+    notice.author = (char *)call->principal->name;
+    notice.organisation = (char *)call->principal->organisation;
     size_t size = lantern__v1__notice__get_packed_size (&notice);
     uint8_t *payload = ln_call_alloc (call, size);
     lantern__v1__notice__pack (&notice, payload);
@@ -400,8 +399,8 @@ static int
 s_cmd_verify_audit (void *arg, ln_call_t *call, const Lantern__V1__Request *request,
                     Lantern__V1__Reply *reply)
 {
-    (void) arg;
-    (void) request;
+    (void)arg;
+    (void)request;
     ln_audit_report_t report;
     if (ln_audit_verify (call->server->db, &report, &call->error) != 0)
         return -1;
@@ -458,11 +457,11 @@ static uint8_t *
 s_pack_error_reply (const char *request_id, const ln_error_t *err, size_t *size)
 {
     Lantern__V1__Error error = LANTERN__V1__ERROR__INIT;
-    error.code = (char *) (err->code ? err->code : "INTERNAL");
-    error.message = (char *) err->message;
-    error.field = (char *) err->field;
+    error.code = (char *)(err->code ? err->code : "INTERNAL");
+    error.message = (char *)err->message;
+    error.field = (char *)err->field;
     Lantern__V1__Reply reply = LANTERN__V1__REPLY__INIT;
-    reply.request_id = (char *) (request_id ? request_id : "");
+    reply.request_id = (char *)(request_id ? request_id : "");
     reply.status = LANTERN__V1__REPLY__STATUS__ERROR;
     reply.error = &error;
     Lantern__V1__ServerMessage msg = LANTERN__V1__SERVER_MESSAGE__INIT;
@@ -597,7 +596,7 @@ s_remove_sub (ln_server_t *self, subscriber_t *sub)
 {
     zframe_destroy (&sub->routing_id);
     free (sub->sizes);
-    size_t i = (size_t) (sub - self->subs);
+    size_t i = (size_t)(sub - self->subs);
     self->subs[i] = self->subs[self->nsubs - 1];
     memset (&self->subs[self->nsubs - 1], 0, sizeof (subscriber_t));
     self->nsubs--;
@@ -610,7 +609,7 @@ s_send_reset (ln_server_t *self, zframe_t *routing_id, const char *reason)
     Lantern__V1__Reset reset = LANTERN__V1__RESET__INIT;
     reset.first_position = self->first_position;
     reset.last_position = self->last_position;
-    reset.reason = (char *) reason;
+    reset.reason = (char *)reason;
     Lantern__V1__ServerMessage msg = LANTERN__V1__SERVER_MESSAGE__INIT;
     msg.kind_case = LANTERN__V1__SERVER_MESSAGE__KIND_RESET;
     msg.reset = &reset;
@@ -637,9 +636,9 @@ s_on_subscribe (ln_server_t *self, zframe_t *routing_id, const ln_principal_t *p
     subscriber_t *sub = s_find_sub (self, routing_id);
     if (reason) {
         ln_log_warn ("subscription reset", "principal=%s after=%llu first=%llu last=%llu reason=%s",
-                     principal->name, (unsigned long long) after,
-                     (unsigned long long) self->first_position,
-                     (unsigned long long) self->last_position, reason);
+                     principal->name, (unsigned long long)after,
+                     (unsigned long long)self->first_position,
+                     (unsigned long long)self->last_position, reason);
         if (sub)
             s_remove_sub (self, sub);
         s_send_reset (self, routing_id, reason);
@@ -655,7 +654,7 @@ s_on_subscribe (ln_server_t *self, zframe_t *routing_id, const ln_principal_t *p
         sub->routing_id = zframe_dup (routing_id);
         self->stats.subscribers = self->nsubs;
         ln_log_info ("subscribed", "principal=%s after=%llu credit=%u", principal->name,
-                     (unsigned long long) after, subscribe->credit);
+                     (unsigned long long)after, subscribe->credit);
     }
     sub->principal = principal;
     sub->scan = after;
@@ -676,8 +675,8 @@ s_on_credit (ln_server_t *self, zframe_t *routing_id, const Lantern__V1__Credit 
     subscriber_t *sub = s_find_sub (self, routing_id);
     if (!sub)
         return; /* a late Credit for a subscription that was reset or replaced */
-    uint64_t sum = (uint64_t) sub->credit + credit->credit;
-    sub->credit = sum < self->credit_max ? (uint32_t) sum : self->credit_max;
+    uint64_t sum = (uint64_t)sub->credit + credit->credit;
+    sub->credit = sum < self->credit_max ? (uint32_t)sum : self->credit_max;
     /* n confirmed: the n oldest Delivers in flight are off the books */
     for (uint32_t n = credit->credit; n > 0 && sub->ring_count > 0; n--) {
         sub->bytes -= sub->sizes[sub->ring_head];
@@ -704,8 +703,7 @@ s_policy (const ln_server_t *self, const ln_principal_t *principal, const char *
 /* Build the Deliver for one row as this subscriber may see it.  Returns the
    packed ServerMessage, or NULL when the subscriber may not see it. */
 static uint8_t *
-s_deliver_for (ln_server_t *self, const subscriber_t *sub, const ln_outbox_row_t *row,
-               size_t *size)
+s_deliver_for (ln_server_t *self, const subscriber_t *sub, const ln_outbox_row_t *row, size_t *size)
 {
     if (row->level > sub->principal->level)
         return NULL;
@@ -724,9 +722,8 @@ s_deliver_for (ln_server_t *self, const subscriber_t *sub, const ln_outbox_row_t
                                 &projected, &projected_size);
         if (rc != 0) {
             if (rc < 0)
-                ln_log_error ("projection failed", "type=%s position=%llu projection=%s",
-                              row->type, (unsigned long long) row->position,
-                              ln_projection_name (projection));
+                ln_log_error ("projection failed", "type=%s position=%llu projection=%s", row->type,
+                              (unsigned long long)row->position, ln_projection_name (projection));
             free (projected);
             return NULL;
         }
@@ -741,7 +738,7 @@ s_deliver_for (ln_server_t *self, const subscriber_t *sub, const ln_outbox_row_t
         .type = row->type,
         .time_ms = row->time_us / 1000,
         .sequence = row->position,
-        .level = (ln_level_t) row->level,
+        .level = (ln_level_t)row->level,
         .correlationid = row->correlation_id,
     };
     size_t event_size = 0;
@@ -749,7 +746,7 @@ s_deliver_for (ln_server_t *self, const subscriber_t *sub, const ln_outbox_row_t
     free (projected);
     if (!event) {
         ln_log_error ("cannot build event", "position=%llu type=%s code=%s error=%s",
-                      (unsigned long long) row->position, row->type, err.code, err.message);
+                      (unsigned long long)row->position, row->type, err.code, err.message);
         return NULL;
     }
     Lantern__V1__Deliver deliver = LANTERN__V1__DELIVER__INIT;
@@ -819,7 +816,8 @@ s_serve_one (ln_server_t *self, subscriber_t *sub)
                 if (sent == 1) {
                     /* Its queue is full: it does not read.  Back off rather
                        than re-read the outbox for it on every turn. */
-                    sub->retry_ms = sub->retry_ms ? (sub->retry_ms * 2 < 1000 ? sub->retry_ms * 2 : 1000) : 20;
+                    sub->retry_ms =
+                        sub->retry_ms ? (sub->retry_ms * 2 < 1000 ? sub->retry_ms * 2 : 1000) : 20;
                     sub->retry_at = ln_clock_mono_ms () + sub->retry_ms;
                     goto out;
                 }
@@ -830,7 +828,7 @@ s_serve_one (ln_server_t *self, subscriber_t *sub)
                 }
                 sub->prev = row->position;
                 sub->credit--;
-                sub->sizes[(sub->ring_head + sub->ring_count) % self->credit_max] = (uint32_t) size;
+                sub->sizes[(sub->ring_head + sub->ring_count) % self->credit_max] = (uint32_t)size;
                 sub->ring_count++;
                 sub->bytes += size;
                 self->stats.delivered++;
@@ -865,13 +863,14 @@ s_serve (ln_server_t *self)
     }
 }
 
-/* --- commands ----------------------------------------------------------------------------------- */
+/* --- commands -----------------------------------------------------------------------------------
+ */
 
 static const ln_command_t *
 s_find_command (const ln_server_t *self, int command_case)
 {
     for (size_t i = 0; i < self->command_count; i++)
-        if ((int) self->commands[i].command == command_case)
+        if ((int)self->commands[i].command == command_case)
             return &self->commands[i];
     return NULL;
 }
@@ -918,7 +917,8 @@ s_stored_reply (ln_server_t *self, pending_t *p)
     int found = 0;
     if (PQntuples (res) == 1) {
         size_t len = 0;
-        unsigned char *bytes = PQunescapeBytea ((const unsigned char *) PQgetvalue (res, 0, 0), &len);
+        unsigned char *bytes =
+            PQunescapeBytea ((const unsigned char *)PQgetvalue (res, 0, 0), &len);
         if (bytes) {
             p->reply = malloc (len ? len : 1);
             if (!p->reply)
@@ -947,7 +947,7 @@ s_store_reply (ln_server_t *self, pending_t *p)
     hex[1] = 'x';
     sodium_bin2hex (hex + 2, hexlen - 2, p->reply, p->reply_size);
     char created[24];
-    snprintf (created, sizeof created, "%lld", (long long) (ln_clock_wall_us ()));
+    snprintf (created, sizeof created, "%lld", (long long)(ln_clock_wall_us ()));
     const char *params[4] = {p->principal->name, s_request_id (p), hex, created};
     int rc = ln_db_run (self->db,
                         "INSERT INTO command_replies (principal, request_id, reply, created_us)"
@@ -1150,7 +1150,8 @@ s_run_batch (ln_server_t *self, size_t n)
                   "the node could not commit; nothing changed; retry with the same request_id");
     for (size_t i = 0; i < n; i++) {
         pending_t *p = &self->pending[i];
-        s_send_error (self, p->routing_id, s_request_id (p), p->precheck.code ? &p->precheck : &err);
+        s_send_error (self, p->routing_id, s_request_id (p),
+                      p->precheck.code ? &p->precheck : &err);
         self->stats.requests++;
     }
     free (entries);
@@ -1183,7 +1184,7 @@ s_precheck (ln_server_t *self, pending_t *p)
     if (!p->command) {
         if (request->command_case)
             ln_error_set (&p->precheck, "UNKNOWN_COMMAND", "request.command",
-                          "this node does not serve command %d", (int) request->command_case);
+                          "this node does not serve command %d", (int)request->command_case);
         else
             ln_error_set (&p->precheck, "UNKNOWN_COMMAND", "request.command", "no command given");
         s_refused (self, p);
@@ -1227,9 +1228,9 @@ s_drain (ln_server_t *self)
             goto drop;
         }
         zframe_t *body = zmsg_first (zmsg);
-        Lantern__V1__ClientMessage *msg = (Lantern__V1__ClientMessage *) ln_pbcheck_unpack (
-            &lantern__v1__client_message__descriptor, zframe_data (body), zframe_size (body),
-            NULL, NULL, &err);
+        Lantern__V1__ClientMessage *msg = (Lantern__V1__ClientMessage *)ln_pbcheck_unpack (
+            &lantern__v1__client_message__descriptor, zframe_data (body), zframe_size (body), NULL,
+            NULL, &err);
         if (!msg || msg->kind_case == LANTERN__V1__CLIENT_MESSAGE__KIND__NOT_SET) {
             if (msg) {
                 protobuf_c_message_free_unpacked (&msg->base, NULL);
@@ -1266,7 +1267,7 @@ s_drain (ln_server_t *self)
                 if (!q->precheck.code && q->dup_of < 0 && q->command->writes &&
                     q->principal == p->principal &&
                     strcmp (s_request_id (q), s_request_id (p)) == 0) {
-                    p->dup_of = (int) j;
+                    p->dup_of = (int)j;
                     break;
                 }
             }
@@ -1291,7 +1292,7 @@ s_audit_purge (ln_server_t *self, uint64_t pruned)
     ln_error_t err;
     char reason[128];
     snprintf (reason, sizeof reason, "retention: %llu events older than %lld ms",
-              (unsigned long long) pruned, (long long) self->retention_ms);
+              (unsigned long long)pruned, (long long)self->retention_ms);
     ln_audit_entry_t entry = {
         .principal = self->node,
         .action = "RetentionPrune",
@@ -1302,7 +1303,7 @@ s_audit_purge (ln_server_t *self, uint64_t pruned)
     if (ln_db_begin (self->db) != 0 || ln_audit_append (self->db, &entry, &err) != 0 ||
         ln_db_commit (self->db) != 0) {
         ln_db_rollback (self->db);
-        ln_log_error ("cannot audit a purge", "events=%llu", (unsigned long long) pruned);
+        ln_log_error ("cannot audit a purge", "events=%llu", (unsigned long long)pruned);
     }
 }
 
@@ -1315,7 +1316,7 @@ s_housekeeping (ln_server_t *self, int64_t now)
         uint64_t pruned = 0;
         int64_t cutoff = ln_clock_wall_us () - self->retention_ms * 1000;
         if (ln_outbox_prune (self->db, cutoff, &pruned, &err) == 0 && pruned > 0) {
-            ln_log_info ("outbox pruned", "events=%llu", (unsigned long long) pruned);
+            ln_log_info ("outbox pruned", "events=%llu", (unsigned long long)pruned);
             s_refresh_bounds (self);
             s_audit_purge (self, pruned);
         }
@@ -1323,14 +1324,16 @@ s_housekeeping (ln_server_t *self, int64_t now)
     if (now >= self->expire_at) {
         self->expire_at = now + PRUNE_EVERY_MS;
         char cutoff[24];
-        snprintf (cutoff, sizeof cutoff, "%lld", (long long) (ln_clock_wall_us () - REPLY_KEEP_MS * 1000));
+        snprintf (cutoff, sizeof cutoff, "%lld",
+                  (long long)(ln_clock_wall_us () - REPLY_KEEP_MS * 1000));
         const char *params[1] = {cutoff};
-        ln_db_run (self->db, "DELETE FROM command_replies WHERE created_us < $1::bigint", 1,
-                   params, &err);
+        ln_db_run (self->db, "DELETE FROM command_replies WHERE created_us < $1::bigint", 1, params,
+                   &err);
     }
 }
 
-/* --- life cycle ------------------------------------------------------------------------------------ */
+/* --- life cycle
+ * ------------------------------------------------------------------------------------ */
 
 ln_server_t *
 ln_server_new (const ln_server_config_t *config, ln_error_t *err)
@@ -1338,7 +1341,8 @@ ln_server_new (const ln_server_config_t *config, ln_error_t *err)
     ln_server_t *self = NULL;
     if (!config || !config->node || !config->endpoint || !config->cert || !config->auth ||
         !config->db) {
-        ln_error_set (err, "SERVER_INVALID", NULL, "node, endpoint, cert, auth and db are required");
+        ln_error_set (err, "SERVER_INVALID", NULL,
+                      "node, endpoint, cert, auth and db are required");
         goto fail;
     }
     if (!ln_envelope_node_valid (config->node)) {
@@ -1368,15 +1372,16 @@ ln_server_new (const ln_server_config_t *config, ln_error_t *err)
     memcpy (self->commands, s_node_commands, sizeof s_node_commands);
     for (size_t i = 0; i < config->command_count; i++) {
         if (s_find_command (self, config->commands[i].command) || !config->commands[i].fn) {
-            ln_error_set (err, "SERVER_INVALID", "commands", "command %d is served twice or has no handler",
-                          (int) config->commands[i].command);
+            ln_error_set (err, "SERVER_INVALID", "commands",
+                          "command %d is served twice or has no handler",
+                          (int)config->commands[i].command);
             goto fail;
         }
         if (config->commands[i].flush &&
             (!config->commands[i].writes || config->commands[i].own_transaction)) {
             ln_error_set (err, "SERVER_INVALID", "commands",
                           "command %d has a flush: it must write and not own its transaction",
-                          (int) config->commands[i].command);
+                          (int)config->commands[i].command);
             goto fail;
         }
         self->commands[nnode + i] = config->commands[i];
@@ -1398,7 +1403,8 @@ ln_server_new (const ln_server_config_t *config, ln_error_t *err)
         goto fail;
     }
 
-    self->router = ln_auth_server_socket (self->auth, ZMQ_ROUTER, config->endpoint, config->cert, err);
+    self->router =
+        ln_auth_server_socket (self->auth, ZMQ_ROUTER, config->endpoint, config->cert, err);
     if (!self->router)
         goto fail;
     /* A peer that went away makes sends fail (EHOSTUNREACH) instead of
@@ -1409,7 +1415,7 @@ ln_server_new (const ln_server_config_t *config, ln_error_t *err)
     self->prune_at = ln_clock_mono_ms ();
     self->expire_at = ln_clock_mono_ms ();
     ln_log_info ("serving", "node=%s endpoint=%s last_position=%llu", self->node, self->endpoint,
-                 (unsigned long long) self->last_position);
+                 (unsigned long long)self->last_position);
     return self;
 fail:
     ln_server_destroy (&self);
@@ -1473,12 +1479,12 @@ ln_server_step (ln_server_t *self, int timeout_ms)
     if (self->more_work || (self->stamp_wanted && self->stamp_at <= now))
         timeout = 0;
     else if (self->stamp_wanted && self->stamp_at - now < timeout)
-        timeout = (int) (self->stamp_at - now);
+        timeout = (int)(self->stamp_at - now);
     if (self->db_down && self->db_retry_at - now < timeout)
-        timeout = self->db_retry_at > now ? (int) (self->db_retry_at - now) : 0;
+        timeout = self->db_retry_at > now ? (int)(self->db_retry_at - now) : 0;
     for (size_t i = 0; i < self->nsubs; i++)
         if (self->subs[i].retry_at > 0 && self->subs[i].retry_at - now < timeout)
-            timeout = self->subs[i].retry_at > now ? (int) (self->subs[i].retry_at - now) : 0;
+            timeout = self->subs[i].retry_at > now ? (int)(self->subs[i].retry_at - now) : 0;
     for (size_t i = 0; i < self->nconsumers; i++) {
         int t = ln_consumer_next_timeout_ms (self->consumers[i], now);
         if (t >= 0 && t < timeout)
@@ -1501,7 +1507,7 @@ ln_server_step (ln_server_t *self, int timeout_ms)
         items[nitems].socket = zsock_resolve (ln_consumer_socket (self->consumers[i]));
         items[nitems++].events = ZMQ_POLLIN;
     }
-    if (zmq_poll (items, (int) nitems, timeout) < 0 && errno != EINTR)
+    if (zmq_poll (items, (int)nitems, timeout) < 0 && errno != EINTR)
         return -1;
     if (self->stopped)
         return -1;

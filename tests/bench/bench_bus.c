@@ -88,19 +88,19 @@
 
 extern char **environ;
 
-#define NOTICE_TYPE       "nl.lantern.notice.posted.v1"
-#define FILL_CHUNK        100000  /* rows per INSERT ... SELECT */
-#define STAMP_CHUNK       250000  /* rows per ln_outbox_stamp */
-#define READ_CHUNK        500     /* = ln_server.c READ_CHUNK: the server's read size */
-#define REPLAY_TIMEOUT_S  240.0
-#define RSS_CHUNK         10000
-#define RSS_SAMPLE_MS     50
-#define RSS_SAMPLES_MAX   8192
-#define RSS_FLAT_KB       (16 * 1024) /* growth we still call flat */
-#define TARGET_REPLAY     30000.0
-#define TARGET_GROUP      5.0
-#define STALL_CREDIT      10000
-#define RSS_BIG_TEXT      4000    /* a long notice: Deliver of ~4.3 kB */
+#define NOTICE_TYPE      "nl.lantern.notice.posted.v1"
+#define FILL_CHUNK       100000 /* rows per INSERT ... SELECT */
+#define STAMP_CHUNK      250000 /* rows per ln_outbox_stamp */
+#define READ_CHUNK       500    /* = ln_server.c READ_CHUNK: the server's read size */
+#define REPLAY_TIMEOUT_S 240.0
+#define RSS_CHUNK        10000
+#define RSS_SAMPLE_MS    50
+#define RSS_SAMPLES_MAX  8192
+#define RSS_FLAT_KB      (16 * 1024) /* growth we still call flat */
+#define TARGET_REPLAY    30000.0
+#define TARGET_GROUP     5.0
+#define STALL_CREDIT     10000
+#define RSS_BIG_TEXT     4000 /* a long notice: Deliver of ~4.3 kB */
 
 /* --- options and results ------------------------------------------------------- */
 
@@ -110,8 +110,8 @@ typedef struct {
     int clients;
     long credit;
     long rss_events;
-    char phases[8]; /* which measurements: "123" = all */
-    long rss_text;  /* Notice text bytes in phase 3 (0: the usual sentence) */
+    char phases[8];      /* which measurements: "123" = all */
+    long rss_text;       /* Notice text bytes in phase 3 (0: the usual sentence) */
     long rss_big_events; /* phase 3 again with RSS_BIG_TEXT-byte texts (0: not) */
 } options_t;
 
@@ -121,8 +121,8 @@ typedef struct {
     long start_kb, max_kb, end_kb, idle_kb;
     double cpu_node_s, s;
     uint64_t taken, queued;
-    double idle_cpu;      /* node CPU share while stalled, after the load */
-    double idle_pg_cpu;   /* PostgreSQL's meanwhile */
+    double idle_cpu;                /* node CPU share while stalled, after the load */
+    double idle_pg_cpu;             /* PostgreSQL's meanwhile */
     double resub_cpu, resub_pg_cpu; /* the same after two more Subscribes */
     long second_half_kb;            /* RSS growth over the second half of the load */
     long resub_kb;
@@ -159,7 +159,7 @@ s_now (void)
 {
     struct timespec ts;
     clock_gettime (CLOCK_MONOTONIC, &ts);
-    return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 static double
@@ -167,7 +167,7 @@ s_thread_cpu (void)
 {
     struct timespec ts;
     clock_gettime (CLOCK_THREAD_CPUTIME_ID, &ts);
-    return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 /* User and system CPU seconds of the calling thread. */
@@ -176,8 +176,8 @@ s_thread_user_sys (double *user, double *sys)
 {
     struct rusage ru;
     getrusage (RUSAGE_THREAD, &ru);
-    *user = (double) ru.ru_utime.tv_sec + (double) ru.ru_utime.tv_usec / 1e6;
-    *sys = (double) ru.ru_stime.tv_sec + (double) ru.ru_stime.tv_usec / 1e6;
+    *user = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6;
+    *sys = (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
 }
 
 static void
@@ -185,8 +185,8 @@ s_process_user_sys (double *user, double *sys)
 {
     struct rusage ru;
     getrusage (RUSAGE_SELF, &ru);
-    *user = (double) ru.ru_utime.tv_sec + (double) ru.ru_utime.tv_usec / 1e6;
-    *sys = (double) ru.ru_stime.tv_sec + (double) ru.ru_stime.tv_usec / 1e6;
+    *user = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6;
+    *sys = (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
 }
 
 static double
@@ -194,8 +194,8 @@ s_process_cpu (void)
 {
     struct rusage ru;
     getrusage (RUSAGE_SELF, &ru);
-    return (double) ru.ru_utime.tv_sec + (double) ru.ru_utime.tv_usec / 1e6 +
-           (double) ru.ru_stime.tv_sec + (double) ru.ru_stime.tv_usec / 1e6;
+    return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+           (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
 }
 
 /* Read /proc/PID/stat: ppid, and user+system CPU in seconds, of the process
@@ -220,17 +220,16 @@ s_proc_stat (long pid, long *ppid, double *self_cpu, double *child_cpu)
     long pp;
     unsigned long long ut, st;
     long long cut, cst;
-    if (sscanf (p + 2,
-                "%c %ld %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu %lld %lld",
-                &state, &pp, &ut, &st, &cut, &cst) != 6)
+    if (sscanf (p + 2, "%c %ld %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu %lld %lld", &state,
+                &pp, &ut, &st, &cut, &cst) != 6)
         return -1;
-    double tick = (double) sysconf (_SC_CLK_TCK);
+    double tick = (double)sysconf (_SC_CLK_TCK);
     if (ppid)
         *ppid = pp;
     if (self_cpu)
-        *self_cpu = (double) (ut + st) / tick;
+        *self_cpu = (double)(ut + st) / tick;
     if (child_cpu)
-        *child_cpu = (double) (cut + cst) / tick;
+        *child_cpu = (double)(cut + cst) / tick;
     return 0;
 }
 
@@ -283,14 +282,14 @@ s_machine_busy (void)
     FILE *f = fopen ("/proc/stat", "r");
     if (!f)
         return -1;
-    int n = fscanf (f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1],
-                    &v[2], &v[3], &v[4], &v[5], &v[6], &v[7], &v[8], &v[9]);
+    int n = fscanf (f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2],
+                    &v[3], &v[4], &v[5], &v[6], &v[7], &v[8], &v[9]);
     fclose (f);
     if (n < 8)
         return -1;
     /* user nice system [idle iowait] irq softirq steal (guest is in user) */
     unsigned long long busy = v[0] + v[1] + v[2] + v[5] + v[6] + v[7];
-    return (double) busy / (double) sysconf (_SC_CLK_TCK);
+    return (double)busy / (double)sysconf (_SC_CLK_TCK);
 }
 
 /* Per-thread and per-backend CPU, to see which one a phase waits on: a
@@ -360,11 +359,11 @@ s_cpu_snapshot (cpu_snap_t *snap)
         char *open = strchr (buf, '('), *close = strrchr (buf, ')');
         unsigned long long ut = 0, st = 0;
         if (!open || !close || close < open ||
-            sscanf (close + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut,
-                    &st) != 2)
+            sscanf (close + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) !=
+                2)
             continue;
-        cpu = (double) (ut + st) / (double) sysconf (_SC_CLK_TCK);
-        snprintf (name, sizeof name, "thread %.*s", (int) (close - open - 1), open + 1);
+        cpu = (double)(ut + st) / (double)sysconf (_SC_CLK_TCK);
+        snprintf (name, sizeof name, "thread %.*s", (int)(close - open - 1), open + 1);
         s_snap_add (snap, tid, name, cpu);
     }
     if (d)
@@ -466,7 +465,7 @@ s_notice_payload (size_t text_bytes, size_t *size)
         n.text = text;
     }
     else
-        n.text = (char *) sentence;
+        n.text = (char *)sentence;
     n.author = "op";
     n.organisation = "Org of op";
     *size = lantern__v1__notice__get_packed_size (&n);
@@ -497,16 +496,15 @@ s_fill (ln_db_t *db, long count, const char *prefix, long chunk, bool notify, si
     struct timespec ts;
     clock_gettime (CLOCK_REALTIME, &ts);
     char time_us[32];
-    snprintf (time_us, sizeof time_us, "%lld",
-              (long long) ts.tv_sec * 1000000 + ts.tv_nsec / 1000);
+    snprintf (time_us, sizeof time_us, "%lld", (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000);
     for (long from = 1; from <= count; from += chunk) {
         long to = from + chunk - 1 < count ? from + chunk - 1 : count;
         char from_text[32], to_text[32];
         snprintf (from_text, sizeof from_text, "%ld", from);
         snprintf (to_text, sizeof to_text, "%ld", to);
-        const char *values[6] = {prefix, NOTICE_TYPE, time_us, (const char *) payload,
+        const char *values[6] = {prefix,    NOTICE_TYPE, time_us, (const char *)payload,
                                  from_text, to_text};
-        int lengths[6] = {0, 0, 0, (int) payload_size, 0, 0};
+        int lengths[6] = {0, 0, 0, (int)payload_size, 0, 0};
         int formats[6] = {0, 0, 0, 1, 0, 0};
         if (ln_db_begin (db) != 0)
             goto out;
@@ -596,7 +594,7 @@ static int
 s_apply (void *arg, ln_db_t *db, const char *upstream, ln_event_t *const *events,
          const uint64_t *positions, size_t count, ln_error_t *err)
 {
-    (void) upstream;
+    (void)upstream;
     applier_t *a = arg;
     size_t plen = 0, ilen = 0;
     s_reserve (&a->positions, &a->pos_cap, count * 22 + 3);
@@ -606,9 +604,9 @@ s_apply (void *arg, ln_db_t *db, const char *upstream, ln_event_t *const *events
     for (size_t i = 0; i < count; i++) {
         int n = snprintf (a->positions + plen, a->pos_cap - plen, "%s%" PRIu64, i ? "," : "",
                           positions[i]);
-        if (n < 0 || (size_t) n >= a->pos_cap - plen)
+        if (n < 0 || (size_t)n >= a->pos_cap - plen)
             return -1;
-        plen += (size_t) n;
+        plen += (size_t)n;
         /* an array element, quoted: ids are printable ASCII without space,
            but may hold '"' or '\' */
         const char *id = ln_event_id (events[i]);
@@ -653,12 +651,13 @@ typedef struct {
     double cpu;
     uint64_t position;
     uint64_t batches;
-    double pg_cpu; /* CPU of the consumer's PostgreSQL backend */
+    double pg_cpu;    /* CPU of the consumer's PostgreSQL backend */
     double user, sys; /* the consumer thread's split */
 } replay_t;
 
 static const ln_migration_t s_applied_migration = {
-    100, "applied", "CREATE TABLE applied (position bigint PRIMARY KEY, event_id text NOT NULL);\n"};
+    100, "applied",
+    "CREATE TABLE applied (position bigint PRIMARY KEY, event_id text NOT NULL);\n"};
 
 static void *
 s_replay_consumer (void *arg)
@@ -764,7 +763,7 @@ s_read_baseline (ln_db_t *db, uint64_t expect, size_t chunk)
                  expect);
         goto out;
     }
-    rate = (double) expect / (s_now () - t0);
+    rate = (double)expect / (s_now () - t0);
 out:
     ln_outbox_batch_clear (&batch);
     return rate;
@@ -803,7 +802,7 @@ s_bench_replay (const options_t *o, results_t *res)
         total += stamped;
     } while (stamped == STAMP_CHUNK);
     double t2 = s_now ();
-    if (total != (size_t) o->events) {
+    if (total != (size_t)o->events) {
         fprintf (stderr, "bench_bus: stamped %zu of %ld\n", total, o->events);
         goto out;
     }
@@ -820,14 +819,14 @@ s_bench_replay (const options_t *o, results_t *res)
     printf ("log: %ld events of %s (payload: a packed Notice), %ld MB with indexes\n", o->events,
             NOTICE_TYPE, mb);
     printf ("  fill (INSERT ... SELECT, %d rows per statement): %6.1f s  %8.0f events/s\n",
-            FILL_CHUNK, res->fill_s, (double) o->events / res->fill_s);
+            FILL_CHUNK, res->fill_s, (double)o->events / res->fill_s);
     printf ("  stamp (ln_outbox_stamp, %d per call):            %6.1f s  %8.0f events/s\n",
-            STAMP_CHUNK, res->stamp_s, (double) o->events / res->stamp_s);
+            STAMP_CHUNK, res->stamp_s, (double)o->events / res->stamp_s);
     printf ("  VACUUM (ANALYZE) + CHECKPOINT:                    %6.1f s\n", res->vacuum_s);
     fflush (stdout);
 
-    res->base_rate = s_read_baseline (db, (uint64_t) o->events, READ_CHUNK);
-    res->base_big_rate = s_read_baseline (db, (uint64_t) o->events, 5000);
+    res->base_rate = s_read_baseline (db, (uint64_t)o->events, READ_CHUNK);
+    res->base_big_rate = s_read_baseline (db, (uint64_t)o->events, 5000);
     if (res->base_rate < 0 || res->base_big_rate < 0)
         goto out;
     printf ("baseline: ln_outbox_read, %d rows per read (the server's chunk):  %8.0f events/s\n",
@@ -857,8 +856,8 @@ s_bench_replay (const options_t *o, results_t *res)
     snprintf (r.endpoint, sizeof r.endpoint, "%s", bus_server_endpoint (server));
     snprintf (r.server_key, sizeof r.server_key, "%s", bus_keys_public_z85 (s_keys, "producer"));
     r.cert = cert;
-    r.credit = (uint32_t) o->credit;
-    r.target = (uint64_t) o->events;
+    r.credit = (uint32_t)o->credit;
+    r.target = (uint64_t)o->events;
     static cpu_snap_t snap0, snap1;
     s_cpu_snapshot (&snap0);
     double pg0 = s_pg_cpu (), proc0 = s_process_cpu (), busy0 = s_machine_busy ();
@@ -878,7 +877,7 @@ s_bench_replay (const options_t *o, results_t *res)
     if (r.rc != 0)
         goto out;
     res->bus_s = r.elapsed;
-    res->bus_rate = (double) r.target / r.elapsed;
+    res->bus_rate = (double)r.target / r.elapsed;
     res->batches = r.batches;
     res->cpu_consumer_s = r.cpu;
     res->cpu_proc_s = proc1 - proc0;
@@ -889,16 +888,18 @@ s_bench_replay (const options_t *o, results_t *res)
     long distinct_max = s_count ("SELECT max(position) FROM cons.applied");
     long cursor = s_count ("SELECT position FROM cons.stream_cursors WHERE upstream = 'producer'");
     if (applied != o->events || distinct_max != o->events || cursor != o->events) {
-        fprintf (stderr, "bench_bus: consumer applied %ld rows (max %ld, cursor %ld), expected %ld\n",
+        fprintf (stderr,
+                 "bench_bus: consumer applied %ld rows (max %ld, cursor %ld), expected %ld\n",
                  applied, distinct_max, cursor, o->events);
         goto out;
     }
     printf ("bus: node (bus_server, own thread) -> CURVE -> ln_consumer (own thread), credit %ld, "
             "apply = 1 INSERT per batch\n",
             o->credit);
-    printf ("  %ld events in %.1f s: %8.0f events/s   (%" PRIu64 " transactions, %.0f events each)\n",
+    printf ("  %ld events in %.1f s: %8.0f events/s   (%" PRIu64
+            " transactions, %.0f events each)\n",
             o->events, r.elapsed, res->bus_rate, r.batches,
-            r.batches ? (double) o->events / (double) r.batches : 0.0);
+            r.batches ? (double)o->events / (double)r.batches : 0.0);
     printf ("  checked: %ld rows applied, positions 1..%ld, cursor %ld\n", applied, distinct_max,
             cursor);
     printf ("  ratio bus / baseline(500): %.2f   bus / baseline(5000): %.2f\n",
@@ -907,14 +908,14 @@ s_bench_replay (const options_t *o, results_t *res)
             "(consumer thread %.1f s, node thread + libzmq I/O %.1f s), PostgreSQL %.1f s, "
             "other processes on the machine %.1f s\n",
             r.elapsed, sysconf (_SC_NPROCESSORS_ONLN),
-            (double) sysconf (_SC_NPROCESSORS_ONLN) * r.elapsed, res->cpu_proc_s,
+            (double)sysconf (_SC_NPROCESSORS_ONLN) * r.elapsed, res->cpu_proc_s,
             res->cpu_consumer_s, res->cpu_proc_s - res->cpu_consumer_s, res->cpu_pg_s,
             res->cpu_other_s);
     s_cpu_report (&snap0, &snap1, r.elapsed);
     printf ("  user / system CPU: bench process %.1f / %.1f s, consumer thread %.1f / %.1f s; "
             "CPU per event: %.1f us in the bench process, %.1f us in PostgreSQL\n",
-            puser1 - puser0, psys1 - psys0, r.user, r.sys, 1e6 * res->cpu_proc_s / (double) r.target,
-            1e6 * res->cpu_pg_s / (double) r.target);
+            puser1 - puser0, psys1 - psys0, r.user, r.sys, 1e6 * res->cpu_proc_s / (double)r.target,
+            1e6 * res->cpu_pg_s / (double)r.target);
     printf ("  target >= %.0f events/s: %s\n", TARGET_REPLAY,
             res->bus_rate >= TARGET_REPLAY ? "MET" : "MISSED");
     res->replay_ok = true;
@@ -947,9 +948,9 @@ s_call_post (ln_client_t *client, const char *request_id, const char *text)
 {
     ln_error_t err;
     Lantern__V1__PostNotice post = LANTERN__V1__POST_NOTICE__INIT;
-    post.text = (char *) text;
+    post.text = (char *)text;
     Lantern__V1__Request req = LANTERN__V1__REQUEST__INIT;
-    req.request_id = (char *) request_id;
+    req.request_id = (char *)request_id;
     req.command_case = LANTERN__V1__REQUEST__COMMAND_POST_NOTICE;
     req.post_notice = &post;
     return ln_client_call (client, &req, 10000, 3, &err);
@@ -1003,15 +1004,15 @@ s_command_run (const options_t *o, const char *schema, size_t batch_max, double 
     int rc = -1;
     int n = o->clients;
     bus_server_t *server = NULL;
-    poster_t *posters = calloc ((size_t) n, sizeof *posters);
-    pthread_t *threads = calloc ((size_t) n, sizeof *threads);
+    poster_t *posters = calloc ((size_t)n, sizeof *posters);
+    pthread_t *threads = calloc ((size_t)n, sizeof *threads);
     pthread_barrier_t ready, go;
     int started = 0;
     double deadline = 0;
     if (!posters || !threads)
         abort ();
-    pthread_barrier_init (&ready, NULL, (unsigned) n + 1);
-    pthread_barrier_init (&go, NULL, (unsigned) n + 1);
+    pthread_barrier_init (&ready, NULL, (unsigned)n + 1);
+    pthread_barrier_init (&go, NULL, (unsigned)n + 1);
 
     const char *conninfo = ln_pgfix_create_role (s_pg, schema, schema);
     if (!conninfo)
@@ -1072,29 +1073,31 @@ s_command_run (const options_t *o, const char *schema, size_t batch_max, double 
         lat += posters[i].latency_s;
     }
     char sql[160];
-    snprintf (sql, sizeof sql, "SELECT count(*) FROM %s.command_replies WHERE request_id NOT LIKE '%%-warm-%%'",
+    snprintf (sql, sizeof sql,
+              "SELECT count(*) FROM %s.command_replies WHERE request_id NOT LIKE '%%-warm-%%'",
               schema);
     long stored = s_count (sql);
     uint64_t requests = after.requests - before.requests;
     uint64_t transactions = after.transactions - before.transactions;
-    *rate = (double) ok / elapsed;
-    *batch = transactions ? (double) requests / (double) transactions : 0;
-    *latency_ms = ok + failed ? 1000.0 * lat / (double) (ok + failed) : 0;
+    *rate = (double)ok / elapsed;
+    *batch = transactions ? (double)requests / (double)transactions : 0;
+    *latency_ms = ok + failed ? 1000.0 * lat / (double)(ok + failed) : 0;
     *cpu_proc = proc1 - proc0;
     *cpu_pg = pg0 >= 0 && pg1 >= 0 ? pg1 - pg0 : -1;
     *cpu_other = (busy1 - busy0) - *cpu_proc - *cpu_pg;
     printf ("  batch_max %-4s %6" PRIu64 " commands OK in %.2f s: %7.0f commands/s   "
             "%" PRIu64 " transactions (%.1f requests each), mean latency %.1f ms, "
             "%" PRIu64 " failed, %ld replies stored\n",
-            batch_max ? "1" : "256", ok, elapsed, *rate, transactions, *batch, *latency_ms,
-            failed, stored);
+            batch_max ? "1" : "256", ok, elapsed, *rate, transactions, *batch, *latency_ms, failed,
+            stored);
     printf ("                 CPU over %.1f s: bench process (node + %d clients) %.1f s, "
             "PostgreSQL %.1f s, other processes on the machine %.1f s\n",
             elapsed, n, *cpu_proc, *cpu_pg, *cpu_other);
     s_cpu_report (&snap0, &snap1, elapsed);
     fflush (stdout);
-    if (failed > 0 || stored != (long) ok) {
-        fprintf (stderr, "bench_bus: %" PRIu64 " commands failed or %ld stored for %" PRIu64 " OK\n",
+    if (failed > 0 || stored != (long)ok) {
+        fprintf (stderr,
+                 "bench_bus: %" PRIu64 " commands failed or %ld stored for %" PRIu64 " OK\n",
                  failed, stored, ok);
         goto out;
     }
@@ -1133,7 +1136,8 @@ s_db_floor (double *rtt_us, double *commit_ms)
     *rtt_us = (s_now () - t0) * 1e6 / rtts;
     t0 = s_now ();
     for (int i = 0; i < commits; i++)
-        if (ln_db_begin (db) != 0 || ln_db_run (db, "INSERT INTO t VALUES (1)", 0, NULL, &err) != 0 ||
+        if (ln_db_begin (db) != 0 ||
+            ln_db_run (db, "INSERT INTO t VALUES (1)", 0, NULL, &err) != 0 ||
             ln_db_commit (db) != 0)
             goto out;
     *commit_ms = (s_now () - t0) * 1e3 / commits;
@@ -1217,7 +1221,7 @@ s_busnode_path (char *out, size_t size)
     if (!slash)
         return -1;
     *slash = '\0';
-    if (snprintf (out, size, "%s/../progs/busnode", self) >= (int) size)
+    if (snprintf (out, size, "%s/../progs/busnode", self) >= (int)size)
         return -1;
     return access (out, X_OK);
 }
@@ -1232,14 +1236,21 @@ s_start_busnode (const char *path, const char *conninfo, const char *schema, con
     posix_spawn_file_actions_t fa;
     char cert[PATH_MAX];
     snprintf (cert, sizeof cert, "%s", bus_keys_secret (s_keys, "rssnode"));
-    char *argv[] = {(char *) path,
-                    "--node", "rssnode",
-                    "--endpoint", "tcp://127.0.0.1:*",
-                    "--db", (char *) conninfo,
-                    "--schema", (char *) schema,
-                    "--cert", cert,
-                    "--registry", (char *) bus_keys_registry (s_keys),
-                    "--rule", "*,*,full",
+    char *argv[] = {(char *)path,
+                    "--node",
+                    "rssnode",
+                    "--endpoint",
+                    "tcp://127.0.0.1:*",
+                    "--db",
+                    (char *)conninfo,
+                    "--schema",
+                    (char *)schema,
+                    "--cert",
+                    cert,
+                    "--registry",
+                    (char *)bus_keys_registry (s_keys),
+                    "--rule",
+                    "*,*,full",
                     NULL};
     if (pipe (fds) != 0)
         return -1;
@@ -1313,8 +1324,9 @@ s_rss_run (const char *schema, long events, long text, rss_result_t *res)
         printf ("-- %ld events, each a Notice with a one-sentence text\n", events);
     fflush (stdout);
     if (s_busnode_path (path, sizeof path) != 0) {
-        fprintf (stderr, "bench_bus: busnode not found at %s (make builds it; or set "
-                         "LANTERN_BUSNODE)\n",
+        fprintf (stderr,
+                 "bench_bus: busnode not found at %s (make builds it; or set "
+                 "LANTERN_BUSNODE)\n",
                  path);
         goto out;
     }
@@ -1364,9 +1376,9 @@ s_rss_run (const char *schema, long events, long text, rss_result_t *res)
     long half_kb = 0;
     for (int part = 0; part < 2; part++) {
         long n = part == 0 ? half : events - half;
-        if (s_fill (db, n, part == 0 ? "rss-a-" : "rss-b-", RSS_CHUNK, true, (size_t) text) != 0)
+        if (s_fill (db, n, part == 0 ? "rss-a-" : "rss-b-", RSS_CHUNK, true, (size_t)text) != 0)
             goto out;
-        uint64_t want = (uint64_t) (part == 0 ? half : events);
+        uint64_t want = (uint64_t)(part == 0 ? half : events);
         double deadline = s_now () + 60;
         while (last < want && s_now () < deadline) {
             if (ln_outbox_bounds (db, NULL, &last, &err) != 0)
@@ -1452,7 +1464,7 @@ s_rss_run (const char *schema, long events, long text, rss_result_t *res)
     printf ("  growth: %+ld kB to max, %+ld kB to end, for %" PRIu64 " events "
             "(%.1f MB of Deliver messages if they were all queued)\n",
             res->max_kb - res->start_kb, res->end_kb - res->start_kb, last,
-            (double) last * (double) res->deliver_bytes / 1048576.0);
+            (double)last * (double)res->deliver_bytes / 1048576.0);
     printf ("  during 2 s of stall after the load: node CPU %.0f%% of a core, PostgreSQL %.0f%%\n",
             100.0 * res->idle_cpu, 100.0 * res->idle_pg_cpu);
     printf ("  then the same peer sends Subscribe{after 0, credit %d} twice more, still not "
@@ -1464,7 +1476,7 @@ s_rss_run (const char *schema, long events, long text, rss_result_t *res)
     printf ("  growth over the second half of the load: %+ld kB; one credit window of Delivers "
             "(%d x %zu bytes) is %.1f MB\n",
             res->second_half_kb, STALL_CREDIT, res->deliver_bytes,
-            (double) STALL_CREDIT * (double) res->deliver_bytes / 1048576.0);
+            (double)STALL_CREDIT * (double)res->deliver_bytes / 1048576.0);
     printf ("  RSS flat (growth < %d MB): %s; bounded (no growth in the second half): %s; "
             "node idle while stalled (< 5%% of a core): %s\n",
             RSS_FLAT_KB / 1024, flat ? "YES" : "NO", bounded ? "YES" : "NO",
@@ -1571,8 +1583,8 @@ s_machine (void)
         load[0] = load[1] = load[2] = -1;
     printf ("machine: %ld cores (%s), %.1f GiB RAM; %s; load average %.2f %.2f %.2f\n",
             sysconf (_SC_NPROCESSORS_ONLN), model,
-            (double) pages * (double) page / (1024.0 * 1024.0 * 1024.0), date,
-            load[0], load[1], load[2]);
+            (double)pages * (double)page / (1024.0 * 1024.0 * 1024.0), date, load[0], load[1],
+            load[2]);
 }
 
 int
@@ -1584,9 +1596,12 @@ main (int argc, char **argv)
     memset (&res, 0, sizeof res);
 
     static const struct option options[] = {
-        {"events", required_argument, NULL, 'e'},  {"seconds", required_argument, NULL, 's'},
-        {"clients", required_argument, NULL, 'c'}, {"credit", required_argument, NULL, 'k'},
-        {"rss-events", required_argument, NULL, 'r'}, {"only", required_argument, NULL, 'o'},
+        {"events", required_argument, NULL, 'e'},
+        {"seconds", required_argument, NULL, 's'},
+        {"clients", required_argument, NULL, 'c'},
+        {"credit", required_argument, NULL, 'k'},
+        {"rss-events", required_argument, NULL, 'r'},
+        {"only", required_argument, NULL, 'o'},
         {"rss-text-bytes", required_argument, NULL, 't'},
         {"rss-big-events", required_argument, NULL, 'b'},
         {NULL, 0, NULL, 0},
@@ -1602,12 +1617,12 @@ main (int argc, char **argv)
         case 's':
             if (s_parse_long (optarg, 1, 600, &v) != 0)
                 goto usage;
-            o.seconds = (double) v;
+            o.seconds = (double)v;
             break;
         case 'c':
             if (s_parse_long (optarg, 1, 512, &v) != 0)
                 goto usage;
-            o.clients = (int) v;
+            o.clients = (int)v;
             break;
         case 'k':
             if (s_parse_long (optarg, 1, LN_CONSUMER_CREDIT_MAX, &o.credit) != 0)
@@ -1649,15 +1664,15 @@ main (int argc, char **argv)
     s_default_source_dir ();
     s_machine ();
     const char *pghost = getenv ("LANTERN_TEST_PGHOST");
-    printf ("PostgreSQL: %s\n", pghost && *pghost ? pghost
-                                                 : "a throwaway cluster started by pg_fixture "
-                                                   "(deploy/pg-local, default durability: fsync on)");
+    printf ("PostgreSQL: %s\n", pghost && *pghost
+                                    ? pghost
+                                    : "a throwaway cluster started by pg_fixture "
+                                      "(deploy/pg-local, default durability: fsync on)");
     fflush (stdout);
     double t_start = s_now ();
     s_pg = ln_pgfix_new ("bench_bus");
     s_keys = bus_keys_new ();
-    if (!s_pg || !s_keys ||
-        bus_keys_add (s_keys, "producer", "node", "geheim", false) != 0 ||
+    if (!s_pg || !s_keys || bus_keys_add (s_keys, "producer", "node", "geheim", false) != 0 ||
         bus_keys_add (s_keys, "cmdnode", "node", "geheim", false) != 0 ||
         bus_keys_add (s_keys, "rssnode", "node", "geheim", false) != 0 ||
         bus_keys_add (s_keys, "consumer", "node", "geheim", true) != 0 ||
@@ -1702,28 +1717,31 @@ main (int argc, char **argv)
                 printf ("rss:      FAILED to run (%ld events)\n", r->events);
                 continue;
             }
-            printf ("rss:      node VmRSS start %ld kB, max %ld kB, end %ld kB (%+ld kB) over %" PRIu64
-                    " events of %zu-byte Delivers with a stalled subscriber: %s; while stalled "
-                    "the node uses %.0f%% of a core and PostgreSQL %.0f%%\n",
-                    r->start_kb, r->max_kb, r->end_kb, r->max_kb - r->start_kb, r->taken,
-                    r->deliver_bytes,
-                    r->max_kb - r->start_kb < RSS_FLAT_KB
-                        ? "FLAT"
-                        : (r->second_half_kb < 1024 ? "BOUNDED (not flat: it holds the credit "
-                                                      "window)"
-                                                    : "GROWING"),
-                    100.0 * r->idle_cpu, 100.0 * r->idle_pg_cpu);
+            printf (
+                "rss:      node VmRSS start %ld kB, max %ld kB, end %ld kB (%+ld kB) over %" PRIu64
+                " events of %zu-byte Delivers with a stalled subscriber: %s; while stalled "
+                "the node uses %.0f%% of a core and PostgreSQL %.0f%%\n",
+                r->start_kb, r->max_kb, r->end_kb, r->max_kb - r->start_kb, r->taken,
+                r->deliver_bytes,
+                r->max_kb - r->start_kb < RSS_FLAT_KB
+                    ? "FLAT"
+                    : (r->second_half_kb < 1024 ? "BOUNDED (not flat: it holds the credit "
+                                                  "window)"
+                                                : "GROWING"),
+                100.0 * r->idle_cpu, 100.0 * r->idle_pg_cpu);
         }
     printf ("command:");
     for (int i = 0; i < argc; i++)
         printf (" %s", argv[i]);
-    printf ("   (events=%ld credit=%ld clients=%d seconds=%.0f rss-events=%ld rss-big-events=%ld)\n",
-            o.events, o.credit, o.clients, o.seconds, o.rss_events, o.rss_big_events);
+    printf (
+        "   (events=%ld credit=%ld clients=%d seconds=%.0f rss-events=%ld rss-big-events=%ld)\n",
+        o.events, o.credit, o.clients, o.seconds, o.rss_events, o.rss_big_events);
     rc = failures ? 1 : 0;
     goto out;
 usage:
-    fprintf (stderr, "usage: %s [--events N] [--seconds S] [--clients N] [--credit N] "
-                     "[--rss-events N] [--rss-text-bytes N] [--rss-big-events N] [--only 123]\n",
+    fprintf (stderr,
+             "usage: %s [--events N] [--seconds S] [--clients N] [--credit N] "
+             "[--rss-events N] [--rss-text-bytes N] [--rss-big-events N] [--only 123]\n",
              argv[0]);
 out:
     fflush (stdout);

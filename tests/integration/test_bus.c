@@ -27,7 +27,7 @@
 #include "ln_outbox.h"
 #include "pg_fixture.h"
 
-#define NOTICE "nl.lantern.notice.posted.v1"
+#define NOTICE  "nl.lantern.notice.posted.v1"
 #define STARTED "nl.lantern.node.started.v1"
 
 static ln_pgfix_t *s_pg;
@@ -40,7 +40,7 @@ static int
 s_project (void *arg, const char *type, ln_projection_t projection, const uint8_t *payload,
            size_t size, uint8_t **out, size_t *out_size)
 {
-    (void) arg;
+    (void)arg;
     if (strcmp (type, NOTICE) != 0 || projection != LN_PROJECTION_STATISTICAL)
         return 1;
     Lantern__V1__Notice *full = lantern__v1__notice__unpack (NULL, size, payload);
@@ -63,7 +63,7 @@ static const ln_stream_rule_t s_rules[] = {
 static int
 s_group_setup (void **state)
 {
-    (void) state;
+    (void)state;
     ln_log_init ("test-bus", LN_LOG_WARN);
     s_pg = ln_pgfix_new ("bus");
     if (!s_pg)
@@ -93,7 +93,7 @@ s_group_setup (void **state)
 static int
 s_group_teardown (void **state)
 {
-    (void) state;
+    (void)state;
     bus_server_stop (&s_server);
     bus_keys_destroy (&s_keys);
     ln_pgfix_destroy (&s_pg);
@@ -123,9 +123,9 @@ static Lantern__V1__ServerMessage *
 s_post (ln_client_t *client, const char *request_id, const char *text)
 {
     Lantern__V1__PostNotice post = LANTERN__V1__POST_NOTICE__INIT;
-    post.text = (char *) text;
+    post.text = (char *)text;
     Lantern__V1__Request req = LANTERN__V1__REQUEST__INIT;
-    req.request_id = (char *) request_id;
+    req.request_id = (char *)request_id;
     req.command_case = LANTERN__V1__REQUEST__COMMAND_POST_NOTICE;
     req.post_notice = &post;
     return s_call (client, &req);
@@ -143,7 +143,7 @@ s_free (Lantern__V1__ServerMessage *m)
 static void
 test_ping_reads_principal (void **state)
 {
-    (void) state;
+    (void)state;
     ln_client_t *c = bus_client (s_keys, s_server, "reader");
     assert_non_null (c);
     Lantern__V1__Ping ping = LANTERN__V1__PING__INIT;
@@ -168,7 +168,7 @@ test_ping_reads_principal (void **state)
 static void
 test_retry_returns_first_reply (void **state)
 {
-    (void) state;
+    (void)state;
     ln_client_t *c = bus_client (s_keys, s_server, "op");
     long events = s_count ("SELECT count(*) FROM bus.outbox");
     long audit = s_count ("SELECT count(*) FROM bus.audit");
@@ -183,14 +183,16 @@ test_retry_returns_first_reply (void **state)
     /* the same request again, and a different text under the same id:
        both get the first reply, and nothing changes */
     for (int i = 0; i < 2; i++) {
-        Lantern__V1__ServerMessage *again = s_post (c, "retry-1", i ? "other text" : "maintenance at 22:00");
+        Lantern__V1__ServerMessage *again =
+            s_post (c, "retry-1", i ? "other text" : "maintenance at 22:00");
         assert_non_null (again);
         assert_int_equal (again->reply->status, LANTERN__V1__REPLY__STATUS__OK);
         assert_string_equal (again->reply->post_notice->event_id, event_id);
         s_free (again);
     }
     assert_int_equal (s_count ("SELECT count(*) FROM bus.outbox"), events + 1);
-    assert_int_equal (s_count ("SELECT count(*) FROM bus.command_replies WHERE request_id = 'retry-1'"), 1);
+    assert_int_equal (
+        s_count ("SELECT count(*) FROM bus.command_replies WHERE request_id = 'retry-1'"), 1);
     /* every receipt is audited; the retries as replays */
     assert_int_equal (s_count ("SELECT count(*) FROM bus.audit"), audit + 3);
     assert_int_equal (s_count ("SELECT count(*) FROM bus.audit WHERE request_id = 'retry-1'"
@@ -203,7 +205,7 @@ test_retry_returns_first_reply (void **state)
 static void
 test_forbidden_is_refused_and_audited (void **state)
 {
-    (void) state;
+    (void)state;
     ln_client_t *c = bus_client (s_keys, s_server, "reader");
     long events = s_count ("SELECT count(*) FROM bus.outbox");
     Lantern__V1__ServerMessage *m = s_post (c, "forbidden-1", "I am not an operator");
@@ -211,7 +213,8 @@ test_forbidden_is_refused_and_audited (void **state)
     assert_int_equal (m->reply->status, LANTERN__V1__REPLY__STATUS__ERROR);
     assert_string_equal (m->reply->error->code, "FORBIDDEN");
     assert_int_equal (s_count ("SELECT count(*) FROM bus.outbox"), events);
-    assert_int_equal (s_count ("SELECT count(*) FROM bus.command_replies WHERE request_id = 'forbidden-1'"), 0);
+    assert_int_equal (
+        s_count ("SELECT count(*) FROM bus.command_replies WHERE request_id = 'forbidden-1'"), 0);
     assert_int_equal (s_count ("SELECT count(*) FROM bus.audit WHERE request_id = 'forbidden-1'"
                                " AND principal = 'reader' AND action = 'PostNotice'"
                                " AND outcome = 'refused' AND reason = 'FORBIDDEN'"),
@@ -223,7 +226,7 @@ test_forbidden_is_refused_and_audited (void **state)
 static void
 test_invalid_argument_changes_nothing (void **state)
 {
-    (void) state;
+    (void)state;
     ln_client_t *c = bus_client (s_keys, s_server, "op");
     long events = s_count ("SELECT count(*) FROM bus.outbox");
     char big[1100];
@@ -241,7 +244,8 @@ test_invalid_argument_changes_nothing (void **state)
         s_free (m);
     }
     assert_int_equal (s_count ("SELECT count(*) FROM bus.outbox"), events);
-    assert_int_equal (s_count ("SELECT count(*) FROM bus.command_replies WHERE request_id LIKE 'invalid-%'"), 0);
+    assert_int_equal (
+        s_count ("SELECT count(*) FROM bus.command_replies WHERE request_id LIKE 'invalid-%'"), 0);
     ln_client_destroy (&c);
 }
 
@@ -273,7 +277,7 @@ s_error_code_of_next (ln_client_t *c, char *buf, size_t size)
 static void
 test_malformed_frames_change_nothing (void **state)
 {
-    (void) state;
+    (void)state;
     ln_client_t *c = bus_client (s_keys, s_server, "op");
     long events = s_count ("SELECT count(*) FROM bus.outbox");
     long replies = s_count ("SELECT count(*) FROM bus.command_replies");
@@ -298,10 +302,11 @@ test_malformed_frames_change_nothing (void **state)
     for (int i = 0; i < 20; i++) {
         uint8_t junk[64];
         for (size_t j = 0; j < sizeof junk; j++)
-            junk[j] = (uint8_t) rand_r (&seed);
+            junk[j] = (uint8_t)rand_r (&seed);
         s_send_frames (c, junk, sizeof junk, 1);
         s_error_code_of_next (c, code, sizeof code);
-        assert_true (code[0] == '\0' || strncmp (code, "PB_", 3) == 0 || strcmp (code, "BAD_FRAME") == 0);
+        assert_true (code[0] == '\0' || strncmp (code, "PB_", 3) == 0 ||
+                     strcmp (code, "BAD_FRAME") == 0);
     }
     /* every truncation of a valid request */
     for (size_t cut = 1; cut < good_size; cut++) {
@@ -355,9 +360,10 @@ test_malformed_frames_change_nothing (void **state)
     assert_int_equal (s_count ("SELECT count(*) FROM bus.outbox"), events);
     assert_int_equal (s_count ("SELECT count(*) FROM bus.command_replies"), replies);
     assert_int_equal (s_count ("SELECT count(*) FROM bus.audit"), audit + 2);
-    assert_int_equal (s_count ("SELECT count(*) FROM bus.audit WHERE outcome <> 'refused' AND seq > "
-                               "(SELECT max(seq) - 2 FROM bus.audit)"),
-                      0);
+    assert_int_equal (
+        s_count ("SELECT count(*) FROM bus.audit WHERE outcome <> 'refused' AND seq > "
+                 "(SELECT max(seq) - 2 FROM bus.audit)"),
+        0);
 
     /* and it still serves */
     m = s_post (c, "mal-ok", "still here");
@@ -395,7 +401,7 @@ s_poster (void *arg)
 static void
 test_group_commit (void **state)
 {
-    (void) state;
+    (void)state;
     ln_server_stats_t before, after;
     bus_server_stats (s_server, &before);
     enum { CLIENTS = 16 };
@@ -412,10 +418,13 @@ test_group_commit (void **state)
     bus_server_stats (s_server, &after);
     for (int i = 0; i < CLIENTS; i++)
         assert_int_equal (p[i].ok, 20);
-    assert_int_equal (s_count ("SELECT count(*) FROM bus.command_replies WHERE request_id LIKE 'group-%'"),
-                      CLIENTS * 20);
-    assert_int_equal (s_count ("SELECT count(DISTINCT request_id) FROM bus.audit WHERE request_id LIKE 'group-%'"),
-                      CLIENTS * 20);
+    assert_int_equal (
+        s_count ("SELECT count(*) FROM bus.command_replies WHERE request_id LIKE 'group-%'"),
+        CLIENTS * 20);
+    assert_int_equal (
+        s_count (
+            "SELECT count(DISTINCT request_id) FROM bus.audit WHERE request_id LIKE 'group-%'"),
+        CLIENTS * 20);
     uint64_t requests = after.requests - before.requests;
     uint64_t transactions = after.transactions - before.transactions;
     assert_true (requests >= CLIENTS * 20);
@@ -434,7 +443,7 @@ s_append (ln_db_t *db, const char *text, const char *type, ln_level_t level, int
     size_t size;
     if (strcmp (type, NOTICE) == 0) {
         Lantern__V1__Notice n = LANTERN__V1__NOTICE__INIT;
-        n.text = (char *) text;
+        n.text = (char *)text;
         n.author = "writer";
         n.organisation = "Org of writer";
         size = lantern__v1__notice__pack (&n, buf);
@@ -445,7 +454,8 @@ s_append (ln_db_t *db, const char *text, const char *type, ln_level_t level, int
         n.version = "0";
         size = lantern__v1__node_started__pack (&n, buf);
     }
-    ln_outbox_event_t ev = {.type = type, .level = level, .time_us = time_us, .payload = buf, .payload_size = size};
+    ln_outbox_event_t ev = {
+        .type = type, .level = level, .time_us = time_us, .payload = buf, .payload_size = size};
     assert_int_equal (ln_outbox_append (db, &ev, NULL, 0, &err), 0);
 }
 
@@ -504,13 +514,13 @@ s_next_event (ln_client_t *c, int timeout_ms, uint64_t *position, uint64_t *prev
 static uint64_t
 s_last_position (void)
 {
-    return (uint64_t) s_count ("SELECT COALESCE(max(position), 0) FROM bus.outbox");
+    return (uint64_t)s_count ("SELECT COALESCE(max(position), 0) FROM bus.outbox");
 }
 
 static void
 test_two_writers_exactly_once_in_order (void **state)
 {
-    (void) state;
+    (void)state;
     ln_db_t *a = s_writer (), *b = s_writer ();
     ln_client_t *c = bus_client (s_keys, s_server, "op");
     uint64_t start = s_last_position ();
@@ -531,7 +541,7 @@ test_two_writers_exactly_once_in_order (void **state)
     assert_non_null (ev);
     assert_int_equal (pos, start + 1);
     assert_int_equal (prev, start);
-    assert_string_equal (((const Lantern__V1__Notice *) ln_event_payload (ev))->text, "from B");
+    assert_string_equal (((const Lantern__V1__Notice *)ln_event_payload (ev))->text, "from B");
     ln_event_destroy (&ev);
     assert_null (s_next_event (c, 300, &pos, &prev));
     assert_int_equal (ln_db_commit (a), 0);
@@ -539,7 +549,7 @@ test_two_writers_exactly_once_in_order (void **state)
     assert_non_null (ev);
     assert_int_equal (pos, start + 2);
     assert_int_equal (prev, start + 1);
-    assert_string_equal (((const Lantern__V1__Notice *) ln_event_payload (ev))->text, "from A");
+    assert_string_equal (((const Lantern__V1__Notice *)ln_event_payload (ev))->text, "from A");
     ln_event_destroy (&ev);
     /* and nothing more */
     assert_null (s_next_event (c, 300, &pos, &prev));
@@ -575,7 +585,7 @@ test_two_writers_exactly_once_in_order (void **state)
 static void
 test_credit_bounds_delivery (void **state)
 {
-    (void) state;
+    (void)state;
     ln_db_t *w = s_writer ();
     uint64_t start = s_last_position ();
     assert_int_equal (ln_db_begin (w), 0);
@@ -589,7 +599,7 @@ test_credit_bounds_delivery (void **state)
     for (int i = 0; i < 3; i++) {
         ln_event_t *ev = s_next_event (c, 3000, &pos, &prev);
         assert_non_null (ev);
-        assert_int_equal (pos, start + 1 + (uint64_t) i);
+        assert_int_equal (pos, start + 1 + (uint64_t)i);
         ln_event_destroy (&ev);
     }
     assert_null (s_next_event (c, 300, &pos, &prev));
@@ -597,7 +607,7 @@ test_credit_bounds_delivery (void **state)
     for (int i = 3; i < 10; i++) {
         ln_event_t *ev = s_next_event (c, 3000, &pos, &prev);
         assert_non_null (ev);
-        assert_int_equal (pos, start + 1 + (uint64_t) i);
+        assert_int_equal (pos, start + 1 + (uint64_t)i);
         ln_event_destroy (&ev);
     }
     assert_null (s_next_event (c, 300, &pos, &prev));
@@ -611,7 +621,7 @@ test_credit_bounds_delivery (void **state)
 static void
 test_unconfirmed_bytes_are_bounded (void **state)
 {
-    (void) state;
+    (void)state;
     ln_db_t *w = s_writer ();
     uint64_t start = s_last_position ();
     char *big = malloc (8001);
@@ -640,7 +650,7 @@ test_unconfirmed_bytes_are_bounded (void **state)
     assert_true (first > 800);
     assert_true (first < 1100);
     /* confirming them lets the rest come, in order, once */
-    s_credit (c, (uint32_t) first);
+    s_credit (c, (uint32_t)first);
     int rest = 0;
     while ((ev = s_next_event (c, 3000, &pos, &prev))) {
         assert_int_equal (pos, expect++);
@@ -656,14 +666,14 @@ test_unconfirmed_bytes_are_bounded (void **state)
 static void
 test_roles_levels_and_projection (void **state)
 {
-    (void) state;
+    (void)state;
     ln_db_t *w = s_writer ();
     uint64_t start = s_last_position ();
     assert_int_equal (ln_db_begin (w), 0);
-    s_append (w, "secret text", NOTICE, LN_LEVEL_INTERN, 0);           /* start+1 */
-    s_append (w, "", STARTED, LN_LEVEL_OPENBAAR, 0);                   /* start+2: readers may not */
-    s_append (w, "above intern", NOTICE, LN_LEVEL_VERTROUWELIJK, 0);   /* start+3: above reader */
-    s_append (w, "second", NOTICE, LN_LEVEL_INTERN, 0);                /* start+4 */
+    s_append (w, "secret text", NOTICE, LN_LEVEL_INTERN, 0);         /* start+1 */
+    s_append (w, "", STARTED, LN_LEVEL_OPENBAAR, 0);                 /* start+2: readers may not */
+    s_append (w, "above intern", NOTICE, LN_LEVEL_VERTROUWELIJK, 0); /* start+3: above reader */
+    s_append (w, "second", NOTICE, LN_LEVEL_INTERN, 0);              /* start+4 */
     assert_int_equal (ln_db_commit (w), 0);
 
     /* the operator sees all four, in full */
@@ -673,9 +683,9 @@ test_roles_levels_and_projection (void **state)
     for (int i = 1; i <= 4; i++) {
         ln_event_t *ev = s_next_event (op, 3000, &pos, &prev);
         assert_non_null (ev);
-        assert_int_equal (pos, start + (uint64_t) i);
+        assert_int_equal (pos, start + (uint64_t)i);
         if (i == 1) {
-            const Lantern__V1__Notice *n = (const Lantern__V1__Notice *) ln_event_payload (ev);
+            const Lantern__V1__Notice *n = (const Lantern__V1__Notice *)ln_event_payload (ev);
             assert_string_equal (n->text, "secret text");
             assert_string_equal (n->author, "writer");
         }
@@ -695,11 +705,11 @@ test_roles_levels_and_projection (void **state)
         assert_int_equal (prev, expect_prev[i]);
         assert_string_equal (ln_event_type (ev), NOTICE);
         assert_int_equal (ln_event_level (ev), LN_LEVEL_INTERN);
-        const Lantern__V1__Notice *n = (const Lantern__V1__Notice *) ln_event_payload (ev);
+        const Lantern__V1__Notice *n = (const Lantern__V1__Notice *)ln_event_payload (ev);
         const ProtobufCMessageDescriptor *d = n->base.descriptor;
         for (unsigned f = 0; f < d->n_fields; f++) {
             const char *name = d->fields[f].name;
-            const char *value = *(char *const *) ((const char *) n + d->fields[f].offset);
+            const char *value = *(char *const *)((const char *)n + d->fields[f].offset);
             if (strcmp (name, "organisation") == 0)
                 assert_string_equal (value, "Org of writer");
             else
@@ -723,7 +733,7 @@ test_roles_levels_and_projection (void **state)
 static void
 test_unregistered_key_gets_nothing (void **state)
 {
-    (void) state;
+    (void)state;
     ln_client_t *c = bus_client (s_keys, s_server, "stranger");
     /* the handshake never completes: the send itself may fail */
     ln_error_t err;
@@ -738,14 +748,15 @@ test_unregistered_key_gets_nothing (void **state)
     /* s_post waits 5 s for a reply that never comes */
     Lantern__V1__ServerMessage *m = s_post (c, "stranger-1", "let me in");
     assert_null (m);
-    assert_int_equal (s_count ("SELECT count(*) FROM bus.audit WHERE request_id = 'stranger-1'"), 0);
+    assert_int_equal (s_count ("SELECT count(*) FROM bus.audit WHERE request_id = 'stranger-1'"),
+                      0);
     ln_client_destroy (&c);
 }
 
 static void
 test_reset_when_ahead_or_pruned (void **state)
 {
-    (void) state;
+    (void)state;
     ln_client_t *c = bus_client (s_keys, s_server, "op");
     ln_error_t err;
     uint64_t last = s_last_position ();
@@ -760,7 +771,8 @@ test_reset_when_ahead_or_pruned (void **state)
     /* prune everything older than now: a subscriber from 0 is told */
     ln_db_t *w = s_writer ();
     uint64_t pruned = 0;
-    assert_int_equal (ln_outbox_prune (w, (int64_t) time (NULL) * 1000000 + 1000000, &pruned, &err), 0);
+    assert_int_equal (ln_outbox_prune (w, (int64_t)time (NULL) * 1000000 + 1000000, &pruned, &err),
+                      0);
     assert_true (pruned > 0);
     s_subscribe (c, 0, 10);
     m = ln_client_recv (c, 3000, &err);
@@ -785,7 +797,7 @@ test_reset_when_ahead_or_pruned (void **state)
 static void
 test_verify_audit_over_the_wire (void **state)
 {
-    (void) state;
+    (void)state;
     ln_client_t *c = bus_client (s_keys, s_server, "op");
     Lantern__V1__VerifyAudit va = LANTERN__V1__VERIFY_AUDIT__INIT;
     Lantern__V1__Request req = LANTERN__V1__REQUEST__INIT;
@@ -805,9 +817,9 @@ test_verify_audit_over_the_wire (void **state)
 static void
 test_retention_prunes_and_audits (void **state)
 {
-    (void) state;
+    (void)state;
     ln_db_t *w = s_writer ();
-    int64_t two_days_ago = ((int64_t) time (NULL) - 2 * 86400) * 1000000;
+    int64_t two_days_ago = ((int64_t)time (NULL) - 2 * 86400) * 1000000;
     assert_int_equal (ln_db_begin (w), 0);
     for (int i = 0; i < 5; i++)
         s_append (w, "old", NOTICE, LN_LEVEL_INTERN, two_days_ago);
