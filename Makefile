@@ -64,8 +64,8 @@ FUZZ_SRC   := $(wildcard tests/fuzz/fuzz_*.c)
 PROG_SRC   := $(wildcard tests/progs/*.c)
 SERVICES   := $(notdir $(patsubst %/,%,$(dir $(wildcard services/*/main.c))))
 # A service's modules (everything but its main.c) also go into one archive
-# that tests, benchmarks and test programs link, so they can drive a
-# service's validation, store and retention directly.  Service functions
+# that the service's own tests and benchmarks (test_intake*, bench_intake*)
+# link, so they can drive its validation, store and retention directly.  Service functions
 # carry their service's prefix (intake_...), so the archive has no clashes.
 SVC_SRC    := $(filter-out services/%/main.c,$(wildcard services/*/*.c))
 
@@ -135,12 +135,21 @@ $(SUP_$(1)): $(call objs,$(1),$(SUPPORT_SRC))
 $(SVC_$(1)): $(call objs,$(1),$(SVC_SRC))
 	$(Q)rm -f $$@ && ar rcs $$@ $$^
 
-$(BUILD)/$(1)/progs/%: $(BUILD)/$(1)/tests/progs/%.o $(SUP_$(1)) $(SVC_$(1)) $(LIB_$(1))
+$(BUILD)/$(1)/progs/%: $(BUILD)/$(1)/tests/progs/%.o $(SUP_$(1)) $(LIB_$(1))
 	@mkdir -p $$(@D)
 	@echo "  LD/$(1) $$@"
-	$(Q)$(CC) $(2) -o $$@ $$< $(SUP_$(1)) $(SVC_$(1)) $(LIB_$(1)) $$(PKG_LIBS) -lpthread
+	$(Q)$(CC) $(2) -o $$@ $$< $(SUP_$(1)) $(LIB_$(1)) $$(PKG_LIBS) -lpthread
 
-$(BUILD)/$(1)/tests/%: $(BUILD)/$(1)/tests/%.o $(SUP_$(1)) $(SVC_$(1)) $(LIB_$(1))
+$(BUILD)/$(1)/tests/%: $(BUILD)/$(1)/tests/%.o $(SUP_$(1)) $(LIB_$(1))
+	@echo "  LD/$(1) $$@"
+	$(Q)$(CC) $(2) -o $$@ $$< $(SUP_$(1)) $(LIB_$(1)) $$(CMOCKA_LIBS) $$(PKG_LIBS) -lpthread
+
+# Tests of a service (test_intake*, ...) also link the service's modules.
+$(BUILD)/$(1)/tests/unit/test_intake%: $(BUILD)/$(1)/tests/unit/test_intake%.o $(SUP_$(1)) $(SVC_$(1)) $(LIB_$(1))
+	@echo "  LD/$(1) $$@"
+	$(Q)$(CC) $(2) -o $$@ $$< $(SUP_$(1)) $(SVC_$(1)) $(LIB_$(1)) $$(CMOCKA_LIBS) $$(PKG_LIBS) -lpthread
+
+$(BUILD)/$(1)/tests/integration/test_intake%: $(BUILD)/$(1)/tests/integration/test_intake%.o $(SUP_$(1)) $(SVC_$(1)) $(LIB_$(1))
 	@echo "  LD/$(1) $$@"
 	$(Q)$(CC) $(2) -o $$@ $$< $(SUP_$(1)) $(SVC_$(1)) $(LIB_$(1)) $$(CMOCKA_LIBS) $$(PKG_LIBS) -lpthread
 endef
@@ -168,7 +177,11 @@ $(BUILD)/asan/bin/lantern-$(1): $(call objs,asan,$(wildcard services/$(1)/*.c)) 
 endef
 $(foreach s,$(SERVICES),$(eval $(call service,$(s))))
 
-$(BUILD)/plain/bench/%: $(BUILD)/plain/tests/bench/%.o $(SUP_plain) $(SVC_plain) $(LIB_plain)
+$(BUILD)/plain/bench/%: $(BUILD)/plain/tests/bench/%.o $(SUP_plain) $(LIB_plain)
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(OPT) -o $@ $< $(SUP_plain) $(LIB_plain) $(PKG_LIBS) -lpthread
+
+$(BUILD)/plain/bench/bench_intake%: $(BUILD)/plain/tests/bench/bench_intake%.o $(SUP_plain) $(SVC_plain) $(LIB_plain)
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(OPT) -o $@ $< $(SUP_plain) $(SVC_plain) $(LIB_plain) $(PKG_LIBS) -lpthread
 
