@@ -25,7 +25,7 @@
         length of the normalised text (8 bytes, big-endian)  normalised text
 
     written as 64 lowercase hex digits.  The kind is the int value of
-    lantern.v1.IdentifierKind (LANTERN__V1__IDENTIFIER_KIND__BSN, ...), so
+    lantern.v1.IdentifierKind (LANTERN__V1__IDENTIFIER_KIND__IDENTIFIER_KIND_BSN, ...), so
     the same text under two kinds gives unrelated tokens.  Composite
     identifiers (name + date of birth, postcode + house number) are joined
     with '|' by the caller; no normal form below can contain '|', so the
