@@ -52,11 +52,18 @@ int
 bus_keys_add (bus_keys_t *self, const char *name, const char *roles, const char *level,
               bool registered)
 {
-    ln_error_t err;
-    ln_principal_t p;
     char org[128];
     snprintf (org, sizeof org, "Org of %s", name);
-    if (ln_principal_init (&p, name, org, roles, level, &err) != 0 ||
+    return bus_keys_add_org (self, name, org, roles, level, registered);
+}
+
+int
+bus_keys_add_org (bus_keys_t *self, const char *name, const char *organisation, const char *roles,
+                  const char *level, bool registered)
+{
+    ln_error_t err;
+    ln_principal_t p;
+    if (ln_principal_init (&p, name, organisation, roles, level, &err) != 0 ||
         ln_keys_generate (self->keys, name, &p, NULL, &err) != 0) {
         fprintf (stderr, "bus_fixture: %s: %s\n", name, err.message);
         return -1;

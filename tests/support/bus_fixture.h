@@ -22,6 +22,9 @@ void bus_keys_destroy (bus_keys_t **self_p);
 /* Make a key pair; registered: copy its .pub into the registry.  0 / -1. */
 int bus_keys_add (bus_keys_t *self, const char *name, const char *roles, const char *level,
                   bool registered);
+/* The same with the principal's organisation (bus_keys_add: "Org of NAME"). */
+int bus_keys_add_org (bus_keys_t *self, const char *name, const char *organisation,
+                      const char *roles, const char *level, bool registered);
 const char *bus_keys_dir (const bus_keys_t *self);      /* .../keys */
 const char *bus_keys_registry (const bus_keys_t *self); /* .../registry */
 /* Path of NAME.secret / NAME.pub (static buffer: copy it; not for threads). */
@@ -37,7 +40,7 @@ typedef struct bus_server_t bus_server_t;
 typedef struct {
     const char *conninfo;
     const char *schema;
-    const char *node;              /* also the key pair's name in keys */
+    const char *node; /* also the key pair's name in keys */
     const ln_stream_rule_t *rules;
     size_t rule_count;
     ln_project_fn project;
