@@ -41,8 +41,7 @@ s_prepend (ln_error_t *e, const char *seg)
        (the head of a path says more than its tail). */
     char tmp[LN_ERROR_FIELD_MAX];
     size_t cap = sizeof tmp - 1, n = 0;
-    const char *parts[3] = {seg, (e->field[0] == '\0' || e->field[0] == '[') ? "" : ".",
-                            e->field};
+    const char *parts[3] = {seg, (e->field[0] == '\0' || e->field[0] == '[') ? "" : ".", e->field};
     for (int p = 0; p < 3; p++)
         for (const char *c = parts[p]; *c && n < cap; c++)
             tmp[n++] = *c;
@@ -66,8 +65,8 @@ s_plain_key (const char *key, size_t len)
         return false;
     for (size_t i = 0; i < len; i++) {
         char c = key[i];
-        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')
-                  || c == '_' || c == '-' || c == '.' || c == ':' || c == '/';
+        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                  c == '_' || c == '-' || c == '.' || c == ':' || c == '/';
         if (!ok)
             return false;
     }
@@ -84,15 +83,15 @@ s_prepend_field (ln_error_t *e, const ProtobufCFieldDescriptor *f, size_t index,
     char seg[LN_ERROR_FIELD_MAX];
     if (f->label != PROTOBUF_C_LABEL_REPEATED)
         snprintf (seg, sizeof seg, "%s", f->name);
-    else if (ln_pbcheck_is_map (f) && s_plain_key (key, key_len)
-             && (e->field[0] == '\0' || strcmp (e->field, "value") == 0
-                 || strncmp (e->field, "value.", 6) == 0)) {
+    else if (ln_pbcheck_is_map (f) && s_plain_key (key, key_len) &&
+             (e->field[0] == '\0' || strcmp (e->field, "value") == 0 ||
+              strncmp (e->field, "value.", 6) == 0)) {
         /* attributes["time"].ce_string rather than attributes[2].value.ce_string */
         const char *rest = e->field[0] ? e->field + 5 : e->field;
         if (*rest == '.')
             rest++;
         s_set_field (e, rest);
-        snprintf (seg, sizeof seg, "%s[\"%.*s\"]", f->name, (int) key_len, key);
+        snprintf (seg, sizeof seg, "%s[\"%.*s\"]", f->name, (int)key_len, key);
     }
     else
         snprintf (seg, sizeof seg, "%s[%zu]", f->name, index);
@@ -113,15 +112,15 @@ s_set_unknown (ln_error_t *e, uint32_t tag)
 bool
 ln_pbcheck_is_map (const ProtobufCFieldDescriptor *field)
 {
-    if (!field || field->label != PROTOBUF_C_LABEL_REPEATED
-        || field->type != PROTOBUF_C_TYPE_MESSAGE || !field->descriptor)
+    if (!field || field->label != PROTOBUF_C_LABEL_REPEATED ||
+        field->type != PROTOBUF_C_TYPE_MESSAGE || !field->descriptor)
         return false;
     const ProtobufCMessageDescriptor *entry = field->descriptor;
-    if (entry->n_fields != 2 || entry->fields[0].id != 1 || entry->fields[1].id != 2
-        || strcmp (entry->fields[0].name, "key") != 0
-        || strcmp (entry->fields[1].name, "value") != 0
-        || entry->fields[0].label == PROTOBUF_C_LABEL_REPEATED
-        || entry->fields[1].label == PROTOBUF_C_LABEL_REPEATED)
+    if (entry->n_fields != 2 || entry->fields[0].id != 1 || entry->fields[1].id != 2 ||
+        strcmp (entry->fields[0].name, "key") != 0 ||
+        strcmp (entry->fields[1].name, "value") != 0 ||
+        entry->fields[0].label == PROTOBUF_C_LABEL_REPEATED ||
+        entry->fields[1].label == PROTOBUF_C_LABEL_REPEATED)
         return false;
     switch (entry->fields[0].type) {
     case PROTOBUF_C_TYPE_FLOAT:
@@ -146,9 +145,9 @@ ln_pbcheck_is_map (const ProtobufCFieldDescriptor *field)
             continue;
         char a = name[i], b = j < sn_len - 5 ? sn[j] : '\0';
         if (a >= 'A' && a <= 'Z')
-            a = (char) (a - 'A' + 'a');
+            a = (char)(a - 'A' + 'a');
         if (b >= 'A' && b <= 'Z')
-            b = (char) (b - 'A' + 'a');
+            b = (char)(b - 'A' + 'a');
         if (a != b)
             return false;
         j++;
@@ -220,7 +219,7 @@ s_read_varint (const uint8_t *buf, size_t size, size_t *pos, uint64_t *value)
         if (*pos >= size)
             return -1;
         uint8_t b = buf[(*pos)++];
-        v |= (uint64_t) (b & 0x7F) << (7 * i);
+        v |= (uint64_t)(b & 0x7F) << (7 * i);
         if (!(b & 0x80)) {
             *value = v;
             return 0;
@@ -243,8 +242,8 @@ s_next_field (const uint8_t *buf, size_t size, size_t *pos, uint32_t *number, in
         ln_error_set (e, "PB_DECODE", "", "malformed field tag at offset %zu", start);
         return -1;
     }
-    *number = (uint32_t) (key >> 3);
-    *wire_type = (int) (key & 7);
+    *number = (uint32_t)(key >> 3);
+    *wire_type = (int)(key & 7);
     *val_pos = *pos;
     *val_len = 0;
     if (*number == 0) {
@@ -270,8 +269,8 @@ s_next_field (const uint8_t *buf, size_t size, size_t *pos, uint32_t *number, in
         if (s_read_varint (buf, size, pos, &v) != 0 || v > size - *pos)
             goto truncated;
         *val_pos = *pos;
-        *val_len = (size_t) v;
-        *pos += (size_t) v;
+        *val_len = (size_t)v;
+        *pos += (size_t)v;
         break;
     default:
         ln_error_set (e, "PB_DECODE", "", "unsupported wire type %d at offset %zu", *wire_type,
@@ -280,9 +279,49 @@ s_next_field (const uint8_t *buf, size_t size, size_t *pos, uint32_t *number, in
     }
     return 0;
 truncated:
-    ln_error_set (e, "PB_DECODE", "", "field %" PRIu32 " runs past the end (offset %zu)",
-                  *number, start);
+    ln_error_set (e, "PB_DECODE", "", "field %" PRIu32 " runs past the end (offset %zu)", *number,
+                  start);
     return -1;
+}
+
+int
+ln_pbcheck_find_id (const void *data, size_t size, const uint32_t *path, size_t depth, char *out,
+                    size_t out_size)
+{
+    const uint8_t *buf = data;
+    if (!buf || depth == 0 || out_size < 2)
+        return -1;
+    for (size_t level = 0; level < depth; level++) {
+        size_t pos = 0, found_pos = 0, found_len = 0;
+        bool found = false;
+        while (pos < size) {
+            uint32_t n;
+            int wt;
+            size_t vp, vl;
+            if (s_next_field (buf, size, &pos, &n, &wt, &vp, &vl, NULL) != 0)
+                return -1;
+            if (n == path[level] && wt == WT_LEN) {
+                found = true;
+                found_pos = vp;
+                found_len = vl;
+            }
+        }
+        if (!found)
+            return -1;
+        buf += found_pos;
+        size = found_len;
+    }
+    if (size == 0 || size >= out_size)
+        return -1;
+    for (size_t i = 0; i < size; i++) {
+        uint8_t c = buf[i];
+        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+              c == '.' || c == '_' || c == ':' || c == '-'))
+            return -1;
+    }
+    memcpy (out, buf, size);
+    out[size] = '\0';
+    return 0;
 }
 
 /* The index, among the occurrences of field `number` in buf[0..upto), of
@@ -317,7 +356,7 @@ s_wire_map_key (const uint8_t *buf, size_t size, const char **key, size_t *key_l
         if (s_next_field (buf, size, &pos, &n, &wt, &vp, &vl, NULL) != 0)
             break;
         if (n == 1 && wt == WT_LEN) {
-            *key = (const char *) buf + vp;
+            *key = (const char *)buf + vp;
             *key_len = vl;
         }
     }
@@ -366,8 +405,7 @@ s_wire (const ProtobufCMessageDescriptor *desc, const uint8_t *buf, size_t size,
             break;
         case PROTOBUF_C_TYPE_BYTES:
             if (vlen > lim->max_bytes) {
-                ln_error_set (e, "PB_TOO_LONG", "", "%zu bytes (limit %zu)", vlen,
-                              lim->max_bytes);
+                ln_error_set (e, "PB_TOO_LONG", "", "%zu bytes (limit %zu)", vlen, lim->max_bytes);
                 goto field_error;
             }
             break;
@@ -426,13 +464,13 @@ s_value (const ProtobufCFieldDescriptor *f, const void *member, const s_msg_ctx_
         memcpy (&value, member, sizeof value);
         if (!protobuf_c_enum_descriptor_get_value (f->descriptor, value)) {
             ln_error_set (e, "PB_BAD_ENUM", "", "%d is not a value of %s", value,
-                          ((const ProtobufCEnumDescriptor *) f->descriptor)->name);
+                          ((const ProtobufCEnumDescriptor *)f->descriptor)->name);
             return -1;
         }
         return 0;
     }
     case PROTOBUF_C_TYPE_STRING: {
-        const char *s = *(char *const *) member;
+        const char *s = *(char *const *)member;
         if (!s || ctx->wire_checked)
             return 0;
         size_t len = strnlen (s, lim->max_string + 1);
@@ -458,7 +496,7 @@ s_value (const ProtobufCFieldDescriptor *f, const void *member, const s_msg_ctx_
         return 0;
     }
     case PROTOBUF_C_TYPE_MESSAGE: {
-        const ProtobufCMessage *sub = *(ProtobufCMessage *const *) member;
+        const ProtobufCMessage *sub = *(ProtobufCMessage *const *)member;
         if (!sub)
             return 0;
         if (depth + 1 > lim->max_depth) {
@@ -476,16 +514,15 @@ s_value (const ProtobufCFieldDescriptor *f, const void *member, const s_msg_ctx_
 static const void *
 s_entry_key (const ProtobufCMessage *entry)
 {
-    return (const char *) entry + entry->descriptor->fields[0].offset;
+    return (const char *)entry + entry->descriptor->fields[0].offset;
 }
 
 static int
-s_key_cmp (const ProtobufCFieldDescriptor *kf, const ProtobufCMessage *a,
-           const ProtobufCMessage *b)
+s_key_cmp (const ProtobufCFieldDescriptor *kf, const ProtobufCMessage *a, const ProtobufCMessage *b)
 {
     const void *ka = s_entry_key (a), *kb = s_entry_key (b);
     if (kf->type == PROTOBUF_C_TYPE_STRING) {
-        const char *sa = *(char *const *) ka, *sb = *(char *const *) kb;
+        const char *sa = *(char *const *)ka, *sb = *(char *const *)kb;
         return strcmp (sa ? sa : "", sb ? sb : "");
     }
     return memcmp (ka, kb, ln_pbcheck_elem_size (kf->type));
@@ -515,7 +552,7 @@ s_find_duplicate (const ProtobufCFieldDescriptor *kf, ProtobufCMessage *const *e
         for (size_t j = 1; j < n && dup < 0; j++)
             for (size_t i = 0; i < j; i++)
                 if (entries[i] && entries[j] && s_key_cmp (kf, entries[i], entries[j]) == 0) {
-                    dup = (long) j;
+                    dup = (long)j;
                     break;
                 }
         return dup;
@@ -526,13 +563,13 @@ s_find_duplicate (const ProtobufCFieldDescriptor *kf, ProtobufCMessage *const *e
     size_t m = 0;
     for (size_t i = 0; i < n; i++)
         if (entries[i])
-            sorted[m++] = (s_entry_t) {entries[i], i};
-    qsort_r (sorted, m, sizeof *sorted, s_entry_sort_cmp, (void *) kf);
+            sorted[m++] = (s_entry_t){entries[i], i};
+    qsort_r (sorted, m, sizeof *sorted, s_entry_sort_cmp, (void *)kf);
     for (size_t i = 1; i < m; i++)
         if (s_key_cmp (kf, sorted[i - 1].entry, sorted[i].entry) == 0) {
             /* the later occurrence of the earliest duplicated key */
-            if (dup < 0 || sorted[i].index < (size_t) dup)
-                dup = (long) sorted[i].index;
+            if (dup < 0 || sorted[i].index < (size_t)dup)
+                dup = (long)sorted[i].index;
         }
     free (sorted);
     return dup;
@@ -550,7 +587,7 @@ s_entry_key_text (const ProtobufCFieldDescriptor *f, const ProtobufCMessage *ent
     const ProtobufCMessageDescriptor *ed = f->descriptor;
     if (ed->fields[0].type != PROTOBUF_C_TYPE_STRING)
         return;
-    const char *k = *(char *const *) s_entry_key (entry);
+    const char *k = *(char *const *)s_entry_key (entry);
     if (k) {
         *key = k;
         *key_len = strnlen (k, PLAIN_KEY_MAX + 1);
@@ -562,7 +599,7 @@ s_message (const ProtobufCMessage *msg, const s_msg_ctx_t *ctx, unsigned depth, 
 {
     const ln_pbcheck_limits_t *lim = ctx->lim;
     const ProtobufCMessageDescriptor *desc = msg->descriptor;
-    const char *base = (const char *) msg;
+    const char *base = (const char *)msg;
 
     if (msg->n_unknown_fields > 0 && !lim->allow_unknown) {
         s_set_unknown (e, msg->unknown_fields ? msg->unknown_fields[0].tag : 0);
@@ -578,8 +615,8 @@ s_message (const ProtobufCMessage *msg, const s_msg_ctx_t *ctx, unsigned depth, 
             if (which != f->id)
                 continue;
         }
-        else if (f->label == PROTOBUF_C_LABEL_OPTIONAL && f->type != PROTOBUF_C_TYPE_STRING
-                 && f->type != PROTOBUF_C_TYPE_MESSAGE) {
+        else if (f->label == PROTOBUF_C_LABEL_OPTIONAL && f->type != PROTOBUF_C_TYPE_STRING &&
+                 f->type != PROTOBUF_C_TYPE_MESSAGE) {
             protobuf_c_boolean has;
             memcpy (&has, base + f->quantifier_offset, sizeof has);
             if (!has)
@@ -599,7 +636,7 @@ s_message (const ProtobufCMessage *msg, const s_msg_ctx_t *ctx, unsigned depth, 
             s_set_field (e, f->name); /* the whole field, not one element */
             return -1;
         }
-        const char *array = *(char *const *) member;
+        const char *array = *(char *const *)member;
         size_t size = ln_pbcheck_elem_size (f->type);
         if (n > 0 && !array)
             continue; /* only a locally built message can be like this */
@@ -607,9 +644,10 @@ s_message (const ProtobufCMessage *msg, const s_msg_ctx_t *ctx, unsigned depth, 
             if (s_value (f, array + k * size, ctx, depth, e) != 0) {
                 const char *key;
                 size_t key_len;
-                s_entry_key_text (f, f->type == PROTOBUF_C_TYPE_MESSAGE
-                                         ? *(ProtobufCMessage *const *) (array + k * size)
-                                         : NULL,
+                s_entry_key_text (f,
+                                  f->type == PROTOBUF_C_TYPE_MESSAGE
+                                      ? *(ProtobufCMessage *const *)(array + k * size)
+                                      : NULL,
                                   &key, &key_len);
                 s_prepend_field (e, f, k, key, key_len);
                 return -1;
@@ -617,14 +655,14 @@ s_message (const ProtobufCMessage *msg, const s_msg_ctx_t *ctx, unsigned depth, 
         }
         if (ln_pbcheck_is_map (f)) {
             const ProtobufCMessageDescriptor *ed = f->descriptor;
-            ProtobufCMessage *const *entries = (ProtobufCMessage *const *) array;
+            ProtobufCMessage *const *entries = (ProtobufCMessage *const *)array;
             long dup = s_find_duplicate (&ed->fields[0], entries, n);
             if (dup >= 0) {
                 const char *key;
                 size_t key_len;
                 ln_error_set (e, "PB_DUPLICATE_KEY", "", "map key occurs more than once");
                 s_entry_key_text (f, entries[dup], &key, &key_len);
-                s_prepend_field (e, f, (size_t) dup, key, key_len);
+                s_prepend_field (e, f, (size_t)dup, key, key_len);
                 return -1;
             }
         }
@@ -661,8 +699,8 @@ ln_pbcheck_wire (const ProtobufCMessageDescriptor *desc, const void *data, size_
 }
 
 static int
-s_check_message (const ProtobufCMessage *msg, const ln_pbcheck_limits_t *limits,
-                 bool wire_checked, const char *prefix, ln_error_t *err)
+s_check_message (const ProtobufCMessage *msg, const ln_pbcheck_limits_t *limits, bool wire_checked,
+                 const char *prefix, ln_error_t *err)
 {
     ln_error_t e;
     ln_error_clear (&e);

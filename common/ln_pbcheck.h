@@ -78,11 +78,10 @@ typedef struct {
 /* Defaults: 8 KiB strings, 256 KiB bytes, 1024 elements, depth 8, unknown
    fields refused. */
 #define LN_PBCHECK_LIMITS_DEFAULT                                                                  \
-    { .max_string = 8192,                                                                          \
-      .max_bytes = 256 * 1024,                                                                     \
-      .max_repeated = 1024,                                                                        \
-      .max_depth = 8,                                                                              \
-      .allow_unknown = false }
+    {                                                                                              \
+        .max_string = 8192, .max_bytes = 256 * 1024, .max_repeated = 1024, .max_depth = 8,         \
+        .allow_unknown = false                                                                     \
+    }
 
 extern const ln_pbcheck_limits_t ln_pbcheck_default_limits;
 
@@ -104,6 +103,16 @@ int ln_pbcheck_message (const ProtobufCMessage *msg, const ln_pbcheck_limits_t *
 ProtobufCMessage *ln_pbcheck_unpack (const ProtobufCMessageDescriptor *desc, const void *data,
                                      size_t size, const ln_pbcheck_limits_t *limits,
                                      const char *prefix, ln_error_t *err);
+
+/* Find a string by a path of field numbers in raw bytes that may fail every
+   other check: e.g. {1, 1} is ClientMessage.request.request_id.  Walks
+   only as far as needed; the last occurrence of a field wins (as in
+   protobuf).  Copies the value to out when it is 1..out_size-1 bytes of
+   [A-Za-z0-9._:-] (an id, never arbitrary text) and returns 0; -1 when
+   absent, malformed or of other characters.  For answering a refused
+   request under its own request_id. */
+int ln_pbcheck_find_id (const void *data, size_t size, const uint32_t *path, size_t depth,
+                        char *out, size_t out_size);
 
 /* The wire type a field of `type` is encoded with when not packed:
    0 varint, 1 64-bit, 2 length-delimited, 5 32-bit. */

@@ -35,6 +35,7 @@
 #include <cmocka.h>
 
 #include "cloudevents.pb-c.h"
+#include "wire.pb-c.h"
 #include "ln_pbcheck.h"
 #include "ln_utf8.h"
 
@@ -72,11 +73,21 @@ static const ProtobufCEnumValue s_color_values[] = {
 static const ProtobufCIntRange s_color_ranges[] = {{0, 0}, {0, 3}};
 static const ProtobufCEnumValueIndex s_color_by_name[] = {
     {"COLOR_UNSPECIFIED", 0}, {"GREEN", 2}, {"RED", 1}};
-static const ProtobufCEnumDescriptor s_color_desc = {
-    PROTOBUF_C__ENUM_DESCRIPTOR_MAGIC,
-    "t.Color", "Color", "T__Color", "t",
-    3, s_color_values, 3, s_color_by_name, 1, s_color_ranges,
-    NULL, NULL, NULL, NULL};
+static const ProtobufCEnumDescriptor s_color_desc = {PROTOBUF_C__ENUM_DESCRIPTOR_MAGIC,
+                                                     "t.Color",
+                                                     "Color",
+                                                     "T__Color",
+                                                     "t",
+                                                     3,
+                                                     s_color_values,
+                                                     3,
+                                                     s_color_by_name,
+                                                     1,
+                                                     s_color_ranges,
+                                                     NULL,
+                                                     NULL,
+                                                     NULL,
+                                                     NULL};
 
 extern const ProtobufCMessageDescriptor s_person_desc;
 extern const ProtobufCMessageDescriptor s_entry_desc;
@@ -84,9 +95,11 @@ extern const ProtobufCMessageDescriptor s_entry_desc;
 /* protobuf-c frees a string unless it is the field's default, so string
    fields need protobuf_c_empty_string as their default, as protoc-c gives. */
 #define FIELD(NAME, ID, LABEL, TYPE, QOFF, OFF, DESC, FLAGS)                                       \
-    {NAME, ID, PROTOBUF_C_LABEL_##LABEL, PROTOBUF_C_TYPE_##TYPE, QOFF, OFF, DESC,                 \
-     PROTOBUF_C_TYPE_##TYPE == PROTOBUF_C_TYPE_STRING ? &protobuf_c_empty_string : NULL, FLAGS,   \
-     0, NULL, NULL}
+    {                                                                                              \
+        NAME, ID, PROTOBUF_C_LABEL_##LABEL, PROTOBUF_C_TYPE_##TYPE, QOFF, OFF, DESC,               \
+            PROTOBUF_C_TYPE_##TYPE == PROTOBUF_C_TYPE_STRING ? &protobuf_c_empty_string : NULL,    \
+            FLAGS, 0, NULL, NULL                                                                   \
+    }
 
 static const ProtobufCFieldDescriptor s_entry_fields[] = {
     FIELD ("key", 1, NONE, STRING, 0, offsetof (t_scores_entry_t, key), NULL, 0),
@@ -98,17 +111,27 @@ static const ProtobufCIntRange s_entry_ranges[] = {{1, 0}, {0, 2}};
 static void
 s_entry_init (ProtobufCMessage *m)
 {
-    t_scores_entry_t *e = (t_scores_entry_t *) m;
+    t_scores_entry_t *e = (t_scores_entry_t *)m;
     memset (e, 0, sizeof *e);
     e->base.descriptor = &s_entry_desc;
-    e->key = (char *) protobuf_c_empty_string;
+    e->key = (char *)protobuf_c_empty_string;
 }
 
-const ProtobufCMessageDescriptor s_entry_desc = {
-    PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
-    "t.Person.ScoresEntry", "ScoresEntry", "T__Person__ScoresEntry", "t",
-    sizeof (t_scores_entry_t), 2, s_entry_fields, s_entry_by_name, 1, s_entry_ranges,
-    (ProtobufCMessageInit) s_entry_init, NULL, NULL, NULL};
+const ProtobufCMessageDescriptor s_entry_desc = {PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+                                                 "t.Person.ScoresEntry",
+                                                 "ScoresEntry",
+                                                 "T__Person__ScoresEntry",
+                                                 "t",
+                                                 sizeof (t_scores_entry_t),
+                                                 2,
+                                                 s_entry_fields,
+                                                 s_entry_by_name,
+                                                 1,
+                                                 s_entry_ranges,
+                                                 (ProtobufCMessageInit)s_entry_init,
+                                                 NULL,
+                                                 NULL,
+                                                 NULL};
 
 #define P(member) offsetof (t_person_t, member)
 static const ProtobufCFieldDescriptor s_person_fields[] = {
@@ -128,17 +151,27 @@ static const ProtobufCIntRange s_person_ranges[] = {{1, 0}, {0, 8}};
 static void
 s_person_init (ProtobufCMessage *m)
 {
-    t_person_t *p = (t_person_t *) m;
+    t_person_t *p = (t_person_t *)m;
     memset (p, 0, sizeof *p);
     p->base.descriptor = &s_person_desc;
-    p->name = (char *) protobuf_c_empty_string;
+    p->name = (char *)protobuf_c_empty_string;
 }
 
-const ProtobufCMessageDescriptor s_person_desc = {
-    PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
-    "t.Person", "Person", "T__Person", "t",
-    sizeof (t_person_t), 8, s_person_fields, s_person_by_name, 1, s_person_ranges,
-    (ProtobufCMessageInit) s_person_init, NULL, NULL, NULL};
+const ProtobufCMessageDescriptor s_person_desc = {PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+                                                  "t.Person",
+                                                  "Person",
+                                                  "T__Person",
+                                                  "t",
+                                                  sizeof (t_person_t),
+                                                  8,
+                                                  s_person_fields,
+                                                  s_person_by_name,
+                                                  1,
+                                                  s_person_ranges,
+                                                  (ProtobufCMessageInit)s_person_init,
+                                                  NULL,
+                                                  NULL,
+                                                  NULL};
 
 // --------------------------------------------------------------------------
 // A protobuf wire writer for hostile inputs
@@ -165,7 +198,7 @@ static void
 b_varint (buf_t *b, uint64_t v)
 {
     do {
-        uint8_t c = (uint8_t) (v & 0x7F);
+        uint8_t c = (uint8_t)(v & 0x7F);
         v >>= 7;
         if (v)
             c |= 0x80;
@@ -176,7 +209,7 @@ b_varint (buf_t *b, uint64_t v)
 static void
 b_tag (buf_t *b, uint32_t field, int wire_type)
 {
-    b_varint (b, ((uint64_t) field << 3) | (uint64_t) wire_type);
+    b_varint (b, ((uint64_t)field << 3) | (uint64_t)wire_type);
 }
 
 /* Length-delimited field with raw content. */
@@ -221,7 +254,7 @@ b_entry (buf_t *b, uint32_t field, const char *key, size_t key_len, int32_t valu
 {
     buf_t e = {0};
     b_len (&e, 1, key, key_len);
-    b_uint (&e, 2, (uint64_t) (int64_t) value);
+    b_uint (&e, 2, (uint64_t)(int64_t)value);
     b_msg (b, field, &e);
     b_free (&e);
 }
@@ -229,8 +262,8 @@ b_entry (buf_t *b, uint32_t field, const char *key, size_t key_len, int32_t valu
 /* Unpack with the given limits (NULL: defaults); expect failure with code
    and field. */
 static void
-s_expect_fail (const buf_t *b, const ln_pbcheck_limits_t *lim, const char *prefix,
-               const char *code, const char *field)
+s_expect_fail (const buf_t *b, const ln_pbcheck_limits_t *lim, const char *prefix, const char *code,
+               const char *field)
 {
     ln_error_t err;
     ln_error_clear (&err);
@@ -256,7 +289,7 @@ s_expect_ok (const buf_t *b, const ln_pbcheck_limits_t *lim)
     if (!m)
         print_message ("unexpected %s at '%s': %s\n", err.code, err.field, err.message);
     assert_non_null (m);
-    return (t_person_t *) m;
+    return (t_person_t *)m;
 }
 
 // --------------------------------------------------------------------------
@@ -311,7 +344,7 @@ s_ref_utf8 (const uint8_t *s, size_t len, int flags)
 static void
 test_utf8_known (void **state)
 {
-    (void) state;
+    (void)state;
     struct {
         const char *s;
         size_t len;
@@ -320,32 +353,32 @@ test_utf8_known (void **state)
         {"", 0, 1},
         {"plain ascii", 11, 1},
         {"tab\tnl\ncr\r", 10, 1},
-        {"caf\xc3\xa9", 5, 1},                  /* é */
-        {"\xe2\x82\xac", 3, 1},                 /* € */
-        {"\xef\xbf\xbd", 3, 1},                 /* U+FFFD */
-        {"\xf0\x9f\x98\x80", 4, 1},             /* U+1F600 */
-        {"\xf4\x8f\xbf\xbf", 4, 1},             /* U+10FFFF */
-        {"\xc2\xa0", 2, 1},                     /* U+00A0, first after C1 */
-        {"a\0b", 3, 0},                         /* NUL */
-        {"\xc0\x80", 2, 0},                     /* overlong NUL */
-        {"\xc1\xbf", 2, 0},                     /* overlong */
-        {"\xe0\x80\x80", 3, 0},                 /* overlong */
-        {"\xe0\x9f\xbf", 3, 0},                 /* overlong U+07FF */
-        {"\xf0\x80\x80\x80", 4, 0},             /* overlong */
-        {"\xf0\x8f\xbf\xbf", 4, 0},             /* overlong U+FFFF */
-        {"\xed\xa0\x80", 3, 0},                 /* U+D800 */
-        {"\xed\xbf\xbf", 3, 0},                 /* U+DFFF */
-        {"\xf4\x90\x80\x80", 4, 0},             /* U+110000 */
+        {"caf\xc3\xa9", 5, 1},      /* é */
+        {"\xe2\x82\xac", 3, 1},     /* € */
+        {"\xef\xbf\xbd", 3, 1},     /* U+FFFD */
+        {"\xf0\x9f\x98\x80", 4, 1}, /* U+1F600 */
+        {"\xf4\x8f\xbf\xbf", 4, 1}, /* U+10FFFF */
+        {"\xc2\xa0", 2, 1},         /* U+00A0, first after C1 */
+        {"a\0b", 3, 0},             /* NUL */
+        {"\xc0\x80", 2, 0},         /* overlong NUL */
+        {"\xc1\xbf", 2, 0},         /* overlong */
+        {"\xe0\x80\x80", 3, 0},     /* overlong */
+        {"\xe0\x9f\xbf", 3, 0},     /* overlong U+07FF */
+        {"\xf0\x80\x80\x80", 4, 0}, /* overlong */
+        {"\xf0\x8f\xbf\xbf", 4, 0}, /* overlong U+FFFF */
+        {"\xed\xa0\x80", 3, 0},     /* U+D800 */
+        {"\xed\xbf\xbf", 3, 0},     /* U+DFFF */
+        {"\xf4\x90\x80\x80", 4, 0}, /* U+110000 */
         {"\xf5\x80\x80\x80", 4, 0},
         {"\xff", 1, 0},
-        {"\x80", 1, 0},                         /* lone continuation */
-        {"\xe2\x82", 2, 0},                     /* truncated */
-        {"\xf0\x9f\x98", 3, 0},                 /* truncated */
-        {"\xc3(", 2, 0},                        /* bad continuation */
-        {"\x1b[31m", 5, 0},                     /* ESC */
-        {"\x7f", 1, 0},                         /* DEL */
-        {"\xc2\x80", 2, 0},                     /* C1 U+0080 */
-        {"\xc2\x9f", 2, 0},                     /* C1 U+009F */
+        {"\x80", 1, 0},         /* lone continuation */
+        {"\xe2\x82", 2, 0},     /* truncated */
+        {"\xf0\x9f\x98", 3, 0}, /* truncated */
+        {"\xc3(", 2, 0},        /* bad continuation */
+        {"\x1b[31m", 5, 0},     /* ESC */
+        {"\x7f", 1, 0},         /* DEL */
+        {"\xc2\x80", 2, 0},     /* C1 U+0080 */
+        {"\xc2\x9f", 2, 0},     /* C1 U+009F */
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         int rc = ln_utf8_check (cases[i].s, cases[i].len, LN_UTF8_TEXT, NULL);
@@ -364,7 +397,7 @@ test_utf8_known (void **state)
 static void
 test_utf8_offset_and_fast_path (void **state)
 {
-    (void) state;
+    (void)state;
     /* A bad byte at every position of a long ASCII string (exercises the
        8-byte fast path and its edges), and the offset reported. */
     char s[100];
@@ -372,7 +405,7 @@ test_utf8_offset_and_fast_path (void **state)
         const uint8_t bad[] = {0x00, 0x01, 0x1f, 0x7f, 0x80, 0xc0, 0xff};
         for (size_t k = 0; k < sizeof bad; k++) {
             memset (s, 'x', sizeof s);
-            s[pos] = (char) bad[k];
+            s[pos] = (char)bad[k];
             size_t off = 9999;
             assert_int_equal (ln_utf8_check (s, sizeof s, LN_UTF8_TEXT, &off), -1);
             assert_int_equal (off, pos);
@@ -387,15 +420,15 @@ test_utf8_offset_and_fast_path (void **state)
 static void
 test_utf8_exhaustive (void **state)
 {
-    (void) state;
+    (void)state;
     uint8_t s[4];
     /* every 1- and 2-byte string */
     for (unsigned a = 0; a < 256; a++) {
-        s[0] = (uint8_t) a;
+        s[0] = (uint8_t)a;
         for (int flags = 0; flags <= 1; flags++)
             assert_int_equal (ln_utf8_check (s, 1, flags, NULL), s_ref_utf8 (s, 1, flags));
         for (unsigned b = 0; b < 256; b++) {
-            s[1] = (uint8_t) b;
+            s[1] = (uint8_t)b;
             for (int flags = 0; flags <= 1; flags++)
                 assert_int_equal (ln_utf8_check (s, 2, flags, NULL), s_ref_utf8 (s, 2, flags));
         }
@@ -406,14 +439,14 @@ test_utf8_exhaustive (void **state)
     for (unsigned a = 0xe0; a <= 0xef; a++)
         for (unsigned b = 0; b < 256; b++)
             for (unsigned c = 0; c < 256; c++) {
-                s[0] = (uint8_t) a, s[1] = (uint8_t) b, s[2] = (uint8_t) c;
+                s[0] = (uint8_t)a, s[1] = (uint8_t)b, s[2] = (uint8_t)c;
                 assert_int_equal (ln_utf8_check (s, 3, 0, NULL), s_ref_utf8 (s, 3, 0));
             }
     for (unsigned a = 0xf0; a <= 0xf7; a++)
         for (unsigned b = 0; b < 256; b++)
             for (unsigned c = 0; c < sizeof edges; c++)
                 for (unsigned d = 0; d < sizeof edges; d++) {
-                    s[0] = (uint8_t) a, s[1] = (uint8_t) b, s[2] = edges[c], s[3] = edges[d];
+                    s[0] = (uint8_t)a, s[1] = (uint8_t)b, s[2] = edges[c], s[3] = edges[d];
                     assert_int_equal (ln_utf8_check (s, 4, 0, NULL), s_ref_utf8 (s, 4, 0));
                 }
 }
@@ -424,7 +457,7 @@ test_utf8_exhaustive (void **state)
 static void
 test_valid_person (void **state)
 {
-    (void) state;
+    (void)state;
     buf_t b = {0}, f = {0};
     b_str (&b, 1, "Ada");
     b_str (&b, 2, "A. L.");
@@ -456,7 +489,7 @@ test_valid_person (void **state)
 static void
 test_is_map (void **state)
 {
-    (void) state;
+    (void)state;
     assert_true (ln_pbcheck_is_map (&s_person_fields[3]));  /* scores */
     assert_false (ln_pbcheck_is_map (&s_person_fields[1])); /* aliases */
     assert_false (ln_pbcheck_is_map (&s_person_fields[6])); /* friends */
@@ -476,7 +509,7 @@ test_is_map (void **state)
 static void
 test_invalid_utf8_paths (void **state)
 {
-    (void) state;
+    (void)state;
     buf_t b = {0}, f = {0}, g = {0};
 
     /* embedded NUL: protobuf-c would hand us "Ad" */
@@ -525,7 +558,7 @@ test_invalid_utf8_paths (void **state)
 static void
 test_lengths (void **state)
 {
-    (void) state;
+    (void)state;
     ln_pbcheck_limits_t lim = LN_PBCHECK_LIMITS_DEFAULT;
     lim.max_string = 5;
     lim.max_bytes = 4;
@@ -556,7 +589,7 @@ test_lengths (void **state)
 static void
 test_unknown_fields (void **state)
 {
-    (void) state;
+    (void)state;
     buf_t b = {0}, f = {0};
     b_str (&b, 1, "x");
     b_uint (&b, 99, 1);
@@ -593,22 +626,24 @@ test_unknown_fields (void **state)
 static void
 test_malformed (void **state)
 {
-    (void) state;
+    (void)state;
     struct {
         const char *bytes;
         size_t len;
         const char *field;
     } cases[] = {
-        {"\x0a\x05" "abc", 5, ""},            /* length past the end */
-        {"\x18\xff\xff", 3, ""},              /* truncated varint */
+        {"\x0a\x05"
+         "abc",
+         5, ""},                                                      /* length past the end */
+        {"\x18\xff\xff", 3, ""},                                      /* truncated varint */
         {"\x18\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\x01", 12, ""}, /* 11-byte varint */
-        {"\x0b\x0c", 2, ""},                  /* group wire type (start/end) */
-        {"\x0f", 1, ""},                      /* wire type 7 */
-        {"\x02\x00", 2, ""},                  /* field number 0 */
-        {"\x08\x01", 2, "name"},              /* string as varint */
-        {"\x1a\x01\x01", 3, "color"},         /* enum as length-delimited */
-        {"\x2d\x00\x00\x00\x00", 5, "child"}, /* message as fixed32 */
-        {"\xff\xff\xff\xff\xff\x01", 6, ""},  /* tag longer than 5 bytes */
+        {"\x0b\x0c", 2, ""},                   /* group wire type (start/end) */
+        {"\x0f", 1, ""},                       /* wire type 7 */
+        {"\x02\x00", 2, ""},                   /* field number 0 */
+        {"\x08\x01", 2, "name"},               /* string as varint */
+        {"\x1a\x01\x01", 3, "color"},          /* enum as length-delimited */
+        {"\x2d\x00\x00\x00\x00", 5, "child"},  /* message as fixed32 */
+        {"\xff\xff\xff\xff\xff\x01", 6, ""},   /* tag longer than 5 bytes */
         {"\x3a\x02\x0a\x05", 4, "friends[0]"}, /* inner length past inner end */
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -659,7 +694,7 @@ s_nested (buf_t *out, unsigned depth, const char *inner_name)
 static void
 test_depth (void **state)
 {
-    (void) state;
+    (void)state;
     buf_t b;
     s_nested (&b, 8, "deep"); /* 8 levels below the top: allowed */
     t_person_t *p = s_expect_ok (&b, NULL);
@@ -708,13 +743,13 @@ test_depth (void **state)
 static void
 test_enums (void **state)
 {
-    (void) state;
+    (void)state;
     buf_t b = {0}, f = {0};
     b_uint (&b, 3, 3);
     s_expect_fail (&b, NULL, NULL, "PB_BAD_ENUM", "color");
     b_free (&b);
 
-    b_uint (&b, 3, (uint64_t) -1); /* -1 as a 10-byte varint */
+    b_uint (&b, 3, (uint64_t)-1); /* -1 as a 10-byte varint */
     s_expect_fail (&b, NULL, NULL, "PB_BAD_ENUM", "color");
     b_free (&b);
 
@@ -735,7 +770,7 @@ test_enums (void **state)
 static void
 test_counts (void **state)
 {
-    (void) state;
+    (void)state;
     ln_pbcheck_limits_t lim = LN_PBCHECK_LIMITS_DEFAULT;
     lim.max_repeated = 3;
     buf_t b = {0};
@@ -755,7 +790,7 @@ test_counts (void **state)
 static void
 test_duplicate_keys (void **state)
 {
-    (void) state;
+    (void)state;
     buf_t b = {0};
     b_entry (&b, 4, "a", 1, 1);
     b_entry (&b, 4, "b", 1, 2);
@@ -805,7 +840,7 @@ test_duplicate_keys (void **state)
 static void
 test_null_args (void **state)
 {
-    (void) state;
+    (void)state;
     ln_error_t err;
     assert_null (ln_pbcheck_unpack (&s_person_desc, NULL, 5, NULL, NULL, &err));
     assert_string_equal (err.code, "PB_DECODE");
@@ -822,7 +857,7 @@ test_null_args (void **state)
 static void
 test_random_mutations (void **state)
 {
-    (void) state;
+    (void)state;
     buf_t b = {0}, f = {0};
     b_str (&b, 1, "Ada");
     b_str (&b, 2, "A");
@@ -840,7 +875,7 @@ test_random_mutations (void **state)
         int flips = 1 + round % 4;
         for (int k = 0; k < flips; k++) {
             seed = seed * 1103515245 + 12345;
-            copy[(seed >> 8) % b.len] ^= (uint8_t) (1u << ((seed >> 4) % 8));
+            copy[(seed >> 8) % b.len] ^= (uint8_t)(1u << ((seed >> 4) % 8));
         }
         ln_error_t err;
         ProtobufCMessage *m = ln_pbcheck_unpack (&s_person_desc, copy, b.len, NULL, NULL, &err);
@@ -854,6 +889,47 @@ test_random_mutations (void **state)
     free (copy);
     b_free (&b);
     b_free (&f);
+}
+
+/* A request that fails the checks still names its request_id. */
+static void
+test_find_id (void **state)
+{
+    (void)state;
+    Lantern__V1__Person person = LANTERN__V1__PERSON__INIT;
+    person.role = (Lantern__V1__PersonRole)99; /* out of range */
+    Lantern__V1__Person *persons[1] = {&person};
+    Lantern__V1__SignalDetails d = LANTERN__V1__SIGNAL_DETAILS__INIT;
+    d.persons = persons;
+    d.n_persons = 1;
+    Lantern__V1__SubmitSignal sub = LANTERN__V1__SUBMIT_SIGNAL__INIT;
+    sub.details = &d;
+    Lantern__V1__Request r = LANTERN__V1__REQUEST__INIT;
+    r.request_id = "req-42.a:b_c";
+    r.command_case = LANTERN__V1__REQUEST__COMMAND_SUBMIT_SIGNAL;
+    r.submit_signal = &sub;
+    Lantern__V1__ClientMessage cm = LANTERN__V1__CLIENT_MESSAGE__INIT;
+    cm.kind_case = LANTERN__V1__CLIENT_MESSAGE__KIND_REQUEST;
+    cm.request = &r;
+    uint8_t buf[512];
+    size_t n = lantern__v1__client_message__pack (&cm, buf);
+    ln_error_t err;
+    assert_null (
+        ln_pbcheck_unpack (&lantern__v1__client_message__descriptor, buf, n, NULL, NULL, &err));
+    const uint32_t path[2] = {1, 1};
+    char id[65];
+    assert_int_equal (ln_pbcheck_find_id (buf, n, path, 2, id, sizeof id), 0);
+    assert_string_equal (id, "req-42.a:b_c");
+    /* too small a buffer, a truncated message, a value of other characters */
+    assert_int_equal (ln_pbcheck_find_id (buf, n, path, 2, id, 5), -1);
+    for (size_t cut = 0; cut < n; cut++)
+        (void)ln_pbcheck_find_id (buf, cut, path, 2, id, sizeof id); /* no crash, no overread */
+    r.request_id = "bad id\n";
+    n = lantern__v1__client_message__pack (&cm, buf);
+    assert_int_equal (ln_pbcheck_find_id (buf, n, path, 2, id, sizeof id), -1);
+    r.request_id = "";
+    n = lantern__v1__client_message__pack (&cm, buf);
+    assert_int_equal (ln_pbcheck_find_id (buf, n, path, 2, id, sizeof id), -1);
 }
 
 int
@@ -875,6 +951,7 @@ main (void)
         cmocka_unit_test (test_duplicate_keys),
         cmocka_unit_test (test_null_args),
         cmocka_unit_test (test_random_mutations),
+        cmocka_unit_test (test_find_id),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
