@@ -68,6 +68,7 @@ SERVICES   := $(notdir $(patsubst %/,%,$(dir $(wildcard services/*/main.c))))
 # link, so they can drive its validation, store and retention directly.  Service functions
 # carry their service's prefix (intake_...), so the archive has no clashes.
 SVC_SRC    := $(filter-out services/%/main.c,$(wildcard services/*/*.c))
+SVC_TEST_SRC := $(wildcard tests/unit/test_intake*.c tests/integration/test_intake*.c)
 
 # Two variants of every object: plain (-O2) and sanitized (ASan+UBSan).
 # $(call objs,VARIANT,SOURCES)
@@ -144,12 +145,9 @@ $(BUILD)/$(1)/tests/%: $(BUILD)/$(1)/tests/%.o $(SUP_$(1)) $(LIB_$(1))
 	@echo "  LD/$(1) $$@"
 	$(Q)$(CC) $(2) -o $$@ $$< $(SUP_$(1)) $(LIB_$(1)) $$(CMOCKA_LIBS) $$(PKG_LIBS) -lpthread
 
-# Tests of a service (test_intake*, ...) also link the service's modules.
-$(BUILD)/$(1)/tests/unit/test_intake%: $(BUILD)/$(1)/tests/unit/test_intake%.o $(SUP_$(1)) $(SVC_$(1)) $(LIB_$(1))
-	@echo "  LD/$(1) $$@"
-	$(Q)$(CC) $(2) -o $$@ $$< $(SUP_$(1)) $(SVC_$(1)) $(LIB_$(1)) $$(CMOCKA_LIBS) $$(PKG_LIBS) -lpthread
-
-$(BUILD)/$(1)/tests/integration/test_intake%: $(BUILD)/$(1)/tests/integration/test_intake%.o $(SUP_$(1)) $(SVC_$(1)) $(LIB_$(1))
+# Tests of a service (test_intake*, ...) also link the service's modules
+# (a static pattern rule: it wins over the generic one above).
+$(patsubst tests/%.c,$(BUILD)/$(1)/tests/%,$(SVC_TEST_SRC)): $(BUILD)/$(1)/tests/%: $(BUILD)/$(1)/tests/%.o $(SUP_$(1)) $(SVC_$(1)) $(LIB_$(1))
 	@echo "  LD/$(1) $$@"
 	$(Q)$(CC) $(2) -o $$@ $$< $(SUP_$(1)) $(SVC_$(1)) $(LIB_$(1)) $$(CMOCKA_LIBS) $$(PKG_LIBS) -lpthread
 endef
@@ -181,7 +179,7 @@ $(BUILD)/plain/bench/%: $(BUILD)/plain/tests/bench/%.o $(SUP_plain) $(LIB_plain)
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(OPT) -o $@ $< $(SUP_plain) $(LIB_plain) $(PKG_LIBS) -lpthread
 
-$(BUILD)/plain/bench/bench_intake%: $(BUILD)/plain/tests/bench/bench_intake%.o $(SUP_plain) $(SVC_plain) $(LIB_plain)
+$(patsubst tests/bench/%.c,$(BUILD)/plain/bench/%,$(wildcard tests/bench/bench_intake*.c)): $(BUILD)/plain/bench/%: $(BUILD)/plain/tests/bench/%.o $(SUP_plain) $(SVC_plain) $(LIB_plain)
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(OPT) -o $@ $< $(SUP_plain) $(SVC_plain) $(LIB_plain) $(PKG_LIBS) -lpthread
 
@@ -199,8 +197,11 @@ test-asan: $(TESTS_asan) $(BINS_asan) $(PROGS_asan)
 	$(Q)BUILD=$(BUILD) tests/run.sh $(TESTS_asan)
 
 # Tests that run the real lanternctl must not run a stale one.
-$(BUILD)/plain/tests/integration/test_lanternctl $(BUILD)/plain/tests/integration/test_cli: $(BUILD)/bin/lanternctl
-$(BUILD)/asan/tests/integration/test_lanternctl $(BUILD)/asan/tests/integration/test_cli: $(BUILD)/asan/bin/lanternctl
+$(BUILD)/plain/tests/integration/test_lanternctl $(BUILD)/plain/tests/integration/test_cli $(BUILD)/plain/tests/integration/test_signal_cli: $(BUILD)/bin/lanternctl
+$(BUILD)/asan/tests/integration/test_lanternctl $(BUILD)/asan/tests/integration/test_cli $(BUILD)/asan/tests/integration/test_signal_cli: $(BUILD)/asan/bin/lanternctl
+# ... nor a stale service.
+$(BUILD)/plain/tests/integration/test_intake $(BUILD)/plain/tests/integration/test_signal_cli: $(BUILD)/bin/lantern-intake
+$(BUILD)/asan/tests/integration/test_intake $(BUILD)/asan/tests/integration/test_signal_cli: $(BUILD)/asan/bin/lantern-intake
 
 # --- bench --------------------------------------------------------------------
 bench: $(BENCHES) $(PROGS_plain) $(BINS)
