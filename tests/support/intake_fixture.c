@@ -187,7 +187,9 @@ intake_fix_stop (intake_fix_t **self_p)
     bus_keys_destroy (&self->keys);
     ln_pgfix_destroy (&self->pg);
     free (self->conninfo);
-    if (self->dir[0] && rc == 0) {
+    /* LANTERN_KEEP_TEST_DIRS=1 keeps the node's directory (config, log) */
+    const char *keep = getenv ("LANTERN_KEEP_TEST_DIRS");
+    if (self->dir[0] && rc == 0 && !(keep && *keep == '1')) {
         char cmd[600];
         snprintf (cmd, sizeof cmd, "rm -rf '%s'", self->dir);
         if (system (cmd) != 0)
