@@ -26,10 +26,7 @@
     or when the connection cannot be made; 2 on usage errors, including
     JSON that does not fit the command (nothing was sent).
 */
-#include <errno.h>
 #include <getopt.h>
-#include <inttypes.h>
-#include <sodium.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,13 +35,8 @@
 #include "connect.h"
 #include "lanternctl.h"
 #include "ln_json.h"
+#include "request.h"
 #include "wire.pb-c.h"
-
-#define CALL_DEFAULT_TIMEOUT_MS 5000
-#define CALL_DEFAULT_RETRIES    2
-#define CALL_MAX_TIMEOUT_MS     3600000
-#define CALL_MAX_RETRIES        100
-#define CALL_REQUEST_ID_MAX     64
 
 enum { OPT_JSON = 0x2001 };
 
@@ -158,7 +150,7 @@ s_usage (FILE *out)
              "\n%s"
              "\n"
              "commands (the command's JSON -> the result's fields):\n",
-             CALL_DEFAULT_TIMEOUT_MS, CALL_DEFAULT_RETRIES, LANTERNCTL_CONN_HELP);
+             LANTERNCTL_DEFAULT_TIMEOUT_MS, LANTERNCTL_DEFAULT_RETRIES, LANTERNCTL_CONN_HELP);
     const ProtobufCMessageDescriptor *d = &lantern__v1__request__descriptor;
     for (unsigned i = 0; i < d->n_fields; i++) {
         const ProtobufCFieldDescriptor *f = &d->fields[i];
@@ -190,73 +182,6 @@ s_usage (FILE *out)
 }
 
 // --------------------------------------------------------------------------
-// Input
-
-/* Read all of `path` ("-": stdin), at most `max` bytes.  Returns a
-   NUL-terminated buffer (caller frees) and sets *len, or NULL after
-   printing why. */
-static char *
-s_read_input (const char *path, size_t max, size_t *len)
-{
-    bool is_stdin = strcmp (path, "-") == 0;
-    FILE *f = is_stdin ? stdin : fopen (path, "rb");
-    char *buf = NULL;
-    if (!f) {
-        fprintf (stderr, "lanternctl: call: cannot read %s: %s\n", path, strerror (errno));
-        return NULL;
-    }
-    buf = malloc (max + 2);
-    if (!buf)
-        abort ();
-    size_t n = fread (buf, 1, max + 1, f);
-    bool failed = ferror (f) != 0;
-    if (!is_stdin)
-        fclose (f);
-    if (failed) {
-        fprintf (stderr, "lanternctl: call: cannot read %s\n", is_stdin ? "stdin" : path);
-        free (buf);
-        return NULL;
-    }
-    if (n > max) {
-        fprintf (stderr, "lanternctl: call: JSON_LIMIT: %s is larger than %zu bytes\n",
-                 is_stdin ? "stdin" : path, max);
-        free (buf);
-        return NULL;
-    }
-    buf[n] = '\0';
-    *len = n;
-    return buf;
-}
-
-static bool
-s_request_id_valid (const char *id)
-{
-    size_t n = strlen (id);
-    if (n == 0 || n > CALL_REQUEST_ID_MAX)
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        char c = id[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '.' || c == '_' || c == ':' || c == '-'))
-            return false;
-    }
-    return true;
-}
-
-/* A whole decimal number in [min, max]. */
-static bool
-s_parse_long (const char *text, long min, long max, long *value)
-{
-    char *end = NULL;
-    errno = 0;
-    long v = strtol (text, &end, 10);
-    if (errno != 0 || end == text || *end != '\0' || v < min || v > max)
-        return false;
-    *value = v;
-    return true;
-}
-
-// --------------------------------------------------------------------------
 // Output
 
 /* The result member of the reply that is set, or NULL. */
@@ -285,25 +210,23 @@ lanternctl_call (int argc, char **argv)
 {
     static const struct option options[] = {
         {"file", required_argument, NULL, 'f'},
-        {"request-id", required_argument, NULL, 'r'},
-        {"timeout", required_argument, NULL, 't'},
-        {"retries", required_argument, NULL, 'n'},
+        LANTERNCTL_REQ_OPTIONS,
         {"json", no_argument, NULL, OPT_JSON},
         {"help", no_argument, NULL, 'h'},
         LANTERNCTL_CONN_OPTIONS,
         {NULL, 0, NULL, 0},
     };
     lanternctl_conn_t conn = {NULL, NULL, NULL};
+    lanternctl_req_t req = LANTERNCTL_REQ_DEFAULTS;
+    req.announce = true;
+    req.changes = true; /* any command: call cannot tell which ones change state */
     const char *file = NULL;
-    const char *request_id = NULL;
-    long timeout_ms = CALL_DEFAULT_TIMEOUT_MS, retries = CALL_DEFAULT_RETRIES;
     bool compact = false;
     int rc = LANTERNCTL_EXIT_FAIL;
     char *text = NULL;
     ProtobufCMessage *command = NULL;
     ln_client_t *client = NULL;
     Lantern__V1__ServerMessage *answer = NULL;
-    char *json = NULL;
 
     optind = 0; /* GNU getopt: start afresh */
     opterr = 0;
@@ -312,18 +235,6 @@ lanternctl_call (int argc, char **argv)
         switch (c) {
         case 'f':
             file = optarg;
-            break;
-        case 'r':
-            request_id = optarg;
-            break;
-        case 't':
-            if (!s_parse_long (optarg, 1, CALL_MAX_TIMEOUT_MS, &timeout_ms))
-                return s_usage_error ("--timeout: not a number of ms in 1..%d",
-                                      CALL_MAX_TIMEOUT_MS);
-            break;
-        case 'n':
-            if (!s_parse_long (optarg, 0, CALL_MAX_RETRIES, &retries))
-                return s_usage_error ("--retries: not a number in 0..%d", CALL_MAX_RETRIES);
             break;
         case OPT_JSON:
             compact = true;
@@ -337,10 +248,14 @@ lanternctl_call (int argc, char **argv)
             if (optopt)
                 return s_usage_error ("unknown option '-%c'", optopt);
             return s_usage_error ("unknown option '%s'", argv[optind - 1]);
-        default:
-            if (!lanternctl_conn_option (&conn, c, optarg))
+        default: {
+            int taken = lanternctl_req_option (&req, "call", c, optarg);
+            if (taken < 0)
+                return LANTERNCTL_EXIT_USAGE;
+            if (!taken && !lanternctl_conn_option (&conn, c, optarg))
                 return s_usage_error ("unknown option '%s'", argv[optind - 1]);
             break;
+        }
         }
     }
     if (optind >= argc)
@@ -355,14 +270,12 @@ lanternctl_call (int argc, char **argv)
         return s_usage_error ("unknown command '%s' ('lanternctl call --help' lists them)", name);
     if (arg && file)
         return s_usage_error ("%s", "give the JSON as an argument or with --file, not both");
-    if (request_id && !s_request_id_valid (request_id))
-        return s_usage_error ("--request-id: 1 to %d characters of A-Z a-z 0-9 . _ : -",
-                              CALL_REQUEST_ID_MAX);
 
     /* The command, checked before anything is sent. */
     size_t len = 0;
     if (file || (arg && strcmp (arg, "-") == 0)) {
-        text = s_read_input (file ? file : "-", ln_json_default_limits.max_size, &len);
+        text =
+            lanternctl_read_file ("call", file ? file : "-", ln_json_default_limits.max_size, &len);
         if (!text)
             return LANTERNCTL_EXIT_USAGE;
     }
@@ -387,45 +300,15 @@ lanternctl_call (int argc, char **argv)
         goto out;
     rc = LANTERNCTL_EXIT_FAIL;
 
-    char fresh[CALL_REQUEST_ID_MAX + 1];
-    if (!request_id) {
-        if (sodium_init () < 0) {
-            fprintf (stderr, "lanternctl: call: libsodium cannot initialise\n");
-            goto out;
-        }
-        ln_client_request_id ("ctl", fresh, sizeof fresh);
-        request_id = fresh;
-        /* before sending: whatever happens next, the user can retry */
-        fprintf (stderr, "request_id: %s\n", request_id);
-    }
-
     /* Set the oneof through the descriptor: no code per command. */
     Lantern__V1__Request request = LANTERN__V1__REQUEST__INIT;
-    request.request_id = (char *)request_id;
     uint32_t which = cmd->id;
     memcpy ((char *)&request + cmd->quantifier_offset, &which, sizeof which);
     memcpy ((char *)&request + cmd->offset, &command, sizeof command);
 
-    int attempts = (int)retries + 1;
-    answer = ln_client_call (client, &request, (int)timeout_ms, attempts, &err);
-    if (!answer) {
-        if (err.code && strcmp (err.code, "CLIENT_TIMEOUT") == 0)
-            fprintf (stderr, "lanternctl: call: no reply from %s after %d attempt(s) of %ld ms\n",
-                     lanternctl_conn_endpoint (), attempts, timeout_ms);
-        else if (err.code && strcmp (err.code, "CLIENT_SEND") == 0)
-            fprintf (stderr,
-                     "lanternctl: call: no connection to %s within %d ms (is the node up, and "
-                     "is our key in its registry?)\n",
-                     lanternctl_conn_endpoint (), LN_CLIENT_SEND_TIMEOUT_MS);
-        else
-            fprintf (stderr, "lanternctl: call: %s: %s\n", err.code ? err.code : "CLIENT",
-                     err.message);
-        fprintf (stderr,
-                 "lanternctl: call: the command may or may not have taken effect; retry with "
-                 "--request-id %s\n",
-                 request_id);
+    /* No reply is exit 1 here (documented so before signal's exit 3). */
+    if (lanternctl_request (client, "call", &req, &request, &answer) != 0)
         goto out;
-    }
     const Lantern__V1__Reply *reply = answer->reply;
     if (reply->status != LANTERN__V1__REPLY__STATUS__OK) {
         const Lantern__V1__Error *e = reply->error;
@@ -438,18 +321,12 @@ lanternctl_call (int argc, char **argv)
         goto out;
     }
     const ProtobufCMessage *result = s_result_of (reply);
-    json = result ? ln_json_from_message (result, !compact) : strdup ("{}");
-    if (!json) {
-        fprintf (stderr, "lanternctl: call: cannot print the result as JSON\n");
+    if (result && lanternctl_print_json ("call", result, !compact) != 0)
         goto out;
-    }
-    if (printf ("%s\n", json) < 0 || fflush (stdout) != 0) {
-        fprintf (stderr, "lanternctl: call: cannot write the result: %s\n", strerror (errno));
-        goto out;
-    }
+    if (!result && (printf ("{}\n") < 0 || fflush (stdout) != 0))
+        goto out; /* a reply without a result: an empty one */
     rc = LANTERNCTL_EXIT_OK;
 out:
-    free (json);
     if (answer)
         lantern__v1__server_message__free_unpacked (answer, NULL);
     ln_client_destroy (&client);

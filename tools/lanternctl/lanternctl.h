@@ -4,14 +4,16 @@
     command.  Each command function gets argv with argv[0] = the command name,
     prints its own --help, writes results to stdout and errors to stderr
     ("lanternctl: COMMAND: what is wrong"), and returns the process exit code:
-    0 success, 1 failure, 2 usage error.
+    0 success, 1 failure, 2 usage error, 3 the node gave no reply or was
+    UNAVAILABLE (signal; call still says 1 there).
 */
 #ifndef LANTERNCTL_H
 #define LANTERNCTL_H
 
-#define LANTERNCTL_EXIT_OK    0
-#define LANTERNCTL_EXIT_FAIL  1
-#define LANTERNCTL_EXIT_USAGE 2
+#define LANTERNCTL_EXIT_OK          0
+#define LANTERNCTL_EXIT_FAIL        1
+#define LANTERNCTL_EXIT_USAGE       2
+#define LANTERNCTL_EXIT_UNAVAILABLE 3
 
 /* Print "lanternctl: CMD: <message>" and a pointer to 'lanternctl CMD
    --help' on stderr; returns LANTERNCTL_EXIT_USAGE (main.c). */
@@ -25,5 +27,7 @@ int lanternctl_audit (int argc, char **argv);
 int lanternctl_call (int argc, char **argv);
 /* events.c */
 int lanternctl_events (int argc, char **argv);
+/* signal.c */
+int lanternctl_signal (int argc, char **argv);
 
 #endif

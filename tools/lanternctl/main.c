@@ -23,6 +23,7 @@ static const command_t s_commands[] = {
     {"audit", lanternctl_audit, "verify a node's hash-chained audit trail"},
     {"call", lanternctl_call, "call a command of a node (JSON in, JSON out)"},
     {"events", lanternctl_events, "follow a node's event log (events tail)"},
+    {"signal", lanternctl_signal, "submit, amend, withdraw, show and list signals (intake)"},
 };
 #define COMMAND_COUNT (sizeof s_commands / sizeof s_commands[0])
 
