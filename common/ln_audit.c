@@ -8,9 +8,10 @@
       The head lock makes writers take turns, so seq is dense and in commit
       order.
     - A batch is sent as one INSERT ... SELECT FROM unnest(arrays): the
-      arrays travel as text parameters (array literals with every element
-      quoted), so a batch of hundreds of entries costs two round trips (lock
-      the head; insert + move the head) instead of hundreds.
+      arrays travel as binary parameters (ln_db_array_t: no quoting, no
+      hex), so a batch of hundreds of entries costs two round trips (lock
+      the head; insert + move the head) instead of hundreds.  Both
+      statements are prepared once per connection (ln_db_exec_prepared).
     - The hash is computed here, over the UTF-8 bytes as C holds them, with
       libsodium; the database only stores it.  Verification reads the rows
       back and recomputes, so client_encoding must be UTF8 on both ends.
@@ -86,74 +87,6 @@ const ln_migration_t ln_audit_migration = {
 
 /* --- small helpers ------------------------------------------------------------ */
 
-/* A growing text buffer, always NUL-terminated.  Out of memory aborts. */
-typedef struct {
-    char *data;
-    size_t len;
-    size_t cap;
-} s_buf_t;
-
-static void
-s_buf_add (s_buf_t *b, const char *s, size_t n)
-{
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        char *p = realloc (b->data, cap);
-        if (!p)
-            abort ();
-        b->data = p;
-        b->cap = cap;
-    }
-    memcpy (b->data + b->len, s, n);
-    b->len += n;
-    b->data[b->len] = '\0';
-}
-
-static void
-s_buf_str (s_buf_t *b, const char *s)
-{
-    s_buf_add (b, s, strlen (s));
-}
-
-/* Start an array literal, or add the separator before the next element. */
-static void
-s_array_next (s_buf_t *b)
-{
-    s_buf_add (b, b->len == 0 ? "{" : ",", 1);
-}
-
-/* One element of a text[] literal: NULL, or the value double-quoted with
-   '"' and '\' escaped (quoting every element makes "NULL", "", braces,
-   commas and spaces plain values). */
-static void
-s_array_text (s_buf_t *b, const char *text)
-{
-    s_array_next (b);
-    if (!text) {
-        s_buf_str (b, "NULL");
-        return;
-    }
-    s_buf_add (b, "\"", 1);
-    const char *run = text;
-    for (const char *p = text; *p; p++) {
-        if (*p == '"' || *p == '\\') {
-            s_buf_add (b, run, (size_t)(p - run));
-            s_buf_add (b, "\\", 1);
-            run = p;
-        }
-    }
-    s_buf_str (b, run);
-    s_buf_add (b, "\"", 1);
-}
-
-static void
-s_array_end (s_buf_t *b)
-{
-    s_buf_add (b, "}", 1);
-}
-
 /* Parse a decimal int64 that must be the whole string. */
 static int
 s_parse_i64 (const char *text, int64_t *out)
@@ -165,6 +98,20 @@ s_parse_i64 (const char *text, int64_t *out)
     long long v = strtoll (text, &end, 10);
     if (errno != 0 || !end || *end != '\0')
         return -1;
+    *out = (int64_t)v;
+    return 0;
+}
+
+/* A big-endian binary int8 result value. */
+static int
+s_bin_i64 (const PGresult *res, int row, int col, int64_t *out)
+{
+    if (PQgetisnull (res, row, col) || PQgetlength (res, row, col) != 8)
+        return -1;
+    const unsigned char *b = (const unsigned char *)PQgetvalue (res, row, col);
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = (v << 8) | b[i];
     *out = (int64_t)v;
     return 0;
 }
@@ -328,29 +275,33 @@ static const char *const s_insert_sql =
     " INSERT INTO audit (seq, at_us, principal, organisation, action, object, outcome, reason,"
     "   request_id, prev_hash, hash)"
     " SELECT $1::bigint + u.n - 1, u.at_us, u.principal, u.organisation, u.action, u.object,"
-    "   u.outcome, u.reason, u.request_id, decode (u.prev_hash, 'hex'), decode (u.hash, 'hex')"
-    " FROM unnest ($2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],"
-    "   $8::text[], $9::text[], $10::text[], $11::text[]) WITH ORDINALITY"
+    "   u.outcome, u.reason, u.request_id, u.prev_hash, u.hash"
+    " FROM unnest ($2::int8[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],"
+    "   $8::text[], $9::text[], $10::bytea[], $11::bytea[]) WITH ORDINALITY"
     "   AS u (at_us, principal, organisation, action, object, outcome, reason, request_id,"
     "   prev_hash, hash, n)"
     " RETURNING 1),"
-    " upd AS (UPDATE audit_head SET seq = $12::bigint, hash = decode ($13, 'hex') RETURNING 1)"
+    " upd AS (UPDATE audit_head SET seq = $12::bigint, hash = $13::bytea RETURNING 1)"
     " SELECT (SELECT count(*) FROM ins), (SELECT count(*) FROM upd)";
 
 /* Insert entries[0..n) (n <= APPEND_CHUNK) after head (*seq, prev) and move
- *seq and prev on. */
+   *seq and prev on.  The arrays travel in binary (ln_db_array_t): no
+   quoting, no hex. */
 static int
 s_insert_chunk (ln_db_t *db, const ln_audit_entry_t *entries, size_t n, int64_t now, int64_t *seq,
                 uint8_t prev[LN_AUDIT_HASH_BYTES], ln_error_t *err)
 {
     int rc = -1;
     PGresult *res = NULL;
-    /* 0: at_us, 1..7: text fields, 8: prev_hash hex, 9: hash hex */
-    s_buf_t arrays[ARRAY_COUNT];
-    memset (arrays, 0, sizeof arrays);
+    /* 0: at_us, 1..7: text fields, 8: prev_hash, 9: hash */
+    ln_db_array_t arrays[ARRAY_COUNT];
     char first[24], last[24];
-    char hex[LN_AUDIT_HASH_HEX + 1];
 
+    ln_db_array_init (&arrays[0], LN_DB_OID_INT8);
+    for (int f = 0; f < FIELD_COUNT; f++)
+        ln_db_array_init (&arrays[1 + f], LN_DB_OID_TEXT);
+    ln_db_array_init (&arrays[8], LN_DB_OID_BYTEA);
+    ln_db_array_init (&arrays[9], LN_DB_OID_BYTEA);
     int64_t first_seq = *seq + 1;
     for (size_t i = 0; i < n; i++) {
         const ln_audit_entry_t *e = &entries[i];
@@ -362,40 +313,37 @@ s_insert_chunk (ln_db_t *db, const ln_audit_entry_t *entries, size_t n, int64_t 
 
         s_entry_fields (e, fields, lens);
         s_row_hash (prev, s, at, fields, lens, hash);
-
-        char num[24];
-        snprintf (num, sizeof num, "%" PRId64, at);
-        s_array_next (&arrays[0]);
-        s_buf_str (&arrays[0], num);
-        for (int f = 0; f < FIELD_COUNT; f++)
-            s_array_text (&arrays[1 + f], fields[f]);
-        sodium_bin2hex (hex, sizeof hex, prev, LN_AUDIT_HASH_BYTES);
-        s_array_text (&arrays[8], hex);
-        sodium_bin2hex (hex, sizeof hex, hash, LN_AUDIT_HASH_BYTES);
-        s_array_text (&arrays[9], hex);
+        ln_db_array_add_int8 (&arrays[0], at);
+        for (int f = 0; f < FIELD_COUNT; f++) {
+            if (fields[f])
+                ln_db_array_add (&arrays[1 + f], fields[f], lens[f]);
+            else
+                ln_db_array_add_null (&arrays[1 + f]);
+        }
+        ln_db_array_add (&arrays[8], prev, LN_AUDIT_HASH_BYTES);
+        ln_db_array_add (&arrays[9], hash, LN_AUDIT_HASH_BYTES);
         memcpy (prev, hash, LN_AUDIT_HASH_BYTES);
     }
-    for (int a = 0; a < ARRAY_COUNT; a++)
-        s_array_end (&arrays[a]);
     int64_t last_seq = first_seq + (int64_t)n - 1;
     snprintf (first, sizeof first, "%" PRId64, first_seq);
     snprintf (last, sizeof last, "%" PRId64, last_seq);
-    sodium_bin2hex (hex, sizeof hex, prev, LN_AUDIT_HASH_BYTES);
 
-    const char *params[ARRAY_COUNT + 3] = {first,
-                                           arrays[0].data,
-                                           arrays[1].data,
-                                           arrays[2].data,
-                                           arrays[3].data,
-                                           arrays[4].data,
-                                           arrays[5].data,
-                                           arrays[6].data,
-                                           arrays[7].data,
-                                           arrays[8].data,
-                                           arrays[9].data,
-                                           last,
-                                           hex};
-    res = ln_db_exec (db, s_insert_sql, ARRAY_COUNT + 3, params, err);
+    const char *values[ARRAY_COUNT + 3];
+    int lengths[ARRAY_COUNT + 3], formats[ARRAY_COUNT + 3];
+    values[0] = first;
+    lengths[0] = formats[0] = 0;
+    for (int a = 0; a < ARRAY_COUNT; a++) {
+        values[1 + a] = ln_db_array_data (&arrays[a]);
+        lengths[1 + a] = ln_db_array_size (&arrays[a]);
+        formats[1 + a] = 1;
+    }
+    values[ARRAY_COUNT + 1] = last;
+    lengths[ARRAY_COUNT + 1] = formats[ARRAY_COUNT + 1] = 0;
+    values[ARRAY_COUNT + 2] = (const char *)prev;
+    lengths[ARRAY_COUNT + 2] = LN_AUDIT_HASH_BYTES;
+    formats[ARRAY_COUNT + 2] = 1;
+    res = ln_db_exec_prepared (db, "ln_audit_insert", s_insert_sql, ARRAY_COUNT + 3, values,
+                               lengths, formats, 0, err);
     if (!res)
         goto out;
     if (PQntuples (res) != 1 || strtoull (PQgetvalue (res, 0, 0), NULL, 10) != n ||
@@ -411,7 +359,7 @@ s_insert_chunk (ln_db_t *db, const ln_audit_entry_t *entries, size_t n, int64_t 
 out:
     PQclear (res);
     for (int a = 0; a < ARRAY_COUNT; a++)
-        free (arrays[a].data);
+        ln_db_array_clear (&arrays[a]);
     return rc;
 }
 
@@ -461,18 +409,21 @@ s_append (ln_db_t *db, const ln_audit_entry_t *entries, size_t n, bool single, l
     if (sodium_init () < 0)
         abort ();
 
-    /* The head lock: held until the caller's commit or rollback. */
-    res = ln_db_exec (db, "SELECT seq, encode (hash, 'hex') FROM audit_head FOR UPDATE", 0, NULL,
-                      err);
+    /* The head lock: held until the caller's commit or rollback.  Binary
+       results: seq as 8 bytes, hash as its 32 bytes. */
+    res = ln_db_exec_prepared (db, "ln_audit_lock_head",
+                               "SELECT seq, hash FROM audit_head FOR UPDATE", 0, NULL, NULL, NULL,
+                               1, err);
     if (!res)
         goto out;
     int64_t seq = 0;
-    if (PQntuples (res) != 1 || s_parse_i64 (PQgetvalue (res, 0, 0), &seq) != 0 || seq < 0 ||
-        s_parse_hash (PQgetvalue (res, 0, 1), prev) != 0) {
+    if (PQntuples (res) != 1 || s_bin_i64 (res, 0, 0, &seq) != 0 || seq < 0 ||
+        PQgetisnull (res, 0, 1) || PQgetlength (res, 0, 1) != LN_AUDIT_HASH_BYTES) {
         ln_error_set (err, "AUDIT_MISSING", NULL, "audit append: audit_head is %s",
                       PQntuples (res) == 0 ? "empty" : "malformed");
         goto out;
     }
+    memcpy (prev, PQgetvalue (res, 0, 1), LN_AUDIT_HASH_BYTES);
     PQclear (res);
     res = NULL;
     if ((uint64_t)seq + n > (uint64_t)INT64_MAX) {

@@ -34,6 +34,8 @@
    connection sends an error first and EOF after, so one read may not see the
    EOF yet.  A few non-blocking reads settle it. */
 #define PROBE_READS 3
+/* Prepared statement names remembered per connection. */
+#define PREPARED_MAX 64
 
 struct ln_db_t {
     PGconn *conn;
@@ -46,6 +48,10 @@ struct ln_db_t {
     uint64_t generation; /* connections made so far */
     char last_sqlstate[SQLSTATE_LEN + 1];
     ln_error_t last_error;
+    /* names prepared on this connection (borrowed: callers pass literals) */
+    const char *prepared[PREPARED_MAX];
+    size_t nprepared;
+    uint64_t prepared_on; /* the generation they belong to */
 };
 
 /* --- small helpers ------------------------------------------------------- */
@@ -428,6 +434,182 @@ ln_db_run (ln_db_t *self, const char *sql, int nparams, const char *const *param
         return -1;
     PQclear (res);
     return 0;
+}
+
+/* Is `name` prepared on the current connection?  Forgets everything after
+   a reconnect (a new session has no prepared statements). */
+static bool
+s_is_prepared (ln_db_t *self, const char *name)
+{
+    if (self->prepared_on != self->generation) {
+        self->nprepared = 0;
+        self->prepared_on = self->generation;
+    }
+    for (size_t i = 0; i < self->nprepared; i++)
+        if (strcmp (self->prepared[i], name) == 0)
+            return true;
+    return false;
+}
+
+PGresult *
+ln_db_exec_prepared (ln_db_t *self, const char *name, const char *sql, int nparams,
+                     const char *const *values, const int *lengths, const int *formats,
+                     int result_format, ln_error_t *err)
+{
+    PGresult *res = NULL;
+
+    if (!self || !name || !sql || nparams < 0 || (nparams > 0 && !values)) {
+        ln_error_set (err, "DB_INVALID", NULL, "ln_db_exec_prepared: bad arguments");
+        return NULL;
+    }
+    if (!self->conn || PQstatus (self->conn) != CONNECTION_OK) {
+        s_fail (self, NULL, name, err);
+        return NULL;
+    }
+    if (!s_is_prepared (self, name)) {
+        if (self->nprepared == PREPARED_MAX)
+            res = PQexecParams (self->conn, sql, nparams, NULL, values, lengths, formats,
+                                result_format);
+        else {
+            PGresult *prep = PQprepare (self->conn, name, sql, nparams, NULL);
+            if (PQresultStatus (prep) != PGRES_COMMAND_OK) {
+                s_fail (self, prep, name, err);
+                PQclear (prep);
+                return NULL;
+            }
+            PQclear (prep);
+            self->prepared[self->nprepared++] = name;
+        }
+    }
+    if (!res)
+        res = PQexecPrepared (self->conn, name, nparams, values, lengths, formats, result_format);
+    ExecStatusType st = PQresultStatus (res);
+    if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
+        s_ok (self);
+        return res;
+    }
+    s_fail (self, res, name, err);
+    PQclear (res);
+    return NULL;
+}
+
+/* --- binary array parameters ---------------------------------------------------- */
+
+static void
+s_array_put (ln_db_array_t *a, const void *bytes, size_t size)
+{
+    if (a->size + size > a->cap) {
+        size_t cap = a->cap ? a->cap : 256;
+        while (cap < a->size + size)
+            cap *= 2;
+        char *p = realloc (a->data, cap);
+        if (!p)
+            abort ();
+        a->data = p;
+        a->cap = cap;
+    }
+    if (size)
+        memcpy (a->data + a->size, bytes, size);
+    a->size += size;
+}
+
+static void
+s_array_put_u32 (ln_db_array_t *a, uint32_t v)
+{
+    unsigned char b[4] = {(unsigned char)(v >> 24), (unsigned char)(v >> 16),
+                          (unsigned char)(v >> 8), (unsigned char)v};
+    s_array_put (a, b, 4);
+}
+
+static void
+s_array_set_u32 (ln_db_array_t *a, size_t at, uint32_t v)
+{
+    unsigned char *p = (unsigned char *)a->data + at;
+    p[0] = (unsigned char)(v >> 24);
+    p[1] = (unsigned char)(v >> 16);
+    p[2] = (unsigned char)(v >> 8);
+    p[3] = (unsigned char)v;
+}
+
+void
+ln_db_array_init (ln_db_array_t *a, uint32_t elem_oid)
+{
+    memset (a, 0, sizeof *a);
+    s_array_put_u32 (a, 1);        /* ndim */
+    s_array_put_u32 (a, 0);        /* has nulls: set when finished */
+    s_array_put_u32 (a, elem_oid); /* element type */
+    s_array_put_u32 (a, 0);        /* size: set when finished */
+    s_array_put_u32 (a, 1);        /* lower bound */
+}
+
+void
+ln_db_array_add (ln_db_array_t *a, const void *bytes, size_t size)
+{
+    if (size > INT32_MAX || a->count == INT32_MAX)
+        abort (); /* a programming error: PostgreSQL takes at most 1 GB per value */
+    s_array_put_u32 (a, (uint32_t)size);
+    s_array_put (a, bytes, size);
+    a->count++;
+}
+
+void
+ln_db_array_add_text (ln_db_array_t *a, const char *text)
+{
+    if (!text)
+        ln_db_array_add_null (a);
+    else
+        ln_db_array_add (a, text, strlen (text));
+}
+
+void
+ln_db_array_add_int8 (ln_db_array_t *a, int64_t value)
+{
+    uint64_t v = (uint64_t)value;
+    s_array_put_u32 (a, 8);
+    s_array_put_u32 (a, (uint32_t)(v >> 32));
+    s_array_put_u32 (a, (uint32_t)v);
+    a->count++;
+}
+
+void
+ln_db_array_add_int2 (ln_db_array_t *a, int16_t value)
+{
+    uint16_t v = (uint16_t)value;
+    unsigned char b[2] = {(unsigned char)(v >> 8), (unsigned char)v};
+    s_array_put_u32 (a, 2);
+    s_array_put (a, b, 2);
+    a->count++;
+}
+
+void
+ln_db_array_add_null (ln_db_array_t *a)
+{
+    s_array_put_u32 (a, 0xFFFFFFFFu); /* length -1 */
+    a->has_null = true;
+    a->count++;
+}
+
+const char *
+ln_db_array_data (ln_db_array_t *a)
+{
+    if (!a->data)
+        return NULL;
+    s_array_set_u32 (a, 4, a->has_null ? 1 : 0);
+    s_array_set_u32 (a, 12, (uint32_t)a->count);
+    return a->data;
+}
+
+int
+ln_db_array_size (const ln_db_array_t *a)
+{
+    return a->size > INT32_MAX ? -1 : (int)a->size;
+}
+
+void
+ln_db_array_clear (ln_db_array_t *a)
+{
+    free (a->data);
+    memset (a, 0, sizeof *a);
 }
 
 int
@@ -867,7 +1049,7 @@ ln_db_bytea_param (const uint8_t *data, size_t size)
         abort ();
     hex[0] = '\\';
     hex[1] = 'x';
-    sodium_bin2hex (hex + 2, size * 2 + 1, data ? data : (const uint8_t *) "", size);
+    sodium_bin2hex (hex + 2, size * 2 + 1, data ? data : (const uint8_t *)"", size);
     return hex;
 }
 
@@ -879,7 +1061,7 @@ ln_db_bytea_value (const PGresult *res, int row, int col, size_t *size)
         return NULL;
     size_t len = 0;
     unsigned char *bytes =
-        PQunescapeBytea ((const unsigned char *) PQgetvalue (res, row, col), &len);
+        PQunescapeBytea ((const unsigned char *)PQgetvalue (res, row, col), &len);
     if (!bytes)
         return NULL;
     uint8_t *out = malloc (len ? len : 1);

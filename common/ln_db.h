@@ -142,6 +142,53 @@ PGresult *ln_db_exec (ln_db_t *self, const char *sql, int nparams, const char *c
 int ln_db_run (ln_db_t *self, const char *sql, int nparams, const char *const *params,
                ln_error_t *err);
 
+/* Like ln_db_exec, for a hot statement: it is prepared (PQprepare) once per
+   connection under `name` and then only executed (PQexecPrepared), which
+   saves its planning on every call; it is prepared again on the first call
+   after a reconnect (ln_db_generation).  `name` must stand for one SQL text
+   in the whole process: prefix it with the module ("ln_outbox_append_batch").
+   Parameter types come from casts in the SQL ($1::text[]).  lengths and
+   formats (may be NULL: all text) say which parameters are binary
+   (formats[i] = 1, lengths[i] bytes); result_format 1 asks for binary
+   results.  Up to 64 names per handle; more are run unprepared.  Errors as
+   ln_db_exec. */
+PGresult *ln_db_exec_prepared (ln_db_t *self, const char *name, const char *sql, int nparams,
+                               const char *const *values, const int *lengths, const int *formats,
+                               int result_format, ln_error_t *err);
+
+/* A one-dimensional array parameter in PostgreSQL's binary format, built in
+   C: a batch of rows travels as a few arrays into one
+   INSERT ... SELECT FROM unnest ($1::text[], ...), with no quoting, hex or
+   escaping.  Initialise with ln_db_array_init, add elements, pass
+   ln_db_array_data / ln_db_array_size with format 1, free with
+   ln_db_array_clear.  Out of memory aborts. */
+typedef struct {
+    char *data;
+    size_t size;
+    size_t cap;
+    int32_t count;
+    bool has_null;
+} ln_db_array_t;
+
+/* Element types (pg_type OIDs) the builder knows. */
+#define LN_DB_OID_BYTEA 17
+#define LN_DB_OID_INT8  20
+#define LN_DB_OID_INT2  21
+#define LN_DB_OID_TEXT  25
+
+void ln_db_array_init (ln_db_array_t *a, uint32_t elem_oid);
+/* An element's bytes as the type's binary form (text: the UTF-8 bytes
+   without NUL; bytea: the bytes).  bytes may be NULL when size is 0. */
+void ln_db_array_add (ln_db_array_t *a, const void *bytes, size_t size);
+void ln_db_array_add_text (ln_db_array_t *a, const char *text); /* NULL: SQL NULL */
+void ln_db_array_add_int8 (ln_db_array_t *a, int64_t value);
+void ln_db_array_add_int2 (ln_db_array_t *a, int16_t value);
+void ln_db_array_add_null (ln_db_array_t *a);
+/* The finished value and its size (valid until the next add or clear). */
+const char *ln_db_array_data (ln_db_array_t *a);
+int ln_db_array_size (const ln_db_array_t *a);
+void ln_db_array_clear (ln_db_array_t *a);
+
 /* About the last failed call on this handle (cleared by each successful
    ln_db_exec/ln_db_run/begin/commit):
    - ln_db_last_lost: true if it failed because the connection was lost

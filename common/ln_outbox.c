@@ -233,7 +233,7 @@ ln_outbox_append (ln_db_t *db, const ln_outbox_event_t *ev, char *event_id_out, 
     int rc = -1;
     char *hex = NULL;
     PGresult *res = NULL;
-    char generated[GENERATED_ID_BYTES * 2 + 1];
+    char generated[LN_OUTBOX_EVENT_ID_SIZE];
     char channel[LN_OUTBOX_CHANNEL_SIZE];
     char level[8];
     char time_us[U64_TEXT];
@@ -255,9 +255,7 @@ ln_outbox_append (ln_db_t *db, const ln_outbox_event_t *ev, char *event_id_out, 
     }
     const char *event_id = ev->event_id;
     if (!event_id || !*event_id) {
-        unsigned char raw[GENERATED_ID_BYTES];
-        randombytes_buf (raw, sizeof raw);
-        sodium_bin2hex (generated, sizeof generated, raw, sizeof raw);
+        ln_outbox_new_id (generated);
         event_id = generated;
     }
     if (s_check_text ("event_id", event_id, LN_OUTBOX_EVENT_ID_MAX, true, err) != 0 ||
@@ -326,6 +324,165 @@ out:
     return rc;
 }
 
+void
+ln_outbox_new_id (char out[LN_OUTBOX_EVENT_ID_SIZE])
+{
+    unsigned char raw[GENERATED_ID_BYTES];
+    randombytes_buf (raw, sizeof raw);
+    sodium_bin2hex (out, GENERATED_ID_BYTES * 2 + 1, raw, sizeof raw);
+}
+
+/* The checks of append, with field names prefixed ("events[3].type") when
+   index >= 0. */
+static int
+s_check_event (const ln_outbox_event_t *ev, long index, ln_error_t *err)
+{
+    ln_error_t e;
+    ln_error_clear (&e);
+    const char *event_id = ev->event_id && *ev->event_id ? ev->event_id : NULL;
+    if ((event_id && s_check_text ("event_id", event_id, LN_OUTBOX_EVENT_ID_MAX, true, &e) != 0) ||
+        s_check_text ("type", ev->type, LN_OUTBOX_TYPE_MAX, true, &e) != 0 ||
+        s_check_text ("correlation_id", ev->correlation_id, LN_OUTBOX_CORRELATION_ID_MAX, false,
+                      &e) != 0)
+        goto bad;
+    if (!ln_level_name (ev->level)) {
+        ln_error_set (&e, "OUTBOX_INVALID", "level", "level %d is not a confidentiality level",
+                      (int)ev->level);
+        goto bad;
+    }
+    if (ev->time_us < 0) {
+        ln_error_set (&e, "OUTBOX_INVALID", "time_us", "time_us must not be negative");
+        goto bad;
+    }
+    if (ev->payload_size > LN_OUTBOX_PAYLOAD_MAX || (ev->payload_size > 0 && !ev->payload)) {
+        ln_error_set (&e, "OUTBOX_INVALID", "payload", "payload missing or larger than %u bytes",
+                      LN_OUTBOX_PAYLOAD_MAX);
+        goto bad;
+    }
+    return 0;
+bad:
+    if (index < 0)
+        *err = e;
+    else {
+        char field[LN_ERROR_FIELD_MAX + 32];
+        snprintf (field, sizeof field, "events[%ld].%.64s", index, e.field);
+        ln_error_set (err, e.code, field, "events[%ld]: %s", index, e.message);
+    }
+    return -1;
+}
+
+int
+ln_outbox_check (const ln_outbox_event_t *ev, ln_error_t *err)
+{
+    if (!ev) {
+        ln_error_set (err, "OUTBOX_INVALID", NULL, "no event");
+        return -1;
+    }
+    return s_check_event (ev, -1, err);
+}
+
+int
+ln_outbox_append_batch (ln_db_t *db, const ln_outbox_event_t *events, size_t n,
+                        char (*ids_out)[LN_OUTBOX_EVENT_ID_SIZE], ln_error_t *err)
+{
+    int rc = -1;
+    PGresult *res = NULL;
+    char channel[LN_OUTBOX_CHANNEL_SIZE];
+    char generated[LN_OUTBOX_EVENT_ID_SIZE];
+    ln_db_array_t arrays[6];
+    memset (arrays, 0, sizeof arrays);
+    ln_error_t e;
+
+    if (!db || !events || n == 0 || n > INT32_MAX) {
+        ln_error_set (err, "OUTBOX_INVALID", NULL, "no database handle or no events");
+        return -1;
+    }
+    PGconn *conn = ln_db_conn (db);
+    if (!conn || PQtransactionStatus (conn) != PQTRANS_INTRANS) {
+        ln_error_set (err, "OUTBOX_NO_TRANSACTION", NULL,
+                      "append must run inside the caller's open (not failed) transaction");
+        goto out;
+    }
+    if (ln_outbox_channel (db, channel, sizeof channel) != 0) {
+        ln_error_set (err, "OUTBOX_INVALID", "schema", "the connection has no schema");
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (s_check_event (&events[i], (long)i, err) != 0)
+            goto out;
+
+    ln_db_array_init (&arrays[0], LN_DB_OID_TEXT);
+    ln_db_array_init (&arrays[1], LN_DB_OID_TEXT);
+    ln_db_array_init (&arrays[2], LN_DB_OID_INT2);
+    ln_db_array_init (&arrays[3], LN_DB_OID_TEXT);
+    ln_db_array_init (&arrays[4], LN_DB_OID_INT8);
+    ln_db_array_init (&arrays[5], LN_DB_OID_BYTEA);
+    int64_t now = ln_clock_wall_us ();
+    for (size_t i = 0; i < n; i++) {
+        const ln_outbox_event_t *ev = &events[i];
+        const char *event_id = ev->event_id;
+        if (!event_id || !*event_id) {
+            ln_outbox_new_id (generated);
+            event_id = generated;
+        }
+        if (ids_out)
+            snprintf (ids_out[i], LN_OUTBOX_EVENT_ID_SIZE, "%s", event_id);
+        ln_db_array_add_text (&arrays[0], event_id);
+        ln_db_array_add_text (&arrays[1], ev->type);
+        ln_db_array_add_int2 (&arrays[2], (int16_t)ev->level);
+        ln_db_array_add_text (&arrays[3], ev->correlation_id ? ev->correlation_id : "");
+        ln_db_array_add_int8 (&arrays[4], ev->time_us ? ev->time_us : now);
+        ln_db_array_add (&arrays[5], ev->payload, ev->payload_size);
+    }
+    const char *values[7];
+    int lengths[7], formats[7];
+    for (int a = 0; a < 6; a++) {
+        values[a] = ln_db_array_data (&arrays[a]);
+        lengths[a] = ln_db_array_size (&arrays[a]);
+        formats[a] = 1;
+        if (lengths[a] < 0) {
+            ln_error_set (err, "OUTBOX_INVALID", "events", "the batch is larger than 2 GB");
+            goto out;
+        }
+    }
+    values[6] = channel;
+    lengths[6] = 0;
+    formats[6] = 0;
+    /* ORDER BY the ordinality: ids (insertion order, hence the order of the
+       transaction's events in the stream) follow the caller's order.  One
+       pg_notify for the batch, heard at commit. */
+    res = ln_db_exec_prepared (
+        db, "ln_outbox_append_batch",
+        "WITH ins AS ("
+        " INSERT INTO outbox (event_id, type, level, correlation_id, time_us, payload)"
+        " SELECT u.event_id, u.type, u.level, u.correlation_id, u.time_us, u.payload"
+        " FROM unnest ($1::text[], $2::text[], $3::int2[], $4::text[], $5::int8[], $6::bytea[])"
+        "  WITH ORDINALITY AS u (event_id, type, level, correlation_id, time_us, payload, n)"
+        " ORDER BY u.n RETURNING 1)"
+        " SELECT (SELECT count(*) FROM ins), pg_catalog.pg_notify ($7, 'append')",
+        7, values, lengths, formats, 0, &e);
+    if (!res) {
+        if (strcmp (ln_db_last_sqlstate (db), "23505") == 0)
+            ln_error_set (err, "OUTBOX_DUPLICATE_ID", "event_id",
+                          "an event_id of the batch is already in the outbox (or twice in it)");
+        else
+            s_wrap (err, "outbox append", &e);
+        goto out;
+    }
+    uint64_t count = 0;
+    if (PQntuples (res) != 1 || s_parse_u64 (PQgetvalue (res, 0, 0), &count) != 0 || count != n) {
+        ln_error_set (err, "OUTBOX_CORRUPT", NULL, "append: inserted %s of %zu rows",
+                      PQntuples (res) == 1 ? PQgetvalue (res, 0, 0) : "?", n);
+        goto out;
+    }
+    rc = 0;
+out:
+    PQclear (res);
+    for (int a = 0; a < 6; a++)
+        ln_db_array_clear (&arrays[a]);
+    return rc;
+}
+
 /* --- stamp ------------------------------------------------------------------------- */
 
 int
@@ -358,8 +515,9 @@ ln_outbox_stamp (ln_db_t *db, size_t max_rows, size_t *stamped, ln_error_t *err)
 
     /* Cheap exit when idle.  A row committed just after this check is not
        lost: its commit's notification wakes the relay again. */
-    res =
-        ln_db_exec (db, "SELECT EXISTS (SELECT 1 FROM outbox WHERE position IS NULL)", 0, NULL, &e);
+    res = ln_db_exec_prepared (db, "ln_outbox_stamp_any",
+                               "SELECT EXISTS (SELECT 1 FROM outbox WHERE position IS NULL)", 0,
+                               NULL, NULL, NULL, 0, &e);
     if (!res) {
         s_wrap (err, "outbox stamp", &e);
         goto out;
@@ -381,7 +539,9 @@ ln_outbox_stamp (ln_db_t *db, size_t max_rows, size_t *stamped, ln_error_t *err)
 
     /* Statement 1: the lock.  Blocks while another stamper (or pruner) holds
        it; returns the head as that one committed it. */
-    res = ln_db_exec (db, "SELECT head FROM outbox_head FOR UPDATE", 0, NULL, &e);
+    res =
+        ln_db_exec_prepared (db, "ln_outbox_stamp_lock", "SELECT head FROM outbox_head FOR UPDATE",
+                             0, NULL, NULL, NULL, 0, &e);
     if (!res) {
         s_wrap (err, "outbox stamp: lock head", &e);
         goto out;
@@ -401,23 +561,24 @@ ln_outbox_stamp (ln_db_t *db, size_t max_rows, size_t *stamped, ln_error_t *err)
     snprintf (head_text, sizeof head_text, "%" PRIu64, head);
     snprintf (limit, sizeof limit, "%zu", max_rows);
     const char *params[3] = {limit, head_text, channel};
-    res = ln_db_exec (db,
-                      "WITH pick AS ("
-                      "  SELECT id, txid FROM outbox WHERE position IS NULL"
-                      "  ORDER BY txid, id LIMIT $1::bigint),"
-                      " numbered AS ("
-                      "  SELECT id, row_number() OVER (ORDER BY txid, id) AS rn FROM pick),"
-                      " upd AS ("
-                      "  UPDATE outbox o SET position = $2::bigint + n.rn"
-                      "  FROM numbered n WHERE o.id = n.id RETURNING 1),"
-                      " cnt AS (SELECT count(*) AS n FROM upd),"
-                      " moved AS ("
-                      "  UPDATE outbox_head SET head = head + cnt.n FROM cnt WHERE cnt.n > 0"
-                      "  RETURNING 1)"
-                      " SELECT cnt.n,"
-                      "  (SELECT pg_catalog.pg_notify($3, 'stamp') WHERE cnt.n > 0)"
-                      " FROM cnt",
-                      3, params, &e);
+    res =
+        ln_db_exec_prepared (db, "ln_outbox_stamp",
+                             "WITH pick AS ("
+                             "  SELECT id, txid FROM outbox WHERE position IS NULL"
+                             "  ORDER BY txid, id LIMIT $1::bigint),"
+                             " numbered AS ("
+                             "  SELECT id, row_number() OVER (ORDER BY txid, id) AS rn FROM pick),"
+                             " upd AS ("
+                             "  UPDATE outbox o SET position = $2::bigint + n.rn"
+                             "  FROM numbered n WHERE o.id = n.id RETURNING 1),"
+                             " cnt AS (SELECT count(*) AS n FROM upd),"
+                             " moved AS ("
+                             "  UPDATE outbox_head SET head = head + cnt.n FROM cnt WHERE cnt.n > 0"
+                             "  RETURNING 1)"
+                             " SELECT cnt.n,"
+                             "  (SELECT pg_catalog.pg_notify($3, 'stamp') WHERE cnt.n > 0)"
+                             " FROM cnt",
+                             3, params, NULL, NULL, 0, &e);
     if (!res) {
         s_wrap (err, "outbox stamp", &e);
         goto out;
@@ -475,7 +636,8 @@ ln_outbox_bounds (ln_db_t *db, uint64_t *first, uint64_t *last, ln_error_t *err)
         ln_error_set (err, "OUTBOX_INVALID", NULL, "no database handle");
         goto out;
     }
-    res = ln_db_exec (db, "SELECT head, pruned FROM outbox_head", 0, NULL, &e);
+    res = ln_db_exec_prepared (db, "ln_outbox_bounds", "SELECT head, pruned FROM outbox_head", 0,
+                               NULL, NULL, NULL, 0, &e);
     if (!res) {
         s_wrap (err, "outbox bounds", &e);
         goto out;

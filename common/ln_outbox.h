@@ -193,6 +193,27 @@ typedef struct {
 int ln_outbox_append (ln_db_t *db, const ln_outbox_event_t *ev, char *event_id_out, size_t out_size,
                       ln_error_t *err);
 
+/* A new event_id, as append makes one when none is given: 128 random bits
+   as 32 lower-case hex characters. */
+void ln_outbox_new_id (char out[LN_OUTBOX_EVENT_ID_SIZE]);
+
+/* Check an event as append does (OUTBOX_INVALID with the field), without
+   writing anything.  A NULL or empty event_id passes (append makes one).
+   Returns 0 or -1 with err set. */
+int ln_outbox_check (const ln_outbox_event_t *ev, ln_error_t *err);
+
+/* Append n (>= 1) events in order in the caller's open transaction, in ONE
+   statement (INSERT ... SELECT FROM unnest of binary arrays, prepared once
+   per connection) with one notification: the set-based form of
+   ln_outbox_append, for a group commit's events.  Every event is checked
+   before anything is sent (an invalid one: OUTBOX_INVALID, field
+   "events[i].x", nothing written, the transaction still usable).  ids_out
+   (may be NULL) gets n event_ids, given or generated.  A duplicate event_id
+   (in the outbox or twice in the batch) fails the whole statement with
+   OUTBOX_DUPLICATE_ID (roll back).  Returns 0 or -1 with err set. */
+int ln_outbox_append_batch (ln_db_t *db, const ln_outbox_event_t *events, size_t n,
+                            char (*ids_out)[LN_OUTBOX_EVENT_ID_SIZE], ln_error_t *err);
+
 /* The relay: number at most max_rows (>= 1) committed, unstamped events in
    a transaction of its own (see THE STAMPING RULE); safe to run from many
    connections and processes at once.  Sets *stamped (may be NULL) to how

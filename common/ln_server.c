@@ -40,6 +40,7 @@
 #define INFLIGHT_BYTES_MAX (8 * 1024 * 1024) /* Deliver bytes a subscriber may hold unconfirmed */
 #define SCAN_BUDGET        4000              /* rows examined per subscriber per turn */
 #define STAMP_CHUNK        10000             /* rows stamped per relay transaction */
+#define STAMP_INTERVAL_MS  20
 #define DB_RETRY_MS        1000
 #define PRUNE_EVERY_MS     60000
 #define REPLY_KEEP_MS      (7LL * 24 * 3600 * 1000)
@@ -154,6 +155,22 @@ typedef struct {
     void (*destroy) (void *item);
 } staged_t;
 
+/* An event a staged command emitted, written at flush time: the event's
+   strings and payload are copies in `block`. */
+typedef struct {
+    ln_outbox_event_t event;
+    char *block;
+} deferred_t;
+
+/* What a handler staged and emitted for later: the call's while it runs,
+   its request's once it has succeeded. */
+typedef struct {
+    staged_t *items;
+    size_t nitems, items_cap;
+    deferred_t *events;
+    size_t nevents, events_cap;
+} stash_t;
+
 struct ln_call_t {
     ln_server_t *server;
     const ln_command_t *command;
@@ -162,8 +179,7 @@ struct ln_call_t {
     char object[LN_AUDIT_OBJECT_MAX];
     ln_error_t error;
     zlist_t *allocs;
-    staged_t *staged; /* items staged by the handler */
-    size_t nstaged, staged_cap;
+    stash_t stash; /* staged commands only */
 };
 
 /* One Request of a batch, from receipt to reply. */
@@ -175,11 +191,13 @@ typedef struct {
     ln_error_t precheck;             /* set when refused before the handler */
     int dup_of;                      /* index of the same request earlier in the batch, or -1 */
     bool replayed;                   /* reply came from command_replies */
+    bool store; /* accepted: its reply goes into command_replies with the batch's */
     char object[LN_AUDIT_OBJECT_MAX];
     const char *outcome; /* audit outcome */
     char reason[LN_AUDIT_REASON_MAX];
     uint8_t *reply; /* packed ServerMessage */
     size_t reply_size;
+    stash_t stash; /* a staged command's items and events, until the flush */
 } pending_t;
 
 struct ln_server_t {
@@ -209,7 +227,8 @@ struct ln_server_t {
     int64_t stamp_at; /* when to stamp again (while rows wait) */
     int64_t prune_at;
     int64_t expire_at;
-    bool more_work; /* a subscriber ran out of scan budget */
+    bool more_work; /* work left for the next turn (a subscriber ran out of scan
+                       budget, requests wait beyond batch_max): do not sleep */
 
     subscriber_t subs[MAX_SUBSCRIBERS];
     size_t nsubs;
@@ -292,34 +311,90 @@ ln_call_stage (ln_call_t *call, void *item, void (*destroy) (void *item))
                       call->command->name);
         abort ();
     }
-    if (call->nstaged == call->staged_cap) {
-        size_t cap = call->staged_cap ? call->staged_cap * 2 : 4;
-        staged_t *staged = realloc (call->staged, cap * sizeof *staged);
-        if (!staged)
+    stash_t *st = &call->stash;
+    if (st->nitems == st->items_cap) {
+        size_t cap = st->items_cap ? st->items_cap * 2 : 4;
+        staged_t *items = realloc (st->items, cap * sizeof *items);
+        if (!items)
             abort ();
-        call->staged = staged;
-        call->staged_cap = cap;
+        st->items = items;
+        st->items_cap = cap;
     }
-    call->staged[call->nstaged++] = (staged_t){item, destroy};
+    st->items[st->nitems++] = (staged_t){item, destroy};
 }
 
+/* Destroy what a stash holds (items never flushed, or flushed: either way
+   the batch is done with them). */
 static void
-s_call_unstage (ln_call_t *call)
+s_stash_clear (stash_t *st)
 {
-    for (size_t i = 0; i < call->nstaged; i++)
-        if (call->staged[i].destroy)
-            call->staged[i].destroy (call->staged[i].item);
-    free (call->staged);
-    call->staged = NULL;
-    call->nstaged = call->staged_cap = 0;
+    for (size_t i = 0; i < st->nitems; i++)
+        if (st->items[i].destroy)
+            st->items[i].destroy (st->items[i].item);
+    for (size_t i = 0; i < st->nevents; i++)
+        free (st->events[i].block);
+    free (st->items);
+    free (st->events);
+    memset (st, 0, sizeof *st);
+}
+
+/* Copy an event (checked) into the call's stash, with its final id. */
+static void
+s_stash_event (stash_t *st, const ln_outbox_event_t *event, const char *event_id)
+{
+    size_t id_len = strlen (event_id);
+    size_t type_len = strlen (event->type);
+    size_t corr_len = event->correlation_id ? strlen (event->correlation_id) : 0;
+    char *block = malloc (id_len + type_len + corr_len + 3 + event->payload_size);
+    if (!block)
+        abort ();
+    char *id = block, *type = id + id_len + 1, *corr = type + type_len + 1;
+    uint8_t *payload = (uint8_t *)(corr + corr_len + 1);
+    memcpy (id, event_id, id_len + 1);
+    memcpy (type, event->type, type_len + 1);
+    memcpy (corr, event->correlation_id ? event->correlation_id : "", corr_len + 1);
+    if (event->payload_size)
+        memcpy (payload, event->payload, event->payload_size);
+    if (st->nevents == st->events_cap) {
+        size_t cap = st->events_cap ? st->events_cap * 2 : 2;
+        deferred_t *events = realloc (st->events, cap * sizeof *events);
+        if (!events)
+            abort ();
+        st->events = events;
+        st->events_cap = cap;
+    }
+    deferred_t *d = &st->events[st->nevents++];
+    d->block = block;
+    d->event = *event;
+    d->event.event_id = id;
+    d->event.type = type;
+    d->event.correlation_id = corr;
+    d->event.payload = payload;
+    /* "now" is the handler's now, not the flush's */
+    d->event.time_us = event->time_us ? event->time_us : ln_clock_wall_us ();
 }
 
 int
 ln_call_emit (ln_call_t *call, const ln_outbox_event_t *event, char *event_id_out, size_t out_size)
 {
     ln_server_t *self = call->server;
-    char id[LN_ENVELOPE_ID_MAX + 1];
-    if (ln_outbox_append (self->db, event, id, sizeof id, &call->error) != 0)
+    char id[LN_OUTBOX_EVENT_ID_SIZE];
+    if (call->command->flush) {
+        /* staged: check now, write at flush time; the id is final now */
+        if (ln_outbox_check (event, &call->error) != 0)
+            return -1;
+        if (event->event_id && *event->event_id)
+            snprintf (id, sizeof id, "%s", event->event_id);
+        else
+            ln_outbox_new_id (id);
+        if (event_id_out && out_size <= strlen (id)) {
+            ln_error_set (&call->error, "OUTBOX_INVALID", "event_id_out",
+                          "event_id_out holds %zu bytes, %zu needed", out_size, strlen (id) + 1);
+            return -1;
+        }
+        s_stash_event (&call->stash, event, id);
+    }
+    else if (ln_outbox_append (self->db, event, id, sizeof id, &call->error) != 0)
         return -1;
     if (event_id_out)
         snprintf (event_id_out, out_size, "%s", id);
@@ -395,6 +470,20 @@ s_cmd_post_notice (void *arg, ln_call_t *call, const Lantern__V1__Request *reque
     return 0;
 }
 
+/* PostNotice only emits an event: it is staged so that the event is
+   written with the batch's others, and stages no rows of its own, so this
+   is never called. */
+static int
+s_flush_post_notice (void *arg, ln_db_t *db, void *const *items, size_t n, ln_error_t *err)
+{
+    (void)arg;
+    (void)db;
+    (void)items;
+    (void)n;
+    (void)err;
+    return 0;
+}
+
 static int
 s_cmd_verify_audit (void *arg, ln_call_t *call, const Lantern__V1__Request *request,
                     Lantern__V1__Reply *reply)
@@ -421,7 +510,7 @@ static const char *const s_roles_auditor[] = {"operator", "auditor", NULL};
 static const ln_command_t s_node_commands[] = {
     {LANTERN__V1__REQUEST__COMMAND_PING, "Ping", NULL, false, s_cmd_ping, false, NULL},
     {LANTERN__V1__REQUEST__COMMAND_POST_NOTICE, "PostNotice", s_roles_operator, true,
-     s_cmd_post_notice, false, NULL},
+     s_cmd_post_notice, false, s_flush_post_notice},
     {LANTERN__V1__REQUEST__COMMAND_VERIFY_AUDIT, "VerifyAudit", s_roles_auditor, false,
      s_cmd_verify_audit, true, NULL},
 };
@@ -575,7 +664,7 @@ s_stamp (ln_server_t *self)
     /* Every committed row is stamped now (ln_outbox.h: stamping numbers
        the rows visible to the stamper, in commit order): nothing waits. */
     self->stamp_wanted = false;
-    self->stamp_at = 0;
+    self->stamp_at = total > 0 ? ln_clock_mono_ms () + STAMP_INTERVAL_MS : 0;
     if (total > 0)
         s_refresh_bounds (self);
 }
@@ -846,7 +935,6 @@ out:
 static void
 s_serve (ln_server_t *self)
 {
-    self->more_work = false;
     for (size_t i = 0; i < self->nsubs;) {
         subscriber_t *sub = &self->subs[i];
         int rc = s_serve_one (self, sub);
@@ -893,7 +981,24 @@ s_pending_clear (pending_t *p)
     if (p->msg)
         protobuf_c_message_free_unpacked (&p->msg->base, NULL);
     free (p->reply);
+    s_stash_clear (&p->stash);
     memset (p, 0, sizeof *p);
+}
+
+/* Forget what an earlier attempt at the batch left (a refusal found before
+   the database stays). */
+static void
+s_pending_reset (pending_t *p)
+{
+    if (p->precheck.code)
+        return;
+    free (p->reply);
+    p->reply = NULL;
+    p->reply_size = 0;
+    p->replayed = p->store = false;
+    p->outcome = NULL;
+    p->reason[0] = p->object[0] = '\0';
+    s_stash_clear (&p->stash);
 }
 
 static const char *
@@ -902,65 +1007,197 @@ s_request_id (const pending_t *p)
     return p->msg->request->request_id;
 }
 
-/* Look up a stored reply.  Returns 1 found, 0 not found, -1 error. */
-static int
-s_stored_reply (ln_server_t *self, pending_t *p)
+/* Does the request run in the batch's transaction? */
+static bool
+s_in_group (const pending_t *p)
 {
-    ln_error_t err;
-    const char *params[2] = {p->principal->name, s_request_id (p)};
-    PGresult *res = ln_db_exec (self->db,
-                                "SELECT reply FROM command_replies"
-                                " WHERE principal = $1 AND request_id = $2",
-                                2, params, &err);
-    if (!res)
-        return -1;
-    int found = 0;
-    if (PQntuples (res) == 1) {
-        size_t len = 0;
-        unsigned char *bytes =
-            PQunescapeBytea ((const unsigned char *)PQgetvalue (res, 0, 0), &len);
-        if (bytes) {
-            p->reply = malloc (len ? len : 1);
-            if (!p->reply)
-                abort ();
-            memcpy (p->reply, bytes, len);
-            p->reply_size = len;
-            PQfreemem (bytes);
-            found = 1;
-        }
-        else
-            found = -1;
-    }
-    PQclear (res);
-    return found;
+    return !p->precheck.code && p->dup_of < 0 && !p->command->own_transaction;
 }
 
+/* A big-endian binary int8 result value. */
 static int
-s_store_reply (ln_server_t *self, pending_t *p)
+s_bin_i64 (const PGresult *res, int row, int col, int64_t *value)
 {
+    if (PQgetisnull (res, row, col) || PQgetlength (res, row, col) != 8)
+        return -1;
+    const unsigned char *b = (const unsigned char *)PQgetvalue (res, row, col);
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = (v << 8) | b[i];
+    *value = (int64_t)v;
+    return 0;
+}
+
+/* Look up the stored replies of all writing requests of the batch in ONE
+   query, and mark the ones found as replayed.  Returns 0 or -1 (the
+   statement failed: see ln_db_last_lost). */
+static int
+s_lookup_replies (ln_server_t *self, size_t n)
+{
+    int rc = -1;
     ln_error_t err;
-    size_t hexlen = p->reply_size * 2 + 3;
-    char *hex = malloc (hexlen);
-    if (!hex)
+    PGresult *res = NULL;
+    ln_db_array_t principals, ids;
+    size_t *index = calloc (n, sizeof *index);
+    size_t m = 0;
+    if (!index)
         abort ();
-    hex[0] = '\\';
-    hex[1] = 'x';
-    sodium_bin2hex (hex + 2, hexlen - 2, p->reply, p->reply_size);
-    char created[24];
-    snprintf (created, sizeof created, "%lld", (long long)(ln_clock_wall_us ()));
-    const char *params[4] = {p->principal->name, s_request_id (p), hex, created};
-    int rc = ln_db_run (self->db,
-                        "INSERT INTO command_replies (principal, request_id, reply, created_us)"
-                        " VALUES ($1, $2, $3::bytea, $4::bigint)",
-                        4, params, &err);
-    free (hex);
+    ln_db_array_init (&principals, LN_DB_OID_TEXT);
+    ln_db_array_init (&ids, LN_DB_OID_TEXT);
+    for (size_t i = 0; i < n; i++) {
+        pending_t *p = &self->pending[i];
+        if (!s_in_group (p) || !p->command->writes)
+            continue;
+        ln_db_array_add_text (&principals, p->principal->name);
+        ln_db_array_add_text (&ids, s_request_id (p));
+        index[m++] = i;
+    }
+    if (m == 0) {
+        rc = 0;
+        goto out;
+    }
+    const char *values[2] = {ln_db_array_data (&principals), ln_db_array_data (&ids)};
+    const int lengths[2] = {ln_db_array_size (&principals), ln_db_array_size (&ids)};
+    const int formats[2] = {1, 1};
+    res = ln_db_exec_prepared (self->db, "ln_server_lookup_replies",
+                               "SELECT u.n, r.reply"
+                               " FROM unnest ($1::text[], $2::text[]) WITH ORDINALITY"
+                               "  AS u (principal, request_id, n)"
+                               " JOIN command_replies r"
+                               "  ON r.principal = u.principal AND r.request_id = u.request_id",
+                               2, values, lengths, formats, 1, &err);
+    if (!res)
+        goto out;
+    for (int row = 0; row < PQntuples (res); row++) {
+        int64_t k = 0;
+        if (s_bin_i64 (res, row, 0, &k) != 0 || k < 1 || (uint64_t)k > m ||
+            PQgetisnull (res, row, 1)) {
+            ln_log_error ("stored reply lookup: unexpected row", "");
+            goto out;
+        }
+        pending_t *p = &self->pending[index[k - 1]];
+        size_t len = (size_t)PQgetlength (res, row, 1);
+        free (p->reply);
+        p->reply = malloc (len ? len : 1);
+        if (!p->reply)
+            abort ();
+        memcpy (p->reply, PQgetvalue (res, row, 1), len);
+        p->reply_size = len;
+        p->replayed = true;
+        p->outcome = LN_AUDIT_ACCEPTED;
+        snprintf (p->reason, sizeof p->reason, "replayed stored reply");
+    }
+    rc = 0;
+out:
+    PQclear (res);
+    ln_db_array_clear (&principals);
+    ln_db_array_clear (&ids);
+    free (index);
     return rc;
 }
 
-/* Run one request's handler inside its savepoint.  Returns 0 (reply set,
-   possibly an error reply), or -1 when the connection was lost. */
+/* Store the replies of `list` (m >= 1 accepted writing requests) in ONE
+   statement.  Returns 0 or -1. */
 static int
-s_run_one (ln_server_t *self, pending_t *p)
+s_store_replies (ln_server_t *self, pending_t *const *list, size_t m)
+{
+    ln_error_t err;
+    ln_db_array_t principals, ids, replies;
+    ln_db_array_init (&principals, LN_DB_OID_TEXT);
+    ln_db_array_init (&ids, LN_DB_OID_TEXT);
+    ln_db_array_init (&replies, LN_DB_OID_BYTEA);
+    for (size_t i = 0; i < m; i++) {
+        ln_db_array_add_text (&principals, list[i]->principal->name);
+        ln_db_array_add_text (&ids, s_request_id (list[i]));
+        ln_db_array_add (&replies, list[i]->reply, list[i]->reply_size);
+    }
+    char created[24];
+    snprintf (created, sizeof created, "%lld", (long long)ln_clock_wall_us ());
+    const char *values[4] = {ln_db_array_data (&principals), ln_db_array_data (&ids),
+                             ln_db_array_data (&replies), created};
+    const int lengths[4] = {ln_db_array_size (&principals), ln_db_array_size (&ids),
+                            ln_db_array_size (&replies), 0};
+    const int formats[4] = {1, 1, 1, 0};
+    PGresult *res = ln_db_exec_prepared (
+        self->db, "ln_server_store_replies",
+        "INSERT INTO command_replies (principal, request_id, reply, created_us)"
+        " SELECT u.principal, u.request_id, u.reply, $4::bigint"
+        " FROM unnest ($1::text[], $2::text[], $3::bytea[]) AS u (principal, request_id, reply)",
+        4, values, lengths, formats, 0, &err);
+    ln_db_array_clear (&principals);
+    ln_db_array_clear (&ids);
+    ln_db_array_clear (&replies);
+    if (!res) {
+        ln_log_error ("storing replies failed", "requests=%zu error=%s", m, err.message);
+        return -1;
+    }
+    PQclear (res);
+    return 0;
+}
+
+/* Write the events of `list` (m requests' stashes), in order, in one
+   statement.  Returns 0 or -1. */
+static int
+s_write_events (ln_server_t *self, pending_t *const *list, size_t m)
+{
+    ln_error_t err;
+    size_t total = 0;
+    for (size_t i = 0; i < m; i++)
+        total += list[i]->stash.nevents;
+    if (total == 0)
+        return 0;
+    ln_outbox_event_t *events = calloc (total, sizeof *events);
+    if (!events)
+        abort ();
+    size_t k = 0;
+    for (size_t i = 0; i < m; i++)
+        for (size_t j = 0; j < list[i]->stash.nevents; j++)
+            events[k++] = list[i]->stash.events[j].event;
+    int rc = ln_outbox_append_batch (self->db, events, total, NULL, &err);
+    if (rc != 0)
+        ln_log_error ("writing events failed", "events=%zu code=%s error=%s", total, err.code,
+                      err.message);
+    free (events);
+    return rc;
+}
+
+/* Call `command`'s flush with the items of `list` (m requests' stashes), in
+   order; not when they staged none.  Returns 0 or -1. */
+static int
+s_flush (ln_server_t *self, const ln_command_t *command, pending_t *const *list, size_t m)
+{
+    ln_error_t err;
+    ln_error_clear (&err);
+    size_t total = 0;
+    for (size_t i = 0; i < m; i++)
+        total += list[i]->stash.nitems;
+    if (total == 0)
+        return 0;
+    void **items = calloc (total, sizeof *items);
+    if (!items)
+        abort ();
+    size_t k = 0;
+    for (size_t i = 0; i < m; i++)
+        for (size_t j = 0; j < list[i]->stash.nitems; j++)
+            items[k++] = list[i]->stash.items[j].item;
+    int rc = command->flush (self->arg, self->db, items, total, &err);
+    if (rc != 0)
+        ln_log_error ("flush failed", "command=%s items=%zu code=%s error=%s", command->name, total,
+                      err.code ? err.code : "-", err.message);
+    free (items);
+    return rc;
+}
+
+/* Run one request's handler.  Non-staged commands run in a savepoint of
+   their own.  A staged command runs without one (it must not write) and its
+   stash waits for the batch's flush, unless `safe`: then it too gets a
+   savepoint, and its items, events and stored reply are written right after
+   it.  Without `safe`, stored replies wait for the batch's (p->store).
+   Returns 0 (reply set, possibly an error reply), -1 when the connection
+   was lost, 1 when the batch's transaction failed under a staged handler
+   (its read failed; run the batch again in safe mode). */
+static int
+s_run_one (ln_server_t *self, pending_t *p, bool safe)
 {
     ln_error_t err;
     const Lantern__V1__Request *request = p->msg->request;
@@ -972,53 +1209,58 @@ s_run_one (ln_server_t *self, pending_t *p)
     call.request_id = request->request_id;
     call.allocs = zlist_new ();
     int rc = -1;
+    bool staged = p->command->flush != NULL;
+    bool savepoint = !p->command->own_transaction && (safe || !staged);
 
-    bool inside = !p->command->own_transaction;
-    if (inside && ln_db_run (self->db, "SAVEPOINT lantern_request", 0, NULL, &err) != 0)
+    if (savepoint && ln_db_run (self->db, "SAVEPOINT lantern_request", 0, NULL, &err) != 0)
         goto out;
 
     Lantern__V1__Reply reply = LANTERN__V1__REPLY__INIT;
     reply.request_id = request->request_id;
     reply.status = LANTERN__V1__REPLY__STATUS__OK;
     int hrc = p->command->fn (self->arg, &call, request, &reply);
-    if (hrc == 0 && call.nstaged > 0) {
-        void **items = calloc (call.nstaged, sizeof *items);
-        if (!items)
-            abort ();
-        for (size_t i = 0; i < call.nstaged; i++)
-            items[i] = call.staged[i].item;
-        if (p->command->flush (self->arg, self->db, items, call.nstaged, &err) != 0) {
-            ln_log_error ("flush failed", "command=%s request_id=%s error=%s", p->command->name,
-                          request->request_id, err.message);
-            hrc = -1;
-        }
-        free (items);
-    }
     if (hrc == 0) {
         Lantern__V1__ServerMessage msg = LANTERN__V1__SERVER_MESSAGE__INIT;
         msg.kind_case = LANTERN__V1__SERVER_MESSAGE__KIND_REPLY;
         msg.reply = &reply;
         p->reply = s_pack_server_message (&msg, &p->reply_size);
-        if (p->command->writes && s_store_reply (self, p) != 0)
+        p->stash = call.stash; /* the request's now */
+        memset (&call.stash, 0, sizeof call.stash);
+        pending_t *one = p;
+        if (safe && staged &&
+            (s_flush (self, p->command, &one, 1) != 0 || s_write_events (self, &one, 1) != 0))
             hrc = -1;
-        if (hrc == 0 && inside &&
+        if (hrc == 0 && safe && p->command->writes && s_store_replies (self, &one, 1) != 0)
+            hrc = -1;
+        if (hrc == 0 && savepoint &&
             ln_db_run (self->db, "RELEASE SAVEPOINT lantern_request", 0, NULL, &err) != 0)
             hrc = -1;
+        if (hrc == 0 && !savepoint && !p->command->own_transaction &&
+            PQtransactionStatus (ln_db_conn (self->db)) != PQTRANS_INTRANS)
+            hrc = -1; /* a staged handler swallowed a failed read */
         if (hrc == 0) {
             p->outcome = LN_AUDIT_ACCEPTED;
+            p->store = p->command->writes && !safe;
             snprintf (p->object, sizeof p->object, "%s", call.object);
             rc = 0;
             goto out;
         }
         free (p->reply);
         p->reply = NULL;
+        s_stash_clear (&p->stash);
         ln_error_clear (&call.error);
     }
     if (ln_db_last_lost (self->db))
         goto out;
     /* Refused by the handler, or its SQL failed: undo what it did. */
-    if (inside && ln_db_run (self->db, "ROLLBACK TO SAVEPOINT lantern_request", 0, NULL, &err) != 0)
+    if (savepoint &&
+        ln_db_run (self->db, "ROLLBACK TO SAVEPOINT lantern_request", 0, NULL, &err) != 0)
         goto out;
+    if (!savepoint && !p->command->own_transaction &&
+        PQtransactionStatus (ln_db_conn (self->db)) != PQTRANS_INTRANS) {
+        rc = 1; /* nothing to roll back to: the batch must run again, safely */
+        goto out;
+    }
     if (!call.error.code) {
         const ln_error_t *dberr = ln_db_last_error (self->db);
         ln_log_error ("command failed", "command=%s request_id=%s error=%s", p->command->name,
@@ -1032,10 +1274,69 @@ s_run_one (ln_server_t *self, pending_t *p)
     p->reply = s_pack_error_reply (request->request_id, &call.error, &p->reply_size);
     rc = 0;
 out:
-    s_call_unstage (&call);
+    s_stash_clear (&call.stash);
     for (void *mem = zlist_pop (call.allocs); mem; mem = zlist_pop (call.allocs))
         free (mem);
     zlist_destroy (&call.allocs);
+    return rc;
+}
+
+/* Did the request's handler run in this attempt and succeed? */
+static bool
+s_ran_ok (const pending_t *p)
+{
+    return !p->replayed && p->outcome && strcmp (p->outcome, LN_AUDIT_ACCEPTED) == 0;
+}
+
+/* The batched writes after all handlers ran (not in safe mode): each staged
+   command's flush once, all deferred events in one statement, all stored
+   replies in one.  Returns 0 or -1. */
+static int
+s_write_batch (ln_server_t *self, size_t n)
+{
+    int rc = -1;
+    pending_t **list = calloc (n, sizeof *list);
+    const ln_command_t **flushed = calloc (n, sizeof *flushed);
+    size_t nflushed = 0, m = 0;
+    if (!list || !flushed)
+        abort ();
+    /* each staged command once, in the order of its first request */
+    for (size_t i = 0; i < n; i++) {
+        pending_t *p = &self->pending[i];
+        if (!s_in_group (p) || !p->command->flush || !s_ran_ok (p))
+            continue;
+        const ln_command_t *command = p->command;
+        bool done = false;
+        for (size_t j = 0; j < nflushed && !done; j++)
+            done = flushed[j] == command;
+        if (done)
+            continue;
+        flushed[nflushed++] = command;
+        m = 0;
+        for (size_t j = i; j < n; j++) {
+            pending_t *q = &self->pending[j];
+            if (s_in_group (q) && q->command == command && s_ran_ok (q))
+                list[m++] = q;
+        }
+        if (s_flush (self, command, list, m) != 0)
+            goto out;
+    }
+    m = 0;
+    for (size_t i = 0; i < n; i++)
+        if (self->pending[i].stash.nevents > 0)
+            list[m++] = &self->pending[i];
+    if (m > 0 && s_write_events (self, list, m) != 0)
+        goto out;
+    m = 0;
+    for (size_t i = 0; i < n; i++)
+        if (self->pending[i].store)
+            list[m++] = &self->pending[i];
+    if (m > 0 && s_store_replies (self, list, m) != 0)
+        goto out;
+    rc = 0;
+out:
+    free (list);
+    free (flushed);
     return rc;
 }
 
@@ -1053,6 +1354,65 @@ s_audit_entry (const pending_t *p, ln_audit_entry_t *e)
     e->reason = p->reason[0] ? p->reason : NULL;
 }
 
+/* How an attempt at a batch ended. */
+typedef enum {
+    TRY_COMMITTED = 0,
+    TRY_LOST,        /* the connection was lost: reconnect, try again */
+    TRY_FAILED,      /* a statement failed: try again in safe mode */
+    TRY_UNAVAILABLE, /* no database now */
+} try_t;
+
+static try_t
+s_try_failed (ln_server_t *self)
+{
+    return ln_db_last_lost (self->db) ? TRY_LOST : TRY_FAILED;
+}
+
+/* One attempt at the batch, in one transaction (see ln_server.h, STAGED
+   COMMANDS, for the order of the work). */
+static try_t
+s_try_batch (ln_server_t *self, size_t n, bool safe, ln_audit_entry_t *entries)
+{
+    ln_error_t err;
+    for (size_t i = 0; i < n; i++)
+        s_pending_reset (&self->pending[i]);
+    if (s_db_ready (self) != 0)
+        return TRY_UNAVAILABLE;
+    for (size_t i = 0; i < n; i++) {
+        pending_t *p = &self->pending[i];
+        if (!p->precheck.code && p->dup_of < 0 && p->command->own_transaction &&
+            s_run_one (self, p, safe) != 0)
+            return TRY_LOST;
+    }
+    if (ln_db_begin (self->db) != 0 || s_lookup_replies (self, n) != 0)
+        return s_try_failed (self);
+    for (size_t i = 0; i < n; i++) {
+        pending_t *p = &self->pending[i];
+        if (!s_in_group (p) || p->replayed)
+            continue;
+        int rc = s_run_one (self, p, safe);
+        if (rc < 0)
+            return TRY_LOST;
+        if (rc > 0)
+            return TRY_FAILED;
+    }
+    if (!safe && s_write_batch (self, n) != 0)
+        return s_try_failed (self);
+    for (size_t i = 0; i < n; i++) {
+        pending_t *p = &self->pending[i];
+        s_audit_entry (p->dup_of >= 0 ? &self->pending[p->dup_of] : p, &entries[i]);
+        if (p->dup_of >= 0)
+            entries[i].reason = "replayed stored reply";
+    }
+    if (ln_audit_append_batch (self->db, entries, n, &err) != 0) {
+        ln_log_error ("audit append failed", "error=%s", err.message);
+        return s_try_failed (self); /* no audit, no effect: the batch is not committed */
+    }
+    if (ln_db_commit (self->db) != 0)
+        return s_try_failed (self);
+    return TRY_COMMITTED;
+}
+
 /* Run a batch of requests in one transaction and reply to each. */
 static void
 s_run_batch (ln_server_t *self, size_t n)
@@ -1061,65 +1421,11 @@ s_run_batch (ln_server_t *self, size_t n)
     ln_audit_entry_t *entries = calloc (n, sizeof *entries);
     if (!entries)
         abort ();
-
-    for (int attempt = 0; attempt < 2; attempt++) {
-        bool lost = false;
-        for (size_t i = 0; i < n; i++) {
-            pending_t *p = &self->pending[i];
-            if (!p->precheck.code) {
-                free (p->reply);
-                p->reply = NULL;
-                p->replayed = false;
-                p->outcome = NULL;
-                p->reason[0] = p->object[0] = '\0';
-            }
-        }
-        if (s_db_ready (self) != 0)
-            break;
-        for (size_t i = 0; i < n && !lost; i++) {
-            pending_t *p = &self->pending[i];
-            if (!p->precheck.code && p->dup_of < 0 && p->command->own_transaction &&
-                s_run_one (self, p) != 0)
-                lost = true;
-        }
-        if (lost || ln_db_begin (self->db) != 0) {
-            if (lost || ln_db_last_lost (self->db))
-                s_db_lost (self);
-            break;
-        }
-        for (size_t i = 0; i < n && !lost; i++) {
-            pending_t *p = &self->pending[i];
-            if (p->precheck.code || p->dup_of >= 0 || p->command->own_transaction)
-                continue;
-            if (p->command->writes) {
-                int found = s_stored_reply (self, p);
-                if (found < 0) {
-                    lost = true;
-                    break;
-                }
-                if (found) {
-                    p->replayed = true;
-                    p->outcome = LN_AUDIT_ACCEPTED;
-                    snprintf (p->reason, sizeof p->reason, "replayed stored reply");
-                    continue;
-                }
-            }
-            if (s_run_one (self, p) != 0)
-                lost = true;
-        }
-        if (!lost) {
-            for (size_t i = 0; i < n; i++) {
-                pending_t *p = &self->pending[i];
-                s_audit_entry (p->dup_of >= 0 ? &self->pending[p->dup_of] : p, &entries[i]);
-                if (p->dup_of >= 0)
-                    entries[i].reason = "replayed stored reply";
-            }
-            if (ln_audit_append_batch (self->db, entries, n, &err) != 0) {
-                ln_log_error ("audit append failed", "error=%s", err.message);
-                lost = true; /* no audit, no effect: the batch is not committed */
-            }
-        }
-        if (!lost && ln_db_commit (self->db) == 0) {
+    bool safe = false;
+    int reconnects = 0;
+    for (;;) {
+        try_t t = s_try_batch (self, n, safe, entries);
+        if (t == TRY_COMMITTED) {
             self->stats.transactions++;
             for (size_t i = 0; i < n; i++) {
                 pending_t *p = &self->pending[i];
@@ -1134,14 +1440,28 @@ s_run_batch (ln_server_t *self, size_t n)
             return;
         }
         ln_db_rollback (self->db);
-        if (!ln_db_last_lost (self->db) && !self->db_down) {
-            const ln_error_t *e = ln_db_last_error (self->db);
-            ln_log_error ("command batch failed", "requests=%zu error=%s", n,
-                          e && e->code ? e->message : "(audit)");
+        if (t == TRY_UNAVAILABLE)
             break;
+        if (t == TRY_LOST || self->db_down) {
+            /* try to reconnect at once, once */
+            s_db_lost (self);
+            if (reconnects++ > 0)
+                break;
+            self->db_retry_at = 0;
+            continue;
         }
-        s_db_lost (self);
-        self->db_retry_at = 0; /* try to reconnect at once, once */
+        const ln_error_t *e = ln_db_last_error (self->db);
+        if (!safe) {
+            /* one request's rows or its handler broke the batch: find out
+               which, each in its own savepoint */
+            ln_log_warn ("command batch failed, running it again one request at a time",
+                         "requests=%zu error=%s", n, e && e->code ? e->message : "(flush)");
+            safe = true;
+            continue;
+        }
+        ln_log_error ("command batch failed", "requests=%zu error=%s", n,
+                      e && e->code ? e->message : "(audit)");
+        break;
     }
 
     /* Nothing was committed: every request of the batch gets UNAVAILABLE
@@ -1476,7 +1796,11 @@ ln_server_step (ln_server_t *self, int timeout_ms)
 
     /* How long may we sleep? */
     int timeout = timeout_ms;
-    if (self->more_work || (self->stamp_wanted && self->stamp_at <= now))
+    /* Cleared for this turn: whatever still has work left sets it again.
+       (Left set, the loop would spin at timeout 0 for ever.) */
+    bool more_work = self->more_work;
+    self->more_work = false;
+    if (more_work || (self->stamp_wanted && self->stamp_at <= now))
         timeout = 0;
     else if (self->stamp_wanted && self->stamp_at - now < timeout)
         timeout = (int)(self->stamp_at - now);
