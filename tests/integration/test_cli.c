@@ -12,6 +12,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "ln_pseudonym.h"
+
 #include "ln_version.h"
 #include "run_cmd.h"
 
@@ -20,7 +22,7 @@ static char s_dir[64];
 static int
 s_setup (void **state)
 {
-    (void) state;
+    (void)state;
     snprintf (s_dir, sizeof s_dir, "/tmp/lantern-cli.XXXXXX");
     return mkdtemp (s_dir) ? 0 : -1;
 }
@@ -28,7 +30,7 @@ s_setup (void **state)
 static int
 s_teardown (void **state)
 {
-    (void) state;
+    (void)state;
     char cmd[128];
     snprintf (cmd, sizeof cmd, "rm -rf '%s'", s_dir);
     return system (cmd) == 0 ? 0 : -1;
@@ -38,8 +40,14 @@ static run_cmd_result_t
 s_ctl (const char *a1, const char *a2, const char *a3, const char *a4, const char *a5,
        const char *a6)
 {
-    char *argv[8] = {(char *) run_cmd_lanternctl (), (char *) a1, (char *) a2, (char *) a3,
-                     (char *) a4, (char *) a5, (char *) a6, NULL};
+    char *argv[8] = {(char *)run_cmd_lanternctl (),
+                     (char *)a1,
+                     (char *)a2,
+                     (char *)a3,
+                     (char *)a4,
+                     (char *)a5,
+                     (char *)a6,
+                     NULL};
     run_cmd_result_t r;
     assert_int_equal (run_cmd (argv, NULL, 20000, &r), 0);
     return r;
@@ -61,7 +69,7 @@ s_read (const char *path)
 static void
 test_help_and_version (void **state)
 {
-    (void) state;
+    (void)state;
     run_cmd_result_t r = s_ctl ("--help", NULL, NULL, NULL, NULL, NULL);
     assert_int_equal (r.status, 0);
     assert_non_null (strstr (r.out, "usage: lanternctl"));
@@ -83,7 +91,7 @@ test_help_and_version (void **state)
 static void
 test_usage_errors (void **state)
 {
-    (void) state;
+    (void)state;
     run_cmd_result_t r = s_ctl (NULL, NULL, NULL, NULL, NULL, NULL);
     assert_int_equal (r.status, 2);
     assert_non_null (strstr (r.err, "usage"));
@@ -117,7 +125,7 @@ test_usage_errors (void **state)
 static void
 test_keygen_writes_and_refuses_overwrite (void **state)
 {
-    (void) state;
+    (void)state;
     run_cmd_result_t r = s_ctl ("keygen", "intake-venlo", "--dir", s_dir, "--roles", "node,intake");
     assert_int_equal (r.status, 0);
     run_cmd_free (&r);
@@ -152,6 +160,37 @@ test_keygen_writes_and_refuses_overwrite (void **state)
     free (sec_text);
 }
 
+static void
+test_keygen_regional_key (void **state)
+{
+    (void)state;
+    char path[160];
+    snprintf (path, sizeof path, "%s/regional.key", s_dir);
+    run_cmd_result_t r = s_ctl ("keygen", "--regional", path, NULL, NULL, NULL);
+    assert_int_equal (r.status, 0);
+    assert_non_null (strstr (r.out, "regional key:"));
+    run_cmd_free (&r);
+    struct stat st;
+    assert_int_equal (stat (path, &st), 0);
+    assert_int_equal (st.st_mode & 0777, 0600);
+    ln_pseudonym_key_t key;
+    ln_error_t err;
+    assert_int_equal (ln_pseudonym_key_load (path, &key, &err), 0);
+    char *before = s_read (path);
+    /* never overwritten; NAME with --regional is a usage error */
+    r = s_ctl ("keygen", "--regional", path, NULL, NULL, NULL);
+    assert_int_equal (r.status, 1);
+    run_cmd_free (&r);
+    r = s_ctl ("keygen", "bob", "--regional", path, NULL, NULL);
+    assert_int_equal (r.status, 2);
+    run_cmd_free (&r);
+    char *after = s_read (path);
+    assert_string_equal (before, after);
+    free (before);
+    free (after);
+    ln_pseudonym_key_wipe (&key);
+}
+
 int
 main (void)
 {
@@ -159,6 +198,7 @@ main (void)
         cmocka_unit_test (test_help_and_version),
         cmocka_unit_test (test_usage_errors),
         cmocka_unit_test (test_keygen_writes_and_refuses_overwrite),
+        cmocka_unit_test (test_keygen_regional_key),
     };
     return cmocka_run_group_tests (tests, s_setup, s_teardown);
 }

@@ -2,12 +2,15 @@
 
         lanternctl keygen NAME [--dir DIR] [--organisation ORG]
                                [--roles R1,R2] [--level LEVEL]
+        lanternctl keygen --regional FILE
 
     writes DIR/NAME.pub (give it to the operators of the nodes NAME talks
     to; it goes in their registry) and DIR/NAME.secret (mode 0600, stays
     here).  The metadata is the principal the registry will map the key to;
     the rules and the file format are in common/ln_keys.h.  All the work is
-    ln_keys_generate(); this file is argument handling.
+    ln_keys_generate(); this file is argument handling.  --regional writes a
+    region's pseudonymisation key instead (common/ln_pseudonym.h), shared by
+    the region's intake nodes.
 */
 #include <getopt.h>
 #include <stdarg.h>
@@ -18,6 +21,7 @@
 #include "ln_error.h"
 #include "ln_keys.h"
 #include "ln_level.h"
+#include "ln_pseudonym.h"
 
 #define KEYGEN_DEFAULT_DIR   "."
 #define KEYGEN_DEFAULT_ROLES "node"
@@ -29,6 +33,7 @@ s_usage (FILE *out)
     fprintf (out,
              "usage: lanternctl keygen NAME [--dir DIR] [--organisation ORG]\n"
              "                              [--roles R1,R2] [--level LEVEL]\n"
+             "       lanternctl keygen --regional FILE\n"
              "\n"
              "Generate a CURVE key pair and write it as two certificate files:\n"
              "  DIR/NAME.pub     public key and principal; give it to the operators of the\n"
@@ -50,7 +55,10 @@ s_usage (FILE *out)
     for (int i = 0; i < LN_LEVEL_COUNT; i++)
         fprintf (out, "%s%s%s", i % 3 == 0 ? "\n                           " : " ",
                  ln_level_name ((ln_level_t)i), i + 1 < LN_LEVEL_COUNT ? "," : "\n");
-    fprintf (out, "  -h, --help               show this help\n");
+    fprintf (out, "      --regional FILE      instead: write a new regional pseudonymisation key\n"
+                  "                           (32 random bytes as hex, mode 0600) to FILE, for\n"
+                  "                           every intake node of the region; never overwrites\n"
+                  "  -h, --help               show this help\n");
 }
 
 #define s_usage_error(...) lanternctl_usage_error ("keygen", __VA_ARGS__)
@@ -59,14 +67,19 @@ int
 lanternctl_keygen (int argc, char **argv)
 {
     static const struct option options[] = {
-        {"dir", required_argument, NULL, 'd'},   {"organisation", required_argument, NULL, 'o'},
-        {"roles", required_argument, NULL, 'r'}, {"level", required_argument, NULL, 'l'},
-        {"help", no_argument, NULL, 'h'},        {NULL, 0, NULL, 0},
+        {"dir", required_argument, NULL, 'd'},
+        {"organisation", required_argument, NULL, 'o'},
+        {"roles", required_argument, NULL, 'r'},
+        {"level", required_argument, NULL, 'l'},
+        {"help", no_argument, NULL, 'h'},
+        {"regional", required_argument, NULL, 'R'},
+        {NULL, 0, NULL, 0},
     };
     const char *dir = KEYGEN_DEFAULT_DIR;
     const char *organisation = NULL;
     const char *roles = KEYGEN_DEFAULT_ROLES;
     const char *level = KEYGEN_DEFAULT_LEVEL;
+    const char *regional = NULL;
 
     /* main.c may have run getopt already: 0 makes GNU getopt start afresh.
        We report bad options ourselves, in our own error format. */
@@ -87,6 +100,9 @@ lanternctl_keygen (int argc, char **argv)
         case 'l':
             level = optarg;
             break;
+        case 'R':
+            regional = optarg;
+            break;
         case 'h':
             s_usage (stdout);
             return LANTERNCTL_EXIT_OK;
@@ -100,6 +116,21 @@ lanternctl_keygen (int argc, char **argv)
             return s_usage_error ("unknown option '%s'", argv[optind - 1]);
         }
     }
+    ln_error_t err;
+    ln_error_clear (&err);
+    if (regional) {
+        if (optind < argc)
+            return s_usage_error ("unexpected argument '%s' (--regional takes no NAME)",
+                                  argv[optind]);
+        if (ln_pseudonym_key_generate (regional, &err) != 0) {
+            fprintf (stderr, "lanternctl: keygen: %s\n", err.message);
+            return LANTERNCTL_EXIT_FAIL;
+        }
+        printf ("regional key: %s\n(give it, over a safe channel, to this region's intake nodes "
+                "only; a new key changes every token)\n",
+                regional);
+        return LANTERNCTL_EXIT_OK;
+    }
     if (optind >= argc)
         return s_usage_error ("%s", "missing NAME");
     if (argc - optind > 1)
@@ -108,8 +139,6 @@ lanternctl_keygen (int argc, char **argv)
     if (!organisation)
         organisation = name;
 
-    ln_error_t err;
-    ln_error_clear (&err);
     ln_principal_t principal;
     if (ln_principal_init (&principal, name, organisation, roles, level, &err) != 0) {
         /* Map "metadata.X" back to the option the user typed. */
