@@ -1096,10 +1096,20 @@ out:
     return rc;
 }
 
+/* A failed batched write: a warning in the batch's first pass (it is run
+   again one request at a time), an error in safe mode (a request fails). */
+#define s_log_failure(safe, msg, ...)                                                              \
+    do {                                                                                           \
+        if (safe)                                                                                  \
+            ln_log_error (msg, __VA_ARGS__);                                                       \
+        else                                                                                       \
+            ln_log_warn (msg, __VA_ARGS__);                                                        \
+    } while (0)
+
 /* Store the replies of `list` (m >= 1 accepted writing requests) in ONE
    statement.  Returns 0 or -1. */
 static int
-s_store_replies (ln_server_t *self, pending_t *const *list, size_t m)
+s_store_replies (ln_server_t *self, pending_t *const *list, size_t m, bool safe)
 {
     ln_error_t err;
     ln_db_array_t principals, ids, replies;
@@ -1128,7 +1138,7 @@ s_store_replies (ln_server_t *self, pending_t *const *list, size_t m)
     ln_db_array_clear (&ids);
     ln_db_array_clear (&replies);
     if (!res) {
-        ln_log_error ("storing replies failed", "requests=%zu error=%s", m, err.message);
+        s_log_failure (safe, "storing replies failed", "requests=%zu error=%s", m, err.message);
         return -1;
     }
     PQclear (res);
@@ -1138,7 +1148,7 @@ s_store_replies (ln_server_t *self, pending_t *const *list, size_t m)
 /* Write the events of `list` (m requests' stashes), in order, in one
    statement.  Returns 0 or -1. */
 static int
-s_write_events (ln_server_t *self, pending_t *const *list, size_t m)
+s_write_events (ln_server_t *self, pending_t *const *list, size_t m, bool safe)
 {
     ln_error_t err;
     size_t total = 0;
@@ -1155,8 +1165,8 @@ s_write_events (ln_server_t *self, pending_t *const *list, size_t m)
             events[k++] = list[i]->stash.events[j].event;
     int rc = ln_outbox_append_batch (self->db, events, total, NULL, &err);
     if (rc != 0)
-        ln_log_error ("writing events failed", "events=%zu code=%s error=%s", total, err.code,
-                      err.message);
+        s_log_failure (safe, "writing events failed", "events=%zu code=%s error=%s", total,
+                       err.code, err.message);
     free (events);
     return rc;
 }
@@ -1164,7 +1174,8 @@ s_write_events (ln_server_t *self, pending_t *const *list, size_t m)
 /* Call `command`'s flush with the items of `list` (m requests' stashes), in
    order; not when they staged none.  Returns 0 or -1. */
 static int
-s_flush (ln_server_t *self, const ln_command_t *command, pending_t *const *list, size_t m)
+s_flush (ln_server_t *self, const ln_command_t *command, pending_t *const *list, size_t m,
+         bool safe)
 {
     ln_error_t err;
     ln_error_clear (&err);
@@ -1182,8 +1193,8 @@ s_flush (ln_server_t *self, const ln_command_t *command, pending_t *const *list,
             items[k++] = list[i]->stash.items[j].item;
     int rc = command->flush (self->arg, self->db, items, total, &err);
     if (rc != 0)
-        ln_log_error ("flush failed", "command=%s items=%zu code=%s error=%s", command->name, total,
-                      err.code ? err.code : "-", err.message);
+        s_log_failure (safe, "flush failed", "command=%s items=%zu code=%s error=%s", command->name,
+                       total, err.code ? err.code : "-", err.message);
     free (items);
     return rc;
 }
@@ -1228,9 +1239,10 @@ s_run_one (ln_server_t *self, pending_t *p, bool safe)
         memset (&call.stash, 0, sizeof call.stash);
         pending_t *one = p;
         if (safe && staged &&
-            (s_flush (self, p->command, &one, 1) != 0 || s_write_events (self, &one, 1) != 0))
+            (s_flush (self, p->command, &one, 1, true) != 0 ||
+             s_write_events (self, &one, 1, true) != 0))
             hrc = -1;
-        if (hrc == 0 && safe && p->command->writes && s_store_replies (self, &one, 1) != 0)
+        if (hrc == 0 && safe && p->command->writes && s_store_replies (self, &one, 1, true) != 0)
             hrc = -1;
         if (hrc == 0 && savepoint &&
             ln_db_run (self->db, "RELEASE SAVEPOINT lantern_request", 0, NULL, &err) != 0)
@@ -1252,6 +1264,8 @@ s_run_one (ln_server_t *self, pending_t *p, bool safe)
     }
     if (ln_db_last_lost (self->db))
         goto out;
+    /* what failed, before the rollback below clears it */
+    ln_error_t dberr = *ln_db_last_error (self->db);
     /* Refused by the handler, or its SQL failed: undo what it did. */
     if (savepoint &&
         ln_db_run (self->db, "ROLLBACK TO SAVEPOINT lantern_request", 0, NULL, &err) != 0)
@@ -1262,9 +1276,8 @@ s_run_one (ln_server_t *self, pending_t *p, bool safe)
         goto out;
     }
     if (!call.error.code) {
-        const ln_error_t *dberr = ln_db_last_error (self->db);
         ln_log_error ("command failed", "command=%s request_id=%s error=%s", p->command->name,
-                      request->request_id, dberr && dberr->code ? dberr->message : "(none)");
+                      request->request_id, dberr.code ? dberr.message : "(none)");
         ln_error_set (&call.error, "INTERNAL", NULL, "the command failed; nothing changed");
     }
     p->outcome = LN_AUDIT_REFUSED;
@@ -1318,20 +1331,20 @@ s_write_batch (ln_server_t *self, size_t n)
             if (s_in_group (q) && q->command == command && s_ran_ok (q))
                 list[m++] = q;
         }
-        if (s_flush (self, command, list, m) != 0)
+        if (s_flush (self, command, list, m, false) != 0)
             goto out;
     }
     m = 0;
     for (size_t i = 0; i < n; i++)
         if (self->pending[i].stash.nevents > 0)
             list[m++] = &self->pending[i];
-    if (m > 0 && s_write_events (self, list, m) != 0)
+    if (m > 0 && s_write_events (self, list, m, false) != 0)
         goto out;
     m = 0;
     for (size_t i = 0; i < n; i++)
         if (self->pending[i].store)
             list[m++] = &self->pending[i];
-    if (m > 0 && s_store_replies (self, list, m) != 0)
+    if (m > 0 && s_store_replies (self, list, m, false) != 0)
         goto out;
     rc = 0;
 out:
