@@ -1059,12 +1059,19 @@ s_lookup_replies (ln_server_t *self, size_t n)
     const char *values[2] = {ln_db_array_data (&principals), ln_db_array_data (&ids)};
     const int lengths[2] = {ln_db_array_size (&principals), ln_db_array_size (&ids)};
     const int formats[2] = {1, 1};
+    /* One primary-key probe per request, whatever the statistics: a
+       prepared statement keeps the generic plan made while the table was
+       small, and a plain join (or a LATERAL subquery, which the planner
+       flattens into one) then stays a hash join over every stored reply:
+       1.2 ms per batch of 50 at 18,000 rows, growing with them.  LIMIT 1
+       keeps the subquery a per-row index scan. */
     res = ln_db_exec_prepared (self->db, "ln_server_lookup_replies",
                                "SELECT u.n, r.reply"
                                " FROM unnest ($1::text[], $2::text[]) WITH ORDINALITY"
                                "  AS u (principal, request_id, n)"
-                               " JOIN command_replies r"
-                               "  ON r.principal = u.principal AND r.request_id = u.request_id",
+                               " CROSS JOIN LATERAL (SELECT c.reply FROM command_replies c"
+                               "  WHERE c.principal = u.principal AND c.request_id = u.request_id"
+                               "  LIMIT 1) AS r",
                                2, values, lengths, formats, 1, &err);
     if (!res)
         goto out;
