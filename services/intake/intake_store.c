@@ -13,7 +13,6 @@
 
 #include "lantern.pb-c.h"
 #include "ln_audit.h"
-#include "ln_dynbuf.h"
 
 static const ln_migration_t s_migrations[] = {
     {100, "signals",
@@ -90,8 +89,7 @@ intake_row_free (void *row)
     intake_row_destroy (&self);
 }
 
-/* Text parameters of one row, as strings owned by `keep` (freed after the
-   statement). */
+/* Text parameters of one row (the single-row statements). */
 typedef struct {
     char num[8][24];
     char *hex[2];
@@ -104,83 +102,101 @@ s_num (row_text_t *t, int slot, int64_t v)
     return t->num[slot];
 }
 
+/* A batch of new signals travels as one binary array per column into one
+   prepared INSERT ... SELECT FROM unnest (...) per table: no parsing,
+   planning, hex or quoting per row (ln_db.h). */
+enum { SIG_COLS = 14, HIST_COLS = 6 };
+
 int
 intake_store_insert (ln_db_t *db, intake_row_t *const *rows, size_t n, ln_error_t *err)
 {
-    enum { SIG_COLS = 14, HIST_COLS = 7 };
     int rc = -1;
-    row_text_t *text = calloc (n ? n : 1, sizeof *text);
-    const char **params = calloc ((n ? n : 1) * SIG_COLS, sizeof *params);
-    ln_dynbuf_t *sql = ln_dynbuf_new (256 + n * 160);
-    if (!text || !params)
-        abort ();
-
-    static const char *const sig_casts[SIG_COLS] = {
-        "",          "",          "",          "::smallint", "::integer", "",         "",
-        "::integer", "::boolean", "::boolean", "::integer",  "::bigint",  "::bigint", "::bytea"};
-    ln_dynbuf_add (sql, "INSERT INTO signals (id, organisation, submitted_by, status, version,"
-                        " catalogue_version, municipality, forms_mask, immediate_danger,"
-                        " minor_involved, persons, received_us, updated_us, record) VALUES ");
-    int k = 0;
+    PGresult *res = NULL;
+    ln_db_array_t a[SIG_COLS];
+    static const uint32_t types[SIG_COLS] = {
+        LN_DB_OID_TEXT, LN_DB_OID_TEXT, LN_DB_OID_TEXT, LN_DB_OID_INT2, LN_DB_OID_INT8,
+        LN_DB_OID_TEXT, LN_DB_OID_TEXT, LN_DB_OID_INT8, LN_DB_OID_INT2, LN_DB_OID_INT2,
+        LN_DB_OID_INT8, LN_DB_OID_INT8, LN_DB_OID_INT8, LN_DB_OID_BYTEA};
+    for (int c = 0; c < SIG_COLS; c++)
+        ln_db_array_init (&a[c], types[c]);
     for (size_t i = 0; i < n; i++) {
         const intake_row_t *r = rows[i];
-        row_text_t *t = &text[i];
-        t->hex[0] = ln_db_bytea_param (r->record, r->record_size);
-        const char *v[SIG_COLS] = {r->id,
-                                   r->organisation,
-                                   r->submitted_by,
-                                   s_num (t, 0, r->status),
-                                   s_num (t, 1, r->version),
-                                   r->catalogue_version,
-                                   r->municipality,
-                                   s_num (t, 2, (int32_t)r->forms_mask),
-                                   r->immediate_danger ? "t" : "f",
-                                   r->minor_involved ? "t" : "f",
-                                   s_num (t, 3, r->persons),
-                                   s_num (t, 4, r->received_us),
-                                   s_num (t, 5, r->updated_us),
-                                   t->hex[0]};
-        ln_dynbuf_add (sql, i ? ",(" : "(");
-        for (int c = 0; c < SIG_COLS; c++) {
-            params[k] = v[c];
-            ln_dynbuf_addf (sql, "%s$%d%s", c ? "," : "", ++k, sig_casts[c]);
-        }
-        ln_dynbuf_add (sql, ")");
+        ln_db_array_add_text (&a[0], r->id);
+        ln_db_array_add_text (&a[1], r->organisation);
+        ln_db_array_add_text (&a[2], r->submitted_by);
+        ln_db_array_add_int2 (&a[3], (int16_t)r->status);
+        ln_db_array_add_int8 (&a[4], r->version);
+        ln_db_array_add_text (&a[5], r->catalogue_version);
+        ln_db_array_add_text (&a[6], r->municipality);
+        ln_db_array_add_int8 (&a[7], r->forms_mask);
+        ln_db_array_add_int2 (&a[8], r->immediate_danger);
+        ln_db_array_add_int2 (&a[9], r->minor_involved);
+        ln_db_array_add_int8 (&a[10], r->persons);
+        ln_db_array_add_int8 (&a[11], r->received_us);
+        ln_db_array_add_int8 (&a[12], r->updated_us);
+        ln_db_array_add (&a[13], r->record, r->record_size);
     }
-    if (ln_db_run (db, ln_dynbuf_text (sql), k, params, err) != 0)
+    const char *values[SIG_COLS];
+    int lengths[SIG_COLS], formats[SIG_COLS];
+    for (int c = 0; c < SIG_COLS; c++) {
+        values[c] = ln_db_array_data (&a[c]);
+        lengths[c] = ln_db_array_size (&a[c]);
+        formats[c] = 1;
+    }
+    res = ln_db_exec_prepared (
+        db, "intake_store_insert_signals",
+        "INSERT INTO signals (id, organisation, submitted_by, status, version, catalogue_version,"
+        " municipality, forms_mask, immediate_danger, minor_involved, persons, received_us,"
+        " updated_us, record)"
+        " SELECT u.id, u.org, u.by, u.st, u.v, u.cat, u.mun, u.forms, u.danger <> 0,"
+        " u.minor <> 0, u.persons, u.rec_us, u.upd_us, u.record"
+        " FROM unnest ($1::text[], $2::text[], $3::text[], $4::int2[], $5::int8[], $6::text[],"
+        " $7::text[], $8::int8[], $9::int2[], $10::int2[], $11::int8[], $12::int8[],"
+        " $13::int8[], $14::bytea[])"
+        " AS u (id, org, by, st, v, cat, mun, forms, danger, minor, persons, rec_us, upd_us,"
+        " record)",
+        SIG_COLS, values, lengths, formats, 0, err);
+    if (!res)
         goto out;
+    PQclear (res);
+    res = NULL;
 
-    static const char *const hist_casts[HIST_COLS] = {"",         "::integer", "", "",
-                                                      "::bigint", "::bytea",   ""};
-    ln_dynbuf_reset (sql);
-    ln_dynbuf_add (sql, "INSERT INTO signal_history (signal_id, version, action, principal,"
-                        " at_us, added, reason) VALUES ");
-    k = 0;
+    /* the history rows: signal_id, version, action, principal, at_us, added */
+    static const uint32_t htypes[HIST_COLS] = {LN_DB_OID_TEXT, LN_DB_OID_INT8, LN_DB_OID_TEXT,
+                                               LN_DB_OID_TEXT, LN_DB_OID_INT8, LN_DB_OID_BYTEA};
+    for (int c = 0; c < SIG_COLS; c++)
+        ln_db_array_clear (&a[c]);
+    for (int c = 0; c < HIST_COLS; c++)
+        ln_db_array_init (&a[c], htypes[c]);
     for (size_t i = 0; i < n; i++) {
         const intake_row_t *r = rows[i];
-        row_text_t *t = &text[i];
-        t->hex[1] = r->added ? ln_db_bytea_param (r->added, r->added_size) : NULL;
-        const char *v[HIST_COLS] = {r->id,        s_num (t, 6, r->version),    r->action,
-                                    r->principal, s_num (t, 7, r->updated_us), t->hex[1],
-                                    r->reason};
-        ln_dynbuf_add (sql, i ? ",(" : "(");
-        for (int c = 0; c < HIST_COLS; c++) {
-            params[k] = v[c];
-            ln_dynbuf_addf (sql, "%s$%d%s", c ? "," : "", ++k, hist_casts[c]);
-        }
-        ln_dynbuf_add (sql, ")");
+        ln_db_array_add_text (&a[0], r->id);
+        ln_db_array_add_int8 (&a[1], r->version);
+        ln_db_array_add_text (&a[2], r->action);
+        ln_db_array_add_text (&a[3], r->principal);
+        ln_db_array_add_int8 (&a[4], r->updated_us);
+        if (r->added)
+            ln_db_array_add (&a[5], r->added, r->added_size);
+        else
+            ln_db_array_add_null (&a[5]);
     }
-    if (ln_db_run (db, ln_dynbuf_text (sql), k, params, err) != 0)
+    for (int c = 0; c < HIST_COLS; c++) {
+        values[c] = ln_db_array_data (&a[c]);
+        lengths[c] = ln_db_array_size (&a[c]);
+    }
+    res = ln_db_exec_prepared (
+        db, "intake_store_insert_history",
+        "INSERT INTO signal_history (signal_id, version, action, principal, at_us, added)"
+        " SELECT * FROM unnest ($1::text[], $2::int8[], $3::text[], $4::text[], $5::int8[],"
+        " $6::bytea[])",
+        HIST_COLS, values, lengths, formats, 0, err);
+    if (!res)
         goto out;
     rc = 0;
 out:
-    for (size_t i = 0; i < n; i++) {
-        free (text[i].hex[0]);
-        free (text[i].hex[1]);
-    }
-    free (text);
-    free (params);
-    ln_dynbuf_destroy (&sql);
+    PQclear (res);
+    for (int c = 0; c < SIG_COLS; c++)
+        ln_db_array_clear (&a[c]);
     return rc;
 }
 
