@@ -319,6 +319,17 @@ fail:
     return NULL;
 }
 
+ln_db_t *
+ln_db_connect_like (const ln_db_t *other, const ln_db_retry_t *retry, ln_error_t *err)
+{
+    if (!other) {
+        ln_error_set (err, "DB_INVALID", NULL, "no database handle to copy");
+        return NULL;
+    }
+    return ln_db_connect (other->conninfo, other->has_schema ? other->schema : NULL,
+                          retry ? retry : &other->retry, err);
+}
+
 void
 ln_db_destroy (ln_db_t **self_p)
 {

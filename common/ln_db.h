@@ -97,6 +97,11 @@ typedef struct {
 ln_db_t *ln_db_connect (const char *conninfo, const char *schema, const ln_db_retry_t *retry,
                         ln_error_t *err);
 
+/* A second connection like `other` (same conninfo and schema), e.g. for a
+   thread of its own; retry as ln_db_connect (NULL: other's).  Returns NULL
+   with err set. */
+ln_db_t *ln_db_connect_like (const ln_db_t *other, const ln_db_retry_t *retry, ln_error_t *err);
+
 /* Close and free; NULL-safe; sets *self_p to NULL. */
 void ln_db_destroy (ln_db_t **self_p);
 

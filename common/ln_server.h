@@ -16,8 +16,10 @@
       COMMANDS) skip the savepoint and write their rows set-based, once
       per batch.
     - the event log: the relay gives committed outbox rows their dense
-      positions (ln_outbox_stamp), woken by LISTEN/NOTIFY on the server's
-      database connection (its socket is in the same poll); subscribers get
+      positions (ln_outbox_stamp) in a thread of its own, on a second
+      database connection (ln_db_connect_like), woken by LISTEN/NOTIFY, at
+      most every 20 ms under load; its "stamp" notifications wake the loop
+      (the loop's connection socket is in the same poll); subscribers get
       Deliver while they have credit, filtered and projected per principal
       at the source (types by role, projection per type, never above the
       principal's confidentiality level).
@@ -26,7 +28,10 @@
       reconnecting to PostgreSQL after a loss.
 
     One thread: the server, its consumers and its database connection are
-    used from the thread that calls ln_server_run / ln_server_step.
+    used from the thread that calls ln_server_run / ln_server_step.  (The
+    relay's thread and connection are the server's own: it starts them in
+    ln_server_new and stops them in ln_server_destroy.  So a node holds two
+    database connections.)
     ln_server_stop may be called from a signal handler: the loop finishes
     the batch it is in, and returns.
 
