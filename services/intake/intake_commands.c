@@ -216,6 +216,27 @@ s_row_from_signal (intake_row_t *row, const Lantern__V1__Signal *sig)
     row->updated_us = sig->updated_at_us;
 }
 
+/* Store a (validated) date as YYYY-MM-DD, in place.  The request may be run
+   again (safe mode): a normalised date normalises to itself. */
+static int
+s_normalise_date (char **field, const char *path, ln_error_t *err)
+{
+    char norm[LN_PSEUDONYM_NORM_MAX];
+    if (!(*field)[0])
+        return 0;
+    if (ln_pseudonym_norm_date (*field, norm, sizeof norm, err) != 0) {
+        snprintf (err->field, sizeof err->field, "%s", path);
+        return -1;
+    }
+    if (strcmp (norm, *field) == 0)
+        return 0;
+    char *copy = s_dup (norm);
+    if (*field != protobuf_c_empty_string)
+        free (*field);
+    *field = copy;
+    return 0;
+}
+
 /* --- SubmitSignal ------------------------------------------------------------ */
 
 static int
@@ -239,7 +260,8 @@ s_submit (void *arg, ln_call_t *call, const Lantern__V1__Request *request,
     intake_validate_ctx_t ctx = {.catalogue = in->catalogue, .now_us = now};
     if (intake_validate_details (&ctx, d, NULL, false, &err) != 0)
         return s_fail_with (call, &err);
-    if (intake_tokens_fill (&in->key, d, "details", &err) != 0) {
+    if (s_normalise_date (&d->observed_on, "details.observed_on", &err) != 0 ||
+        intake_tokens_fill (&in->key, d, "details", &err) != 0) {
         s_fail_with (call, &err);
         goto out;
     }
