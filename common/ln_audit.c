@@ -284,19 +284,15 @@ static const char *const s_insert_sql =
     " upd AS (UPDATE audit_head SET seq = $12::bigint, hash = $13::bytea RETURNING 1)"
     " SELECT (SELECT count(*) FROM ins), (SELECT count(*) FROM upd)";
 
-/* Insert entries[0..n) (n <= APPEND_CHUNK) after head (*seq, prev) and move
-   *seq and prev on.  The arrays travel in binary (ln_db_array_t): no
-   quoting, no hex. */
-static int
-s_insert_chunk (ln_db_t *db, const ln_audit_entry_t *entries, size_t n, int64_t now, int64_t *seq,
-                uint8_t prev[LN_AUDIT_HASH_BYTES], ln_error_t *err)
+/* Encode entries[0..n) after head (*seq, prev) into enc (its statement
+   inserts them and moves the head), and move *seq and prev on.  The arrays
+   travel in binary (ln_db_array_t): no quoting, no hex. */
+static void
+s_encode_rows (const ln_audit_entry_t *entries, size_t n, int64_t now, int64_t *seq,
+               uint8_t prev[LN_AUDIT_HASH_BYTES], ln_audit_encoded_t *enc)
 {
-    int rc = -1;
-    PGresult *res = NULL;
     /* 0: at_us, 1..7: text fields, 8: prev_hash, 9: hash */
-    ln_db_array_t arrays[ARRAY_COUNT];
-    char first[24], last[24];
-
+    ln_db_array_t *arrays = enc->arrays;
     ln_db_array_init (&arrays[0], LN_DB_OID_INT8);
     for (int f = 0; f < FIELD_COUNT; f++)
         ln_db_array_init (&arrays[1 + f], LN_DB_OID_TEXT);
@@ -325,42 +321,139 @@ s_insert_chunk (ln_db_t *db, const ln_audit_entry_t *entries, size_t n, int64_t 
         memcpy (prev, hash, LN_AUDIT_HASH_BYTES);
     }
     int64_t last_seq = first_seq + (int64_t)n - 1;
-    snprintf (first, sizeof first, "%" PRId64, first_seq);
-    snprintf (last, sizeof last, "%" PRId64, last_seq);
+    snprintf (enc->first, sizeof enc->first, "%" PRId64, first_seq);
+    snprintf (enc->last, sizeof enc->last, "%" PRId64, last_seq);
+    memcpy (enc->head_hash, prev, LN_AUDIT_HASH_BYTES);
 
-    const char *values[ARRAY_COUNT + 3];
-    int lengths[ARRAY_COUNT + 3], formats[ARRAY_COUNT + 3];
-    values[0] = first;
-    lengths[0] = formats[0] = 0;
+    enc->values[0] = enc->first;
     for (int a = 0; a < ARRAY_COUNT; a++) {
-        values[1 + a] = ln_db_array_data (&arrays[a]);
-        lengths[1 + a] = ln_db_array_size (&arrays[a]);
-        formats[1 + a] = 1;
+        enc->values[1 + a] = ln_db_array_data (&arrays[a]);
+        enc->lengths[1 + a] = ln_db_array_size (&arrays[a]);
+        enc->formats[1 + a] = 1;
     }
-    values[ARRAY_COUNT + 1] = last;
-    lengths[ARRAY_COUNT + 1] = formats[ARRAY_COUNT + 1] = 0;
-    values[ARRAY_COUNT + 2] = (const char *)prev;
-    lengths[ARRAY_COUNT + 2] = LN_AUDIT_HASH_BYTES;
-    formats[ARRAY_COUNT + 2] = 1;
-    res = ln_db_exec_prepared (db, "ln_audit_insert", s_insert_sql, ARRAY_COUNT + 3, values,
-                               lengths, formats, 0, err);
-    if (!res)
-        goto out;
-    if (PQntuples (res) != 1 || strtoull (PQgetvalue (res, 0, 0), NULL, 10) != n ||
+    enc->values[ARRAY_COUNT + 1] = enc->last;
+    enc->values[ARRAY_COUNT + 2] = (const char *)enc->head_hash;
+    enc->lengths[ARRAY_COUNT + 2] = LN_AUDIT_HASH_BYTES;
+    enc->formats[ARRAY_COUNT + 2] = 1;
+    enc->n = n;
+    enc->stmt = (ln_db_stmt_t){
+        .name = "ln_audit_insert",
+        .sql = s_insert_sql,
+        .nparams = ARRAY_COUNT + 3,
+        .values = enc->values,
+        .lengths = enc->lengths,
+        .formats = enc->formats,
+        .result_format = 0,
+    };
+    *seq = last_seq;
+}
+
+int
+ln_audit_encoded_check (const ln_audit_encoded_t *enc, const PGresult *res, ln_error_t *err)
+{
+    if (!res) {
+        ln_error_set (err, "AUDIT_MISSING", NULL, "audit append: the insert failed");
+        return -1;
+    }
+    if (PQntuples (res) != 1 || strtoull (PQgetvalue (res, 0, 0), NULL, 10) != enc->n ||
         strcmp (PQgetvalue (res, 0, 1), "1") != 0) {
         ln_error_set (err, "AUDIT_MISSING", NULL,
                       "audit append: inserted %s of %zu rows, moved the head %s times",
-                      PQntuples (res) == 1 ? PQgetvalue (res, 0, 0) : "?", n,
+                      PQntuples (res) == 1 ? PQgetvalue (res, 0, 0) : "?", enc->n,
                       PQntuples (res) == 1 ? PQgetvalue (res, 0, 1) : "?");
-        goto out;
+        return -1;
     }
-    *seq = last_seq;
-    rc = 0;
-out:
-    PQclear (res);
+    return 0;
+}
+
+void
+ln_audit_encoded_clear (ln_audit_encoded_t *enc)
+{
     for (int a = 0; a < ARRAY_COUNT; a++)
-        ln_db_array_clear (&arrays[a]);
-    return rc;
+        ln_db_array_clear (&enc->arrays[a]);
+    memset (enc, 0, sizeof *enc);
+}
+
+/* The head lock: held until the caller's commit or rollback.  Binary
+   results: seq as 8 bytes, hash as its 32 bytes. */
+void
+ln_audit_lock_stmt (ln_db_stmt_t *stmt)
+{
+    *stmt = (ln_db_stmt_t){
+        .name = "ln_audit_lock_head",
+        .sql = "SELECT seq, hash FROM audit_head FOR UPDATE",
+        .result_format = 1,
+    };
+}
+
+/* Read the head from the lock statement's result. */
+static int
+s_parse_head (const PGresult *res, size_t n, int64_t *seq, uint8_t prev[LN_AUDIT_HASH_BYTES],
+              ln_error_t *err)
+{
+    if (!res || PQntuples (res) != 1 || PQnfields (res) != 2 || s_bin_i64 (res, 0, 0, seq) != 0 ||
+        *seq < 0 || PQgetisnull (res, 0, 1) || PQgetlength (res, 0, 1) != LN_AUDIT_HASH_BYTES) {
+        ln_error_set (err, "AUDIT_MISSING", NULL, "audit append: audit_head is %s",
+                      res && PQntuples (res) == 0 ? "empty" : "malformed");
+        return -1;
+    }
+    memcpy (prev, PQgetvalue (res, 0, 1), LN_AUDIT_HASH_BYTES);
+    if ((uint64_t)*seq + n > (uint64_t)INT64_MAX) {
+        ln_error_set (err, "AUDIT_INVALID", NULL, "audit append: seq would overflow");
+        return -1;
+    }
+    return 0;
+}
+
+/* The checks both forms of append make before anything is sent. */
+static int
+s_check_append (ln_db_t *db, const ln_audit_entry_t *entries, size_t n, bool single,
+                ln_error_t *err)
+{
+    if (!db || (n > 0 && !entries)) {
+        ln_error_set (err, "AUDIT_INVALID", NULL, "audit append: bad arguments");
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (s_check_entry (&entries[i], single ? "entry" : "entries", single ? -1 : (long)i, err) !=
+            0)
+            return -1;
+    if (n == 0)
+        return 0;
+    PGconn *conn = ln_db_conn (db);
+    if (!conn || PQstatus (conn) != CONNECTION_OK) {
+        ln_error_set (err, "DB_CONNECTION_LOST", NULL, "audit append: no database connection");
+        return -1;
+    }
+    if (!s_client_utf8 (conn)) {
+        ln_error_set (err, "AUDIT_ENCODING", NULL,
+                      "audit append: client_encoding is %s, must be UTF8",
+                      PQparameterStatus (conn, "client_encoding")
+                          ? PQparameterStatus (conn, "client_encoding")
+                          : "unknown");
+        return -1;
+    }
+    if (sodium_init () < 0)
+        abort ();
+    return 0;
+}
+
+int
+ln_audit_encode (ln_db_t *db, const PGresult *head, const ln_audit_entry_t *entries, size_t n,
+                 ln_audit_encoded_t *enc, ln_error_t *err)
+{
+    uint8_t prev[LN_AUDIT_HASH_BYTES];
+    int64_t seq = 0;
+    memset (enc, 0, sizeof *enc);
+    if (n == 0) {
+        ln_error_set (err, "AUDIT_INVALID", NULL, "audit append: no entries");
+        return -1;
+    }
+    if (s_check_append (db, entries, n, false, err) != 0 ||
+        s_parse_head (head, n, &seq, prev, err) != 0)
+        return -1;
+    s_encode_rows (entries, n, ln_clock_wall_us (), &seq, prev, enc);
+    return 0;
 }
 
 /* single: errors name "entry.x" rather than "entries[i].x". */
@@ -370,26 +463,18 @@ s_append (ln_db_t *db, const ln_audit_entry_t *entries, size_t n, bool single, l
     int rc = -1;
     PGresult *res = NULL;
     uint8_t prev[LN_AUDIT_HASH_BYTES];
+    ln_audit_encoded_t enc;
+    memset (&enc, 0, sizeof enc);
 
-    if (!db || (n > 0 && !entries)) {
-        ln_error_set (err, "AUDIT_INVALID", NULL, "audit append: bad arguments");
-        goto out;
-    }
     /* Everything is checked before anything is sent: a bad entry leaves the
        caller's transaction as it was. */
-    for (size_t i = 0; i < n; i++)
-        if (s_check_entry (&entries[i], single ? "entry" : "entries", single ? -1 : (long)i, err) !=
-            0)
-            goto out;
+    if (s_check_append (db, entries, n, single, err) != 0)
+        goto out;
     if (n == 0) {
         rc = 0;
         goto out;
     }
     PGconn *conn = ln_db_conn (db);
-    if (!conn || PQstatus (conn) != CONNECTION_OK) {
-        ln_error_set (err, "DB_CONNECTION_LOST", NULL, "audit append: no database connection");
-        goto out;
-    }
     if (PQtransactionStatus (conn) != PQTRANS_INTRANS) {
         ln_error_set (err, "AUDIT_NOT_IN_TRANSACTION", NULL,
                       PQtransactionStatus (conn) == PQTRANS_INERROR
@@ -398,48 +483,35 @@ s_append (ln_db_t *db, const ln_audit_entry_t *entries, size_t n, bool single, l
                             "the audited effect");
         goto out;
     }
-    if (!s_client_utf8 (conn)) {
-        ln_error_set (err, "AUDIT_ENCODING", NULL,
-                      "audit append: client_encoding is %s, must be UTF8",
-                      PQparameterStatus (conn, "client_encoding")
-                          ? PQparameterStatus (conn, "client_encoding")
-                          : "unknown");
-        goto out;
-    }
-    if (sodium_init () < 0)
-        abort ();
-
-    /* The head lock: held until the caller's commit or rollback.  Binary
-       results: seq as 8 bytes, hash as its 32 bytes. */
-    res = ln_db_exec_prepared (db, "ln_audit_lock_head",
-                               "SELECT seq, hash FROM audit_head FOR UPDATE", 0, NULL, NULL, NULL,
-                               1, err);
+    ln_db_stmt_t lock;
+    ln_audit_lock_stmt (&lock);
+    res =
+        ln_db_exec_prepared (db, lock.name, lock.sql, 0, NULL, NULL, NULL, lock.result_format, err);
     if (!res)
         goto out;
     int64_t seq = 0;
-    if (PQntuples (res) != 1 || s_bin_i64 (res, 0, 0, &seq) != 0 || seq < 0 ||
-        PQgetisnull (res, 0, 1) || PQgetlength (res, 0, 1) != LN_AUDIT_HASH_BYTES) {
-        ln_error_set (err, "AUDIT_MISSING", NULL, "audit append: audit_head is %s",
-                      PQntuples (res) == 0 ? "empty" : "malformed");
+    if (s_parse_head (res, n, &seq, prev, err) != 0)
         goto out;
-    }
-    memcpy (prev, PQgetvalue (res, 0, 1), LN_AUDIT_HASH_BYTES);
     PQclear (res);
     res = NULL;
-    if ((uint64_t)seq + n > (uint64_t)INT64_MAX) {
-        ln_error_set (err, "AUDIT_INVALID", NULL, "audit append: seq would overflow");
-        goto out;
-    }
 
     int64_t now = ln_clock_wall_us ();
     for (size_t at = 0; at < n; at += APPEND_CHUNK) {
         size_t m = n - at < APPEND_CHUNK ? n - at : APPEND_CHUNK;
-        if (s_insert_chunk (db, entries + at, m, now, &seq, prev, err) != 0)
+        s_encode_rows (entries + at, m, now, &seq, prev, &enc);
+        const ln_db_stmt_t *st = &enc.stmt;
+        res = ln_db_exec_prepared (db, st->name, st->sql, st->nparams, st->values, st->lengths,
+                                   st->formats, st->result_format, err);
+        if (!res || ln_audit_encoded_check (&enc, res, err) != 0)
             goto out;
+        PQclear (res);
+        res = NULL;
+        ln_audit_encoded_clear (&enc);
     }
     rc = 0;
 out:
     PQclear (res);
+    ln_audit_encoded_clear (&enc);
     return rc;
 }
 

@@ -127,6 +127,38 @@ int ln_audit_append (ln_db_t *db, const ln_audit_entry_t *entry, ln_error_t *err
    Returns 0 or -1. */
 int ln_audit_append_batch (ln_db_t *db, const ln_audit_entry_t *entries, size_t n, ln_error_t *err);
 
+/* ln_audit_append_batch in steps, for a group commit that sends its
+   statements in a few round trips (ln_db_exec_all):
+     1. ln_audit_lock_stmt: the statement that locks the head (FOR UPDATE,
+        until the transaction ends); run it in the transaction, keep its
+        result;
+     2. ln_audit_encode: checks the entries (as append does; n >= 1), reads
+        the head from that result, computes the chain and sets enc->stmt:
+        ONE statement that inserts all n rows and moves the head;
+     3. run enc->stmt (e.g. with the transaction's other writes and its
+        COMMIT) and judge its result with ln_audit_encoded_check (NULL: it
+        failed);
+     4. ln_audit_encoded_clear.
+   Returns 0 or -1 with err set. */
+typedef struct {
+    ln_db_stmt_t stmt;
+    /* private */
+    ln_db_array_t arrays[10];
+    const char *values[13];
+    int lengths[13];
+    int formats[13];
+    char first[24];
+    char last[24];
+    uint8_t head_hash[LN_AUDIT_HASH_BYTES];
+    size_t n;
+} ln_audit_encoded_t;
+
+void ln_audit_lock_stmt (ln_db_stmt_t *stmt);
+int ln_audit_encode (ln_db_t *db, const PGresult *head, const ln_audit_entry_t *entries, size_t n,
+                     ln_audit_encoded_t *enc, ln_error_t *err);
+int ln_audit_encoded_check (const ln_audit_encoded_t *enc, const PGresult *res, ln_error_t *err);
+void ln_audit_encoded_clear (ln_audit_encoded_t *enc);
+
 /* The result of a verification. */
 typedef struct {
     bool ok;                               /* the whole chain and the head are consistent */

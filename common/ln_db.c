@@ -504,6 +504,132 @@ ln_db_exec_prepared (ln_db_t *self, const char *name, const char *sql, int npara
     return NULL;
 }
 
+/* Forget a name marked prepared whose PQsendPrepare then failed. */
+static void
+s_unprepare (ln_db_t *self, const char *name)
+{
+    for (size_t i = 0; i < self->nprepared; i++)
+        if (strcmp (self->prepared[i], name) == 0) {
+            self->prepared[i] = self->prepared[--self->nprepared];
+            return;
+        }
+}
+
+int
+ln_db_exec_all (ln_db_t *self, const ln_db_stmt_t *stmts, size_t n, PGresult **results,
+                ln_error_t *err)
+{
+    int rc = -1;
+    bool failed = false, piped = false, send_failed = false;
+    /* What was sent, in order: a statement (>= 0) or the prepare of
+       statement -1 - i; each gets its results and then a NULL. */
+    long *sent = NULL;
+    size_t nsent = 0;
+
+    for (size_t i = 0; results && i < n; i++)
+        results[i] = NULL;
+    if (!self || !stmts || n == 0 || n > LONG_MAX / 2) {
+        ln_error_set (err, "DB_INVALID", NULL, "ln_db_exec_all: bad arguments");
+        return -1;
+    }
+    PGconn *conn = self->conn;
+    if (!conn || PQstatus (conn) != CONNECTION_OK) {
+        s_fail (self, NULL, "pipeline", err);
+        return -1;
+    }
+    sent = calloc (2 * n, sizeof *sent);
+    if (!sent)
+        abort ();
+    if (PQenterPipelineMode (conn) != 1) {
+        s_fail (self, NULL, "pipeline", err);
+        goto out;
+    }
+    piped = true;
+    for (size_t i = 0; i < n && !send_failed; i++) {
+        const ln_db_stmt_t *st = &stmts[i];
+        if (st->name && !s_is_prepared (self, st->name) && self->nprepared < PREPARED_MAX) {
+            if (PQsendPrepare (conn, st->name, st->sql, st->nparams, NULL) != 1) {
+                send_failed = true;
+                break;
+            }
+            self->prepared[self->nprepared++] = st->name;
+            sent[nsent++] = -1 - (long)i;
+        }
+        int ok;
+        if (st->name && s_is_prepared (self, st->name))
+            ok = PQsendQueryPrepared (conn, st->name, st->nparams, st->values, st->lengths,
+                                      st->formats, st->result_format);
+        else
+            ok = PQsendQueryParams (conn, st->sql, st->nparams, NULL, st->values, st->lengths,
+                                    st->formats, st->result_format);
+        if (ok != 1)
+            send_failed = true;
+        else
+            sent[nsent++] = (long)i;
+    }
+    if (send_failed) {
+        s_fail (self, NULL, "pipeline", err); /* libpq's message */
+        failed = true;
+    }
+    if (PQpipelineSync (conn) != 1) {
+        if (!failed)
+            s_fail (self, NULL, "pipeline", err);
+        failed = true;
+        goto out;
+    }
+    /* Read everything, also after a failure, so that the connection leaves
+       pipeline mode clean. */
+    for (size_t k = 0; k < nsent; k++) {
+        bool prepare = sent[k] < 0;
+        size_t i = prepare ? (size_t)(-1 - sent[k]) : (size_t)sent[k];
+        const char *what = stmts[i].name ? stmts[i].name : "pipeline";
+        PGresult *res = PQgetResult (conn);
+        ExecStatusType st = PQresultStatus (res);
+        if (!res || PQstatus (conn) == CONNECTION_BAD) {
+            if (!failed)
+                s_fail (self, res, what, err);
+            failed = true;
+            PQclear (res);
+            goto out; /* nothing more will come */
+        }
+        if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+            if (st != PGRES_PIPELINE_ABORTED && !failed)
+                s_fail (self, res, what, err);
+            failed = true;
+            if (prepare)
+                s_unprepare (self, stmts[i].name);
+            PQclear (res);
+        }
+        else if (!prepare && results)
+            results[i] = res;
+        else
+            PQclear (res);
+        PQclear (PQgetResult (conn)); /* the NULL that ends this one */
+    }
+    PGresult *sync = PQgetResult (conn);
+    if (PQresultStatus (sync) != PGRES_PIPELINE_SYNC && !failed) {
+        s_fail (self, sync, "pipeline", err);
+        failed = true;
+    }
+    PQclear (sync);
+    if (!failed) {
+        s_ok (self);
+        rc = 0;
+    }
+out:
+    if (piped && PQstatus (conn) == CONNECTION_OK && PQexitPipelineMode (conn) != 1 && rc == 0) {
+        s_fail (self, NULL, "pipeline", err);
+        rc = -1;
+    }
+    if (rc != 0)
+        for (size_t i = 0; results && i < n; i++) {
+            PQclear (results[i]);
+            results[i] = NULL;
+        }
+    free (sent);
+    return rc;
+}
+
 /* --- binary array parameters ---------------------------------------------------- */
 
 static void

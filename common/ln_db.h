@@ -161,6 +161,32 @@ PGresult *ln_db_exec_prepared (ln_db_t *self, const char *name, const char *sql,
                                const char *const *values, const int *lengths, const int *formats,
                                int result_format, ln_error_t *err);
 
+/* One statement of ln_db_exec_all: the arguments of ln_db_exec_prepared
+   (name NULL: not prepared, planned at each run).  Everything is borrowed
+   until ln_db_exec_all returns. */
+typedef struct {
+    const char *name;
+    const char *sql;
+    int nparams;
+    const char *const *values;
+    const int *lengths;
+    const int *formats;
+    int result_format;
+} ln_db_stmt_t;
+
+/* Run n statements in ONE round trip (libpq pipeline mode): all are sent,
+   then one sync, then every result is read.  They run one after the other
+   as with ln_db_exec, in the caller's open transaction (BEGIN and COMMIT
+   may be among them); after the first failure the rest are skipped.
+   results (may be NULL) gets n results, each PGRES_COMMAND_OK or
+   TUPLES_OK, or NULL for a failed or skipped statement; the caller
+   PQclear()s them.  Returns 0 when all succeeded, or -1 with err set to the
+   first failure (ln_db_last_lost and ln_db_last_sqlstate as ln_db_exec).
+   A COMMIT of a transaction that failed earlier comes back with command
+   tag ROLLBACK: check PQcmdStatus, as ln_db_commit does. */
+int ln_db_exec_all (ln_db_t *self, const ln_db_stmt_t *stmts, size_t n, PGresult **results,
+                    ln_error_t *err);
+
 /* A one-dimensional array parameter in PostgreSQL's binary format, built in
    C: a batch of rows travels as a few arrays into one
    INSERT ... SELECT FROM unnest ($1::text[], ...), with no quoting, hex or

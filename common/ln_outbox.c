@@ -410,36 +410,28 @@ ln_outbox_check (const ln_outbox_event_t *ev, ln_error_t *err)
     return s_check_event (ev, -1, err);
 }
 
-int
-ln_outbox_append_batch (ln_db_t *db, const ln_outbox_event_t *events, size_t n,
-                        char (*ids_out)[LN_OUTBOX_EVENT_ID_SIZE], ln_error_t *err)
-{
-    int rc = -1;
-    PGresult *res = NULL;
-    char channel[LN_OUTBOX_CHANNEL_SIZE];
-    char generated[LN_OUTBOX_EVENT_ID_SIZE];
-    ln_db_array_t arrays[6];
-    memset (arrays, 0, sizeof arrays);
-    ln_error_t e;
+#define APPEND_ARRAYS 6
 
+int
+ln_outbox_encode (ln_db_t *db, const ln_outbox_event_t *events, size_t n,
+                  char (*ids_out)[LN_OUTBOX_EVENT_ID_SIZE], ln_outbox_encoded_t *enc,
+                  ln_error_t *err)
+{
+    char generated[LN_OUTBOX_EVENT_ID_SIZE];
+    memset (enc, 0, sizeof *enc);
     if (!db || !events || n == 0 || n > INT32_MAX) {
         ln_error_set (err, "OUTBOX_INVALID", NULL, "no database handle or no events");
         return -1;
     }
-    PGconn *conn = ln_db_conn (db);
-    if (!conn || PQtransactionStatus (conn) != PQTRANS_INTRANS) {
-        ln_error_set (err, "OUTBOX_NO_TRANSACTION", NULL,
-                      "append must run inside the caller's open (not failed) transaction");
-        goto out;
-    }
-    if (ln_outbox_channel (db, channel, sizeof channel) != 0) {
+    if (ln_outbox_channel (db, enc->channel, sizeof enc->channel) != 0) {
         ln_error_set (err, "OUTBOX_INVALID", "schema", "the connection has no schema");
-        goto out;
+        return -1;
     }
     for (size_t i = 0; i < n; i++)
         if (s_check_event (&events[i], (long)i, err) != 0)
-            goto out;
+            return -1;
 
+    ln_db_array_t *arrays = enc->arrays;
     ln_db_array_init (&arrays[0], LN_DB_OID_TEXT);
     ln_db_array_init (&arrays[1], LN_DB_OID_TEXT);
     ln_db_array_init (&arrays[2], LN_DB_OID_INT2);
@@ -463,52 +455,100 @@ ln_outbox_append_batch (ln_db_t *db, const ln_outbox_event_t *events, size_t n,
         ln_db_array_add_int8 (&arrays[4], ev->time_us ? ev->time_us : now);
         ln_db_array_add (&arrays[5], ev->payload, ev->payload_size);
     }
-    const char *values[7];
-    int lengths[7], formats[7];
-    for (int a = 0; a < 6; a++) {
-        values[a] = ln_db_array_data (&arrays[a]);
-        lengths[a] = ln_db_array_size (&arrays[a]);
-        formats[a] = 1;
-        if (lengths[a] < 0) {
+    for (int a = 0; a < APPEND_ARRAYS; a++) {
+        enc->values[a] = ln_db_array_data (&arrays[a]);
+        enc->lengths[a] = ln_db_array_size (&arrays[a]);
+        enc->formats[a] = 1;
+        if (enc->lengths[a] < 0) {
             ln_error_set (err, "OUTBOX_INVALID", "events", "the batch is larger than 2 GB");
-            goto out;
+            ln_outbox_encoded_clear (enc);
+            return -1;
         }
     }
-    values[6] = channel;
-    lengths[6] = 0;
-    formats[6] = 0;
+    enc->values[APPEND_ARRAYS] = enc->channel;
+    enc->n = n;
     /* ORDER BY the ordinality: ids (insertion order, hence the order of the
        transaction's events in the stream) follow the caller's order.  One
        pg_notify for the batch, heard at commit. */
-    res = ln_db_exec_prepared (
-        db, "ln_outbox_append_batch",
-        "WITH ins AS ("
-        " INSERT INTO outbox (event_id, type, level, correlation_id, time_us, payload)"
-        " SELECT u.event_id, u.type, u.level, u.correlation_id, u.time_us, u.payload"
-        " FROM unnest ($1::text[], $2::text[], $3::int2[], $4::text[], $5::int8[], $6::bytea[])"
-        "  WITH ORDINALITY AS u (event_id, type, level, correlation_id, time_us, payload, n)"
-        " ORDER BY u.n RETURNING 1)"
-        " SELECT (SELECT count(*) FROM ins), pg_catalog.pg_notify ($7, 'append')",
-        7, values, lengths, formats, 0, &e);
+    enc->stmt = (ln_db_stmt_t){
+        .name = "ln_outbox_append_batch",
+        .sql = "WITH ins AS ("
+               " INSERT INTO outbox (event_id, type, level, correlation_id, time_us, payload)"
+               " SELECT u.event_id, u.type, u.level, u.correlation_id, u.time_us, u.payload"
+               " FROM unnest ($1::text[], $2::text[], $3::int2[], $4::text[], $5::int8[],"
+               "  $6::bytea[])"
+               "  WITH ORDINALITY AS u (event_id, type, level, correlation_id, time_us, payload, n)"
+               " ORDER BY u.n RETURNING 1)"
+               " SELECT (SELECT count(*) FROM ins), pg_catalog.pg_notify ($7, 'append')",
+        .nparams = APPEND_ARRAYS + 1,
+        .values = enc->values,
+        .lengths = enc->lengths,
+        .formats = enc->formats,
+        .result_format = 0,
+    };
+    return 0;
+}
+
+int
+ln_outbox_encoded_check (ln_db_t *db, const ln_outbox_encoded_t *enc, const PGresult *res,
+                         ln_error_t *err)
+{
+    uint64_t count = 0;
     if (!res) {
         if (strcmp (ln_db_last_sqlstate (db), "23505") == 0)
             ln_error_set (err, "OUTBOX_DUPLICATE_ID", "event_id",
                           "an event_id of the batch is already in the outbox (or twice in it)");
         else
-            s_wrap (err, "outbox append", &e);
-        goto out;
+            s_wrap (err, "outbox append", ln_db_last_error (db));
+        return -1;
     }
-    uint64_t count = 0;
-    if (PQntuples (res) != 1 || s_parse_u64 (PQgetvalue (res, 0, 0), &count) != 0 || count != n) {
+    if (PQntuples (res) != 1 || s_parse_u64 (PQgetvalue (res, 0, 0), &count) != 0 ||
+        count != enc->n) {
         ln_error_set (err, "OUTBOX_CORRUPT", NULL, "append: inserted %s of %zu rows",
-                      PQntuples (res) == 1 ? PQgetvalue (res, 0, 0) : "?", n);
-        goto out;
+                      PQntuples (res) == 1 ? PQgetvalue (res, 0, 0) : "?", enc->n);
+        return -1;
     }
+    return 0;
+}
+
+void
+ln_outbox_encoded_clear (ln_outbox_encoded_t *enc)
+{
+    for (int a = 0; a < APPEND_ARRAYS; a++)
+        ln_db_array_clear (&enc->arrays[a]);
+    memset (enc, 0, sizeof *enc);
+}
+
+int
+ln_outbox_append_batch (ln_db_t *db, const ln_outbox_event_t *events, size_t n,
+                        char (*ids_out)[LN_OUTBOX_EVENT_ID_SIZE], ln_error_t *err)
+{
+    int rc = -1;
+    PGresult *res = NULL;
+    ln_outbox_encoded_t enc;
+    ln_error_t e;
+
+    if (!db || !events || n == 0 || n > INT32_MAX) {
+        ln_error_set (err, "OUTBOX_INVALID", NULL, "no database handle or no events");
+        return -1;
+    }
+    PGconn *conn = ln_db_conn (db);
+    if (!conn || PQtransactionStatus (conn) != PQTRANS_INTRANS) {
+        ln_error_set (err, "OUTBOX_NO_TRANSACTION", NULL,
+                      "append must run inside the caller's open (not failed) transaction");
+        return -1;
+    }
+    if (ln_outbox_encode (db, events, n, ids_out, &enc, err) != 0)
+        return -1;
+    const ln_db_stmt_t *st = &enc.stmt;
+    res = ln_db_exec_prepared (db, st->name, st->sql, st->nparams, st->values, st->lengths,
+                               st->formats, st->result_format, &e);
+    if (ln_outbox_encoded_check (db, &enc, res, err) != 0)
+        goto out;
     rc = 0;
 out:
     PQclear (res);
-    for (int a = 0; a < 6; a++)
-        ln_db_array_clear (&arrays[a]);
+    ln_outbox_encoded_clear (&enc);
     return rc;
 }
 

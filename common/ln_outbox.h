@@ -214,6 +214,32 @@ int ln_outbox_check (const ln_outbox_event_t *ev, ln_error_t *err);
 int ln_outbox_append_batch (ln_db_t *db, const ln_outbox_event_t *events, size_t n,
                             char (*ids_out)[LN_OUTBOX_EVENT_ID_SIZE], ln_error_t *err);
 
+/* ln_outbox_append_batch in halves, for a caller that sends the INSERT in
+   one round trip with other statements (ln_db_exec_all), inside its open
+   transaction: ln_outbox_encode checks and encodes the events (as append
+   does, ids_out as above) and sets enc->stmt, which points into enc;
+   ln_outbox_encoded_check judges the statement's result (NULL when it
+   failed: the error then comes from ln_db's last error, 23505 as
+   OUTBOX_DUPLICATE_ID); ln_outbox_encoded_clear frees enc.  Both return
+   0 or -1 with err set. */
+typedef struct {
+    ln_db_stmt_t stmt;
+    /* private */
+    ln_db_array_t arrays[6];
+    const char *values[7];
+    int lengths[7];
+    int formats[7];
+    char channel[LN_OUTBOX_CHANNEL_SIZE];
+    size_t n;
+} ln_outbox_encoded_t;
+
+int ln_outbox_encode (ln_db_t *db, const ln_outbox_event_t *events, size_t n,
+                      char (*ids_out)[LN_OUTBOX_EVENT_ID_SIZE], ln_outbox_encoded_t *enc,
+                      ln_error_t *err);
+int ln_outbox_encoded_check (ln_db_t *db, const ln_outbox_encoded_t *enc, const PGresult *res,
+                             ln_error_t *err);
+void ln_outbox_encoded_clear (ln_outbox_encoded_t *enc);
+
 /* The relay: number at most max_rows (>= 1) committed, unstamped events in
    a transaction of its own (see THE STAMPING RULE); safe to run from many
    connections and processes at once.  Sets *stamped (may be NULL) to how

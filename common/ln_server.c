@@ -1138,61 +1138,73 @@ s_bin_i64 (const PGresult *res, int row, int col, int64_t *value)
     return 0;
 }
 
-/* Look up the stored replies of all writing requests of the batch in ONE
-   query, and mark the ones found as replayed.  Returns 0 or -1 (the
-   statement failed: see ln_db_last_lost). */
-static int
-s_lookup_replies (ln_server_t *self, size_t n)
-{
-    int rc = -1;
-    ln_error_t err;
-    PGresult *res = NULL;
+/* The stored-reply lookup of a batch: ONE statement for all its writing
+   requests (stmt is valid when m > 0). */
+typedef struct {
+    ln_db_stmt_t stmt;
     ln_db_array_t principals, ids;
-    size_t *index = calloc (n, sizeof *index);
-    size_t m = 0;
-    if (!index)
+    const char *values[2];
+    int lengths[2], formats[2];
+    size_t *index; /* the pending index of the k-th request looked up */
+    size_t m;
+} lookup_t;
+
+static void
+s_lookup_build (ln_server_t *self, size_t n, lookup_t *lk)
+{
+    memset (lk, 0, sizeof *lk);
+    lk->index = calloc (n, sizeof *lk->index);
+    if (!lk->index)
         abort ();
-    ln_db_array_init (&principals, LN_DB_OID_TEXT);
-    ln_db_array_init (&ids, LN_DB_OID_TEXT);
+    ln_db_array_init (&lk->principals, LN_DB_OID_TEXT);
+    ln_db_array_init (&lk->ids, LN_DB_OID_TEXT);
     for (size_t i = 0; i < n; i++) {
         pending_t *p = &self->pending[i];
         if (!s_in_group (p) || !p->command->writes)
             continue;
-        ln_db_array_add_text (&principals, p->principal->name);
-        ln_db_array_add_text (&ids, s_request_id (p));
-        index[m++] = i;
+        ln_db_array_add_text (&lk->principals, p->principal->name);
+        ln_db_array_add_text (&lk->ids, s_request_id (p));
+        lk->index[lk->m++] = i;
     }
-    if (m == 0) {
-        rc = 0;
-        goto out;
-    }
-    const char *values[2] = {ln_db_array_data (&principals), ln_db_array_data (&ids)};
-    const int lengths[2] = {ln_db_array_size (&principals), ln_db_array_size (&ids)};
-    const int formats[2] = {1, 1};
+    lk->values[0] = ln_db_array_data (&lk->principals);
+    lk->values[1] = ln_db_array_data (&lk->ids);
+    lk->lengths[0] = ln_db_array_size (&lk->principals);
+    lk->lengths[1] = ln_db_array_size (&lk->ids);
+    lk->formats[0] = lk->formats[1] = 1;
     /* One primary-key probe per request, whatever the statistics: a
        prepared statement keeps the generic plan made while the table was
        small, and a plain join (or a LATERAL subquery, which the planner
        flattens into one) then stays a hash join over every stored reply:
        1.2 ms per batch of 50 at 18,000 rows, growing with them.  LIMIT 1
        keeps the subquery a per-row index scan. */
-    res = ln_db_exec_prepared (self->db, "ln_server_lookup_replies",
-                               "SELECT u.n, r.reply"
-                               " FROM unnest ($1::text[], $2::text[]) WITH ORDINALITY"
-                               "  AS u (principal, request_id, n)"
-                               " CROSS JOIN LATERAL (SELECT c.reply FROM command_replies c"
-                               "  WHERE c.principal = u.principal AND c.request_id = u.request_id"
-                               "  LIMIT 1) AS r",
-                               2, values, lengths, formats, 1, &err);
-    if (!res)
-        goto out;
+    lk->stmt = (ln_db_stmt_t){
+        .name = "ln_server_lookup_replies",
+        .sql = "SELECT u.n, r.reply"
+               " FROM unnest ($1::text[], $2::text[]) WITH ORDINALITY"
+               "  AS u (principal, request_id, n)"
+               " CROSS JOIN LATERAL (SELECT c.reply FROM command_replies c"
+               "  WHERE c.principal = u.principal AND c.request_id = u.request_id"
+               "  LIMIT 1) AS r",
+        .nparams = 2,
+        .values = lk->values,
+        .lengths = lk->lengths,
+        .formats = lk->formats,
+        .result_format = 1,
+    };
+}
+
+/* Mark the requests whose reply was found as replayed.  0 or -1. */
+static int
+s_lookup_apply (ln_server_t *self, const lookup_t *lk, const PGresult *res)
+{
     for (int row = 0; row < PQntuples (res); row++) {
         int64_t k = 0;
-        if (s_bin_i64 (res, row, 0, &k) != 0 || k < 1 || (uint64_t)k > m ||
+        if (s_bin_i64 (res, row, 0, &k) != 0 || k < 1 || (uint64_t)k > lk->m ||
             PQgetisnull (res, row, 1)) {
             ln_log_error ("stored reply lookup: unexpected row", "");
-            goto out;
+            return -1;
         }
-        pending_t *p = &self->pending[index[k - 1]];
+        pending_t *p = &self->pending[lk->index[k - 1]];
         size_t len = (size_t)PQgetlength (res, row, 1);
         free (p->reply);
         p->reply = malloc (len ? len : 1);
@@ -1204,68 +1216,76 @@ s_lookup_replies (ln_server_t *self, size_t n)
         p->outcome = LN_AUDIT_ACCEPTED;
         snprintf (p->reason, sizeof p->reason, "replayed stored reply");
     }
-    rc = 0;
-out:
-    PQclear (res);
-    ln_db_array_clear (&principals);
-    ln_db_array_clear (&ids);
-    free (index);
-    return rc;
-}
-
-/* A failed batched write: a warning in the batch's first pass (it is run
-   again one request at a time), an error in safe mode (a request fails). */
-#define s_log_failure(safe, msg, ...)                                                              \
-    do {                                                                                           \
-        if (safe)                                                                                  \
-            ln_log_error (msg, __VA_ARGS__);                                                       \
-        else                                                                                       \
-            ln_log_warn (msg, __VA_ARGS__);                                                        \
-    } while (0)
-
-/* Store the replies of `list` (m >= 1 accepted writing requests) in ONE
-   statement.  Returns 0 or -1. */
-static int
-s_store_replies (ln_server_t *self, pending_t *const *list, size_t m, bool safe)
-{
-    ln_error_t err;
-    ln_db_array_t principals, ids, replies;
-    ln_db_array_init (&principals, LN_DB_OID_TEXT);
-    ln_db_array_init (&ids, LN_DB_OID_TEXT);
-    ln_db_array_init (&replies, LN_DB_OID_BYTEA);
-    for (size_t i = 0; i < m; i++) {
-        ln_db_array_add_text (&principals, list[i]->principal->name);
-        ln_db_array_add_text (&ids, s_request_id (list[i]));
-        ln_db_array_add (&replies, list[i]->reply, list[i]->reply_size);
-    }
-    char created[24];
-    snprintf (created, sizeof created, "%lld", (long long)ln_clock_wall_us ());
-    const char *values[4] = {ln_db_array_data (&principals), ln_db_array_data (&ids),
-                             ln_db_array_data (&replies), created};
-    const int lengths[4] = {ln_db_array_size (&principals), ln_db_array_size (&ids),
-                            ln_db_array_size (&replies), 0};
-    const int formats[4] = {1, 1, 1, 0};
-    PGresult *res = ln_db_exec_prepared (
-        self->db, "ln_server_store_replies",
-        "INSERT INTO command_replies (principal, request_id, reply, created_us)"
-        " SELECT u.principal, u.request_id, u.reply, $4::bigint"
-        " FROM unnest ($1::text[], $2::text[], $3::bytea[]) AS u (principal, request_id, reply)",
-        4, values, lengths, formats, 0, &err);
-    ln_db_array_clear (&principals);
-    ln_db_array_clear (&ids);
-    ln_db_array_clear (&replies);
-    if (!res) {
-        s_log_failure (safe, "storing replies failed", "requests=%zu error=%s", m, err.message);
-        return -1;
-    }
-    PQclear (res);
     return 0;
 }
 
-/* Write the events of `list` (m requests' stashes), in order, in one
-   statement.  Returns 0 or -1. */
-static int
-s_write_events (ln_server_t *self, pending_t *const *list, size_t m, bool safe)
+static void
+s_lookup_clear (lookup_t *lk)
+{
+    ln_db_array_clear (&lk->principals);
+    ln_db_array_clear (&lk->ids);
+    free (lk->index);
+    memset (lk, 0, sizeof *lk);
+}
+
+/* The stored replies of `list` (m >= 1 accepted writing requests) as ONE
+   INSERT. */
+typedef struct {
+    ln_db_stmt_t stmt;
+    ln_db_array_t principals, ids, replies;
+    const char *values[4];
+    int lengths[4], formats[4];
+    char created[24];
+} replies_t;
+
+static void
+s_replies_build (pending_t *const *list, size_t m, replies_t *r)
+{
+    memset (r, 0, sizeof *r);
+    ln_db_array_init (&r->principals, LN_DB_OID_TEXT);
+    ln_db_array_init (&r->ids, LN_DB_OID_TEXT);
+    ln_db_array_init (&r->replies, LN_DB_OID_BYTEA);
+    for (size_t i = 0; i < m; i++) {
+        ln_db_array_add_text (&r->principals, list[i]->principal->name);
+        ln_db_array_add_text (&r->ids, s_request_id (list[i]));
+        ln_db_array_add (&r->replies, list[i]->reply, list[i]->reply_size);
+    }
+    snprintf (r->created, sizeof r->created, "%lld", (long long)ln_clock_wall_us ());
+    r->values[0] = ln_db_array_data (&r->principals);
+    r->values[1] = ln_db_array_data (&r->ids);
+    r->values[2] = ln_db_array_data (&r->replies);
+    r->values[3] = r->created;
+    r->lengths[0] = ln_db_array_size (&r->principals);
+    r->lengths[1] = ln_db_array_size (&r->ids);
+    r->lengths[2] = ln_db_array_size (&r->replies);
+    r->formats[0] = r->formats[1] = r->formats[2] = 1;
+    r->stmt = (ln_db_stmt_t){
+        .name = "ln_server_store_replies",
+        .sql = "INSERT INTO command_replies (principal, request_id, reply, created_us)"
+               " SELECT u.principal, u.request_id, u.reply, $4::bigint"
+               " FROM unnest ($1::text[], $2::text[], $3::bytea[])"
+               "  AS u (principal, request_id, reply)",
+        .nparams = 4,
+        .values = r->values,
+        .lengths = r->lengths,
+        .formats = r->formats,
+    };
+}
+
+static void
+s_replies_clear (replies_t *r)
+{
+    ln_db_array_clear (&r->principals);
+    ln_db_array_clear (&r->ids);
+    ln_db_array_clear (&r->replies);
+    memset (r, 0, sizeof *r);
+}
+
+/* The events of `list` (m requests' stashes), in order, as ONE INSERT
+   (ln_outbox_encode).  Returns the number of events (0: nothing to write,
+   enc untouched), or -1. */
+static long
+s_events_encode (ln_server_t *self, pending_t *const *list, size_t m, ln_outbox_encoded_t *enc)
 {
     ln_error_t err;
     size_t total = 0;
@@ -1280,11 +1300,64 @@ s_write_events (ln_server_t *self, pending_t *const *list, size_t m, bool safe)
     for (size_t i = 0; i < m; i++)
         for (size_t j = 0; j < list[i]->stash.nevents; j++)
             events[k++] = list[i]->stash.events[j].event;
-    int rc = ln_outbox_append_batch (self->db, events, total, NULL, &err);
-    if (rc != 0)
-        s_log_failure (safe, "writing events failed", "events=%zu code=%s error=%s", total,
-                       err.code, err.message);
+    int rc = ln_outbox_encode (self->db, events, total, NULL, enc, &err);
     free (events);
+    if (rc != 0) {
+        ln_log_error ("cannot encode events", "events=%zu code=%s error=%s", total, err.code,
+                      err.message);
+        return -1;
+    }
+    return (long)total;
+}
+
+/* A failed batched write: a warning in the batch's first pass (it is run
+   again one request at a time), an error in safe mode (a request fails). */
+#define s_log_failure(safe, msg, ...)                                                              \
+    do {                                                                                           \
+        if (safe)                                                                                  \
+            ln_log_error (msg, __VA_ARGS__);                                                       \
+        else                                                                                       \
+            ln_log_warn (msg, __VA_ARGS__);                                                        \
+    } while (0)
+
+/* Store the replies of `list` (m >= 1), now.  Returns 0 or -1. */
+static int
+s_store_replies (ln_server_t *self, pending_t *const *list, size_t m, bool safe)
+{
+    ln_error_t err;
+    replies_t r;
+    s_replies_build (list, m, &r);
+    const ln_db_stmt_t *st = &r.stmt;
+    PGresult *res = ln_db_exec_prepared (self->db, st->name, st->sql, st->nparams, st->values,
+                                         st->lengths, st->formats, st->result_format, &err);
+    s_replies_clear (&r);
+    if (!res) {
+        s_log_failure (safe, "storing replies failed", "requests=%zu error=%s", m, err.message);
+        return -1;
+    }
+    PQclear (res);
+    return 0;
+}
+
+/* Write the events of `list` (m requests' stashes), in order, now.
+   Returns 0 or -1. */
+static int
+s_write_events (ln_server_t *self, pending_t *const *list, size_t m, bool safe)
+{
+    ln_error_t err;
+    ln_outbox_encoded_t enc;
+    long total = s_events_encode (self, list, m, &enc);
+    if (total <= 0)
+        return (int)total;
+    const ln_db_stmt_t *st = &enc.stmt;
+    PGresult *res = ln_db_exec_prepared (self->db, st->name, st->sql, st->nparams, st->values,
+                                         st->lengths, st->formats, st->result_format, &err);
+    int rc = ln_outbox_encoded_check (self->db, &enc, res, &err);
+    if (rc != 0)
+        s_log_failure (safe, "writing events failed", "events=%ld code=%s error=%s", total,
+                       err.code, err.message);
+    PQclear (res);
+    ln_outbox_encoded_clear (&enc);
     return rc;
 }
 
@@ -1418,19 +1491,18 @@ s_ran_ok (const pending_t *p)
     return !p->replayed && p->outcome && strcmp (p->outcome, LN_AUDIT_ACCEPTED) == 0;
 }
 
-/* The batched writes after all handlers ran (not in safe mode): each staged
-   command's flush once, all deferred events in one statement, all stored
-   replies in one.  Returns 0 or -1. */
+/* After all handlers ran (not in safe mode): each staged command's flush
+   once, with the items of its accepted requests in request order.
+   Returns 0 or -1. */
 static int
-s_write_batch (ln_server_t *self, size_t n)
+s_flush_batch (ln_server_t *self, size_t n)
 {
     int rc = -1;
     pending_t **list = calloc (n, sizeof *list);
     const ln_command_t **flushed = calloc (n, sizeof *flushed);
-    size_t nflushed = 0, m = 0;
+    size_t nflushed = 0;
     if (!list || !flushed)
         abort ();
-    /* each staged command once, in the order of its first request */
     for (size_t i = 0; i < n; i++) {
         pending_t *p = &self->pending[i];
         if (!s_in_group (p) || !p->command->flush || !s_ran_ok (p))
@@ -1442,7 +1514,7 @@ s_write_batch (ln_server_t *self, size_t n)
         if (done)
             continue;
         flushed[nflushed++] = command;
-        m = 0;
+        size_t m = 0;
         for (size_t j = i; j < n; j++) {
             pending_t *q = &self->pending[j];
             if (s_in_group (q) && q->command == command && s_ran_ok (q))
@@ -1451,18 +1523,6 @@ s_write_batch (ln_server_t *self, size_t n)
         if (s_flush (self, command, list, m, false) != 0)
             goto out;
     }
-    m = 0;
-    for (size_t i = 0; i < n; i++)
-        if (self->pending[i].stash.nevents > 0)
-            list[m++] = &self->pending[i];
-    if (m > 0 && s_write_events (self, list, m, false) != 0)
-        goto out;
-    m = 0;
-    for (size_t i = 0; i < n; i++)
-        if (self->pending[i].store)
-            list[m++] = &self->pending[i];
-    if (m > 0 && s_store_replies (self, list, m, false) != 0)
-        goto out;
     rc = 0;
 out:
     free (list);
@@ -1499,48 +1559,149 @@ s_try_failed (ln_server_t *self)
 }
 
 /* One attempt at the batch, in one transaction (see ln_server.h, STAGED
-   COMMANDS, for the order of the work). */
+   COMMANDS, for the order of the work).  Besides the handlers' and
+   flushes' own statements it costs three round trips (ln_db_exec_all):
+     1. BEGIN and the stored-reply lookup;
+     2. the deferred events, the stored replies (both not in safe mode,
+        where each request wrote its own) and the audit head's lock;
+     3. the audit rows and COMMIT.
+   The audit head is locked only once every handler has run, because a
+   handler may append audit rows of its own (reads of personal data). */
 static try_t
 s_try_batch (ln_server_t *self, size_t n, bool safe, ln_audit_entry_t *entries)
 {
+    try_t rc = TRY_FAILED;
     ln_error_t err;
+    lookup_t lk;
+    replies_t rp;
+    ln_outbox_encoded_t ev;
+    ln_audit_encoded_t au;
+    PGresult *res[3] = {NULL, NULL, NULL};
+    pending_t **list = calloc (n, sizeof *list);
+    if (!list)
+        abort ();
+    memset (&lk, 0, sizeof lk);
+    memset (&rp, 0, sizeof rp);
+    memset (&ev, 0, sizeof ev);
+    memset (&au, 0, sizeof au);
+
     for (size_t i = 0; i < n; i++)
         s_pending_reset (&self->pending[i]);
-    if (s_db_ready (self) != 0)
-        return TRY_UNAVAILABLE;
+    if (s_db_ready (self) != 0) {
+        rc = TRY_UNAVAILABLE;
+        goto out;
+    }
     for (size_t i = 0; i < n; i++) {
         pending_t *p = &self->pending[i];
         if (!p->precheck.code && p->dup_of < 0 && p->command->own_transaction &&
-            s_run_one (self, p, safe) != 0)
-            return TRY_LOST;
+            s_run_one (self, p, safe) != 0) {
+            rc = TRY_LOST;
+            goto out;
+        }
     }
-    if (ln_db_begin (self->db) != 0 || s_lookup_replies (self, n) != 0)
-        return s_try_failed (self);
+
+    /* 1: BEGIN, stored replies */
+    s_lookup_build (self, n, &lk);
+    ln_db_stmt_t rt1[2] = {{.sql = "BEGIN"}, lk.stmt};
+    if (ln_db_exec_all (self->db, rt1, lk.m > 0 ? 2 : 1, res, &err) != 0 ||
+        (lk.m > 0 && s_lookup_apply (self, &lk, res[1]) != 0))
+        goto failed;
+    for (int i = 0; i < 3; i++) {
+        PQclear (res[i]);
+        res[i] = NULL;
+    }
+
     for (size_t i = 0; i < n; i++) {
         pending_t *p = &self->pending[i];
         if (!s_in_group (p) || p->replayed)
             continue;
-        int rc = s_run_one (self, p, safe);
-        if (rc < 0)
-            return TRY_LOST;
-        if (rc > 0)
-            return TRY_FAILED;
+        int r = s_run_one (self, p, safe);
+        if (r < 0) {
+            rc = TRY_LOST;
+            goto out;
+        }
+        if (r > 0)
+            goto out; /* TRY_FAILED */
     }
-    if (!safe && s_write_batch (self, n) != 0)
-        return s_try_failed (self);
+    if (!safe && s_flush_batch (self, n) != 0)
+        goto failed;
+
+    /* 2: events, stored replies, the audit head */
+    ln_db_stmt_t rt2[3];
+    size_t k = 0, ev_at = 3, rp_at = 3;
+    if (!safe) {
+        size_t m = 0;
+        for (size_t i = 0; i < n; i++)
+            if (self->pending[i].stash.nevents > 0)
+                list[m++] = &self->pending[i];
+        long events = s_events_encode (self, list, m, &ev);
+        if (events < 0)
+            goto out;
+        if (events > 0) {
+            ev_at = k;
+            rt2[k++] = ev.stmt;
+        }
+        m = 0;
+        for (size_t i = 0; i < n; i++)
+            if (self->pending[i].store)
+                list[m++] = &self->pending[i];
+        if (m > 0) {
+            s_replies_build (list, m, &rp);
+            rp_at = k;
+            rt2[k++] = rp.stmt;
+        }
+    }
+    size_t lock_at = k;
+    ln_audit_lock_stmt (&rt2[k++]);
+    if (ln_db_exec_all (self->db, rt2, k, res, &err) != 0) {
+        s_log_failure (safe, "batched writes failed", "requests=%zu error=%s", n, err.message);
+        goto failed;
+    }
+    if (ev_at < 3 && ln_outbox_encoded_check (self->db, &ev, res[ev_at], &err) != 0) {
+        ln_log_error ("writing events failed", "code=%s error=%s", err.code, err.message);
+        goto out;
+    }
+    (void)rp_at; /* an INSERT without RETURNING: success is all it says */
+
+    /* 3: the audit rows, COMMIT */
     for (size_t i = 0; i < n; i++) {
         pending_t *p = &self->pending[i];
         s_audit_entry (p->dup_of >= 0 ? &self->pending[p->dup_of] : p, &entries[i]);
         if (p->dup_of >= 0)
             entries[i].reason = "replayed stored reply";
     }
-    if (ln_audit_append_batch (self->db, entries, n, &err) != 0) {
+    if (ln_audit_encode (self->db, res[lock_at], entries, n, &au, &err) != 0) {
         ln_log_error ("audit append failed", "error=%s", err.message);
-        return s_try_failed (self); /* no audit, no effect: the batch is not committed */
+        goto out; /* no audit, no effect: the batch is not committed */
     }
-    if (ln_db_commit (self->db) != 0)
-        return s_try_failed (self);
-    return TRY_COMMITTED;
+    for (int i = 0; i < 3; i++) {
+        PQclear (res[i]);
+        res[i] = NULL;
+    }
+    ln_db_stmt_t rt3[2] = {au.stmt, {.sql = "COMMIT"}};
+    if (ln_db_exec_all (self->db, rt3, 2, res, &err) != 0) {
+        s_log_failure (safe, "audit and commit failed", "requests=%zu error=%s", n, err.message);
+        goto failed;
+    }
+    if (ln_audit_encoded_check (&au, res[0], &err) != 0 ||
+        strcmp (PQcmdStatus (res[1]), "COMMIT") != 0) {
+        /* cannot be after a successful insert, but never reply on a doubt */
+        ln_log_error ("commit did not commit", "requests=%zu", n);
+        goto out;
+    }
+    rc = TRY_COMMITTED;
+    goto out;
+failed:
+    rc = s_try_failed (self);
+out:
+    for (int i = 0; i < 3; i++)
+        PQclear (res[i]);
+    s_lookup_clear (&lk);
+    s_replies_clear (&rp);
+    ln_outbox_encoded_clear (&ev);
+    ln_audit_encoded_clear (&au);
+    free (list);
+    return rc;
 }
 
 /* Run a batch of requests in one transaction and reply to each. */
