@@ -178,10 +178,10 @@ typedef struct {
    then one sync, then every result is read.  They run one after the other
    as with ln_db_exec, in the caller's open transaction (BEGIN and COMMIT
    may be among them); after the first failure the rest are skipped.
-   results (may be NULL) gets n results, each PGRES_COMMAND_OK or
-   TUPLES_OK, or NULL for a failed or skipped statement; the caller
-   PQclear()s them.  Returns 0 when all succeeded, or -1 with err set to the
-   first failure (ln_db_last_lost and ln_db_last_sqlstate as ln_db_exec).
+   results (may be NULL) gets the n results (PGRES_COMMAND_OK or
+   TUPLES_OK), which the caller PQclear()s, when all succeeded, and n NULLs
+   when not.  Returns 0 when all succeeded, or -1 with err set to the first
+   failure (ln_db_last_lost and ln_db_last_sqlstate as ln_db_exec).
    A COMMIT of a transaction that failed earlier comes back with command
    tag ROLLBACK: check PQcmdStatus, as ln_db_commit does. */
 int ln_db_exec_all (ln_db_t *self, const ln_db_stmt_t *stmts, size_t n, PGresult **results,

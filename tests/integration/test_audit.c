@@ -302,13 +302,13 @@ s_teardown (void **state)
 /* The documented encoding, recomputed in SQL: proves the format in
    ln_audit.h is what is stored, and that it can be checked without our C. */
 #define SQL_F(col)                                                                                 \
-    "CASE WHEN " col " IS NULL THEN '\\x00'::bytea ELSE '\\x01'::bytea || "                      \
+    "CASE WHEN " col " IS NULL THEN '\\x00'::bytea ELSE '\\x01'::bytea || "                        \
     "int4send(octet_length(" col ")) || convert_to(" col ", 'UTF8') END"
 #define SQL_ROW_HASH                                                                               \
-    "sha256(convert_to('lantern-audit-v1', 'UTF8') || prev_hash || int8send(seq) || "            \
-    "int8send(at_us) || " SQL_F ("principal") " || " SQL_F ("organisation") " || " SQL_F (      \
-        "action") " || " SQL_F ("object") " || " SQL_F ("outcome") " || " SQL_F ("reason")     \
-        " || " SQL_F ("request_id") ")"
+    "sha256(convert_to('lantern-audit-v1', 'UTF8') || prev_hash || int8send(seq) || "              \
+    "int8send(at_us) || " SQL_F ("principal") " || " SQL_F ("organisation") " || " SQL_F (         \
+        "action") " || " SQL_F ("object") " || " SQL_F ("outcome") " || " SQL_F ("reason") " ||"   \
+                                                                                           " " SQL_F ("request_id") ")"
 
 static void
 test_append_and_verify (void **state)
@@ -349,16 +349,17 @@ test_append_and_verify (void **state)
     s_expect_ok (db, 711);
 
     /* Stored as given, NULL as NULL. */
-    PGresult *res = ln_db_exec (db,
-                                "SELECT principal, organisation, action, object, outcome, reason,"
-                                " request_id, at_us FROM audit WHERE seq IN (709, 711) ORDER BY seq",
-                                0, NULL, &err);
+    PGresult *res =
+        ln_db_exec (db,
+                    "SELECT principal, organisation, action, object, outcome, reason,"
+                    " request_id, at_us FROM audit WHERE seq IN (709, 711) ORDER BY seq",
+                    0, NULL, &err);
     assert_non_null (res);
     assert_int_equal (PQntuples (res), 2);
     for (int row = 0; row < 2; row++) {
-        const char *want[8] = {tricky.principal, tricky.organisation, tricky.action,
-                               tricky.object,    tricky.outcome,      tricky.reason,
-                               tricky.request_id, "42"};
+        const char *want[8] = {
+            tricky.principal, tricky.organisation, tricky.action,     tricky.object,
+            tricky.outcome,   tricky.reason,       tricky.request_id, "42"};
         for (int c = 0; c < 8; c++) {
             assert_false (PQgetisnull (res, row, c));
             assert_string_equal (PQgetvalue (res, row, c), want[c]);
@@ -528,8 +529,8 @@ test_tamper_change_each_field (void **state)
         {"action", "'DeleteCase'"},
         {"object", "'signal:sig-999'"},
         {"outcome", "'accepted'"},
-        {"reason", "'nothing to see'"},  /* NULL -> text */
-        {"request_id", "''"},            /* NULL -> empty */
+        {"reason", "'nothing to see'"}, /* NULL -> text */
+        {"request_id", "''"},           /* NULL -> empty */
         {"at_us", "at_us + 1"},
         {"prev_hash", "sha256('x')"},
         {"hash", "sha256('y')"},
@@ -640,8 +641,7 @@ test_tamper_rehash (void **state)
                     "WHERE a.seq = s.seq AND a.seq = 5");
     s_expect_ok (db, 10);
     s_admin (TAMPER "UPDATE t_rh.audit SET outcome = 'accepted', reason = NULL WHERE seq = 4;"
-                    "UPDATE t_rh.audit SET hash = " SQL_ROW_HASH
-                    " WHERE seq = 4;"
+                    "UPDATE t_rh.audit SET hash = " SQL_ROW_HASH " WHERE seq = 4;"
                     "UPDATE t_rh.audit SET prev_hash = (SELECT hash FROM t_rh.audit WHERE seq = 4)"
                     " WHERE seq = 5");
     s_expect_bad (db, 5, "row changed");
@@ -685,7 +685,8 @@ test_trigger_refuses (void **state)
     /* Even a statement matching no row is refused (statement triggers). */
     s_expect_refused (db, "DELETE FROM audit WHERE seq = 999", "append-only");
     /* The role is the owner, it is not privileges that stop it. */
-    assert_value (db, "SELECT tableowner = current_user FROM pg_tables WHERE tablename = 'audit' "
+    assert_value (db,
+                  "SELECT tableowner = current_user FROM pg_tables WHERE tablename = 'audit' "
                   "AND schemaname = 'a_trg'",
                   "t");
     s_expect_ok (db, 5);
@@ -769,8 +770,10 @@ s_appender (void *arg)
         snprintf (object, sizeof object, "obj-%d", t);
         ln_audit_entry_t e[3];
         for (int k = 0; k < 3; k++)
-            e[k] = (ln_audit_entry_t){.principal = principal, .action = "Concurrent",
-                                      .object = object, .outcome = LN_AUDIT_ACCEPTED};
+            e[k] = (ln_audit_entry_t){.principal = principal,
+                                      .action = "Concurrent",
+                                      .object = object,
+                                      .outcome = LN_AUDIT_ACCEPTED};
         size_t n = t % 2 ? 3 : 1;
         if (ln_db_begin (db) != 0 || ln_audit_append_batch (db, e, n, &err) != 0) {
             a->failures++;
@@ -989,7 +992,7 @@ test_cli_verify (void **state)
 
     /* --db wins over the environment. */
     setenv ("LANTERN_DB", "host=/nonexistent dbname=none", 1);
-    char *const argv_db[] = {bin, "audit", "verify", "--db", (char *)svc.conninfo,
+    char *const argv_db[] = {bin,        "audit", "verify", "--db", (char *)svc.conninfo,
                              "--schema", "a_cli", NULL};
     rc = s_run (argv_db, &out, &errout);
     assert_int_equal (rc, 0);
@@ -1042,14 +1045,74 @@ test_cli_verify (void **state)
     free (errout);
 
     /* A schema with no audit trail: cannot verify, exit 1, said on stderr. */
-    char *const argv_none[] = {bin, "audit", "verify", "--db", (char *)ln_pgfix_conninfo (s_fix),
-                               "--schema", "public", NULL};
+    char *const argv_none[] = {
+        bin,        "audit",  "verify", "--db", (char *)ln_pgfix_conninfo (s_fix),
+        "--schema", "public", NULL};
     rc = s_run (argv_none, &out, &errout);
     assert_int_equal (rc, 1);
     assert_string_equal (out, "");
     assert_non_null (strstr (errout, "no audit table"));
     free (out);
     free (errout);
+    s_service_end (&svc);
+}
+
+/* The stepwise form a group commit uses (ln_audit_lock_stmt,
+   ln_audit_encode, ln_db_exec_all): the same chain as ln_audit_append_batch,
+   and a head that moved between the lock's read and the insert (here: an
+   append of the same transaction in between) is refused, never chained
+   wrongly. */
+static void
+test_stepwise_append (void **state)
+{
+    (void)state;
+    svc_t svc = {0};
+    s_service (&svc, "a_steps");
+    ln_db_t *db = svc.db;
+    ln_error_t err;
+    ln_error_clear (&err);
+    s_append_range (db, 1, 3, true);
+
+    gen_t gens[40];
+    ln_audit_entry_t entries[40];
+    for (int i = 0; i < 40; i++) {
+        s_gen (&gens[i], 4 + i);
+        entries[i] = gens[i].e;
+    }
+    PGresult *res[2] = {NULL, NULL};
+    ln_db_stmt_t rt1[2] = {{.sql = "BEGIN"}};
+    ln_audit_lock_stmt (&rt1[1]);
+    s_ok (ln_db_exec_all (db, rt1, 2, res, &err), &err);
+    ln_audit_encoded_t enc;
+    assert_int_equal (ln_audit_encode (db, res[1], entries, 0, &enc, &err), -1);
+    assert_string_equal (err.code, "AUDIT_INVALID");
+    ln_audit_entry_t bad[2] = {entries[0], {.action = "X", .outcome = "maybe"}};
+    assert_int_equal (ln_audit_encode (db, res[1], bad, 2, &enc, &err), -1);
+    assert_string_equal (err.field, "entries[1].outcome");
+    s_ok (ln_audit_encode (db, res[1], entries, 40, &enc, &err), &err);
+    PQclear (res[0]);
+    PQclear (res[1]);
+    ln_db_stmt_t rt2[2] = {enc.stmt, {.sql = "COMMIT"}};
+    s_ok (ln_db_exec_all (db, rt2, 2, res, &err), &err);
+    s_ok (ln_audit_encoded_check (&enc, res[0], &err), &err);
+    assert_string_equal (PQcmdStatus (res[1]), "COMMIT");
+    PQclear (res[0]);
+    PQclear (res[1]);
+    ln_audit_encoded_clear (&enc);
+    s_expect_ok (db, 43);
+
+    /* a stale head: refused (the transaction fails), nothing kept */
+    s_ok (ln_db_exec_all (db, rt1, 2, res, &err), &err);
+    s_ok (ln_audit_encode (db, res[1], entries, 2, &enc, &err), &err);
+    s_ok (ln_audit_append (db, &entries[5], &err), &err); /* moves the head */
+    PQclear (res[0]);
+    PQclear (res[1]);
+    assert_int_equal (ln_db_exec_all (db, rt2, 2, res, &err), -1);
+    assert_null (res[0]);
+    assert_null (res[1]);
+    ln_audit_encoded_clear (&enc);
+    assert_int_equal (ln_db_rollback (db), 0);
+    s_expect_ok (db, 43);
     s_service_end (&svc);
 }
 
@@ -1067,6 +1130,7 @@ main (void)
         cmocka_unit_test (test_rollback_leaves_no_gap),
         cmocka_unit_test (test_concurrent_appenders),
         cmocka_unit_test (test_batch_cost),
+        cmocka_unit_test (test_stepwise_append),
         cmocka_unit_test (test_cli_verify),
     };
     return cmocka_run_group_tests_name ("audit", tests, s_setup, s_teardown);

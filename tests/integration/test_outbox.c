@@ -1197,6 +1197,100 @@ test_read_speed (void **state)
     ln_db_destroy (&db);
 }
 
+/* ln_outbox_append_batch: n events in one statement, in order, ids given
+   or generated (32 hex characters, as ln_outbox_append's), one
+   notification; every event checked before anything is sent; duplicates
+   refused as a whole. */
+static void
+test_append_batch (void **state)
+{
+    service_t *svc = *state;
+    ln_db_t *db = s_connect (svc);
+    ln_db_t *listener = s_connect (svc);
+    assert_true (db && listener);
+    char channel[LN_OUTBOX_CHANNEL_SIZE];
+    assert_int_equal (ln_outbox_channel (listener, channel, sizeof channel), 0);
+    assert_int_equal (ln_outbox_listen (listener, NULL), 0);
+    ln_error_t err;
+    ln_error_clear (&err);
+    const uint8_t payload[3] = {0, 1, 2};
+    ln_outbox_event_t events[4] = {
+        {NULL, "t.one", LN_LEVEL_INTERN, "c1", 0, payload, 3},
+        {"given-id", "t.two", LN_LEVEL_OPENBAAR, NULL, 7, NULL, 0},
+        {"", "t.three", LN_LEVEL_GEHEIM, "c3", 0, payload, 1},
+        {NULL, "t.four", LN_LEVEL_INTERN, "", 0, payload, 2},
+    };
+    char ids[4][LN_OUTBOX_EVENT_ID_SIZE];
+
+    /* outside a transaction */
+    assert_int_equal (ln_outbox_append_batch (db, events, 4, ids, &err), -1);
+    assert_string_equal (err.code, "OUTBOX_NO_TRANSACTION");
+
+    s_begin (db);
+    /* an invalid event: nothing written, the transaction still usable */
+    ln_outbox_event_t bad[2] = {events[0], {NULL, "", LN_LEVEL_INTERN, NULL, 0, NULL, 0}};
+    assert_int_equal (ln_outbox_append_batch (db, bad, 2, NULL, &err), -1);
+    assert_string_equal (err.code, "OUTBOX_INVALID");
+    assert_string_equal (err.field, "events[1].type");
+    assert_int_equal (ln_outbox_append_batch (db, events, 0, NULL, &err), -1);
+    assert_string_equal (err.code, "OUTBOX_INVALID");
+
+    assert_int_equal (ln_outbox_append_batch (db, events, 4, ids, &err), 0);
+    assert_string_equal (ids[1], "given-id");
+    for (int i = 0; i < 4; i += (i == 0 ? 2 : 1)) {
+        assert_int_equal (strlen (ids[i]), 32);
+        assert_int_equal (strspn (ids[i], "0123456789abcdef"), 32);
+    }
+    assert_string_not_equal (ids[0], ids[2]);
+    s_commit (db);
+
+    /* one notification for the batch */
+    char *got = s_wait_notify (listener, channel, 5000);
+    assert_non_null (got);
+    assert_string_equal (got, "append");
+    free (got);
+    got = s_wait_notify (listener, channel, 100);
+    assert_null (got);
+
+    /* in order, as given */
+    assert_int_equal (s_stamp (db, 10), 4);
+    ln_outbox_batch_t batch = {0};
+    assert_int_equal (ln_outbox_read (db, 0, 10, &batch, &err), 0);
+    assert_int_equal (batch.count, 4);
+    const char *types[4] = {"t.one", "t.two", "t.three", "t.four"};
+    for (size_t i = 0; i < 4; i++) {
+        assert_string_equal (batch.rows[i].type, types[i]);
+        assert_string_equal (batch.rows[i].event_id, ids[i]);
+        assert_int_equal (batch.rows[i].level, events[i].level);
+        assert_int_equal (batch.rows[i].payload_size, events[i].payload_size);
+    }
+    assert_string_equal (batch.rows[1].correlation_id, "");
+    assert_int_equal (batch.rows[1].time_us, 7);
+    assert_true (batch.rows[0].time_us > 0);
+    ln_outbox_batch_clear (&batch);
+
+    /* a duplicate id (already stored, or twice in the batch) refuses it all */
+    ln_outbox_event_t dup[2] = {events[0], events[1]};
+    s_begin (db);
+    assert_int_equal (ln_outbox_append_batch (db, dup, 2, NULL, &err), -1);
+    assert_string_equal (err.code, "OUTBOX_DUPLICATE_ID");
+    assert_int_equal (ln_db_rollback (db), 0);
+    ln_outbox_event_t twice[2] = {{"same", "t", LN_LEVEL_INTERN, NULL, 0, NULL, 0},
+                                  {"same", "t", LN_LEVEL_INTERN, NULL, 0, NULL, 0}};
+    s_begin (db);
+    assert_int_equal (ln_outbox_append_batch (db, twice, 2, NULL, &err), -1);
+    assert_string_equal (err.code, "OUTBOX_DUPLICATE_ID");
+    assert_int_equal (ln_db_rollback (db), 0);
+    assert_int_equal (s_super_count (svc, "SELECT count(*) FROM @.outbox"), 4);
+
+    /* ln_outbox_check is append's check */
+    assert_int_equal (ln_outbox_check (&events[0], &err), 0);
+    assert_int_equal (ln_outbox_check (&bad[1], &err), -1);
+    assert_string_equal (err.field, "type");
+    ln_db_destroy (&listener);
+    ln_db_destroy (&db);
+}
+
 int
 main (void)
 {
@@ -1214,6 +1308,7 @@ main (void)
         CASE (test_prune),
         CASE (test_corrupt),
         CASE (test_read_speed),
+        CASE (test_append_batch),
     };
     return cmocka_run_group_tests_name ("outbox", tests, s_setup, s_teardown);
 }

@@ -774,6 +774,135 @@ test_flush_needs_a_writing_command (void **state)
     zcert_destroy (&cert);
 }
 
+/* ln_db_exec_all: statements in one round trip; the first failure skips
+   the rest; prepared statements are prepared again on a new connection. */
+static void
+test_exec_all (void **state)
+{
+    (void)state;
+    ln_error_t err;
+    ln_db_t *db = ln_db_connect (ln_pgfix_conninfo (s_pg), NULL, NULL, &err);
+    assert_non_null (db);
+    PGresult *res[4];
+    const char *v[1] = {"41"};
+    ln_db_stmt_t ok[4] = {
+        {.sql = "BEGIN"},
+        {.name = "test_exec_all_add", .sql = "SELECT $1::int + 1", .nparams = 1, .values = v},
+        {.sql = "SELECT 'x'"},
+        {.sql = "COMMIT"},
+    };
+    for (int round = 0; round < 3; round++) {
+        assert_int_equal (ln_db_exec_all (db, ok, 4, res, &err), 0);
+        assert_string_equal (PQgetvalue (res[1], 0, 0), "42");
+        assert_string_equal (PQgetvalue (res[2], 0, 0), "x");
+        assert_string_equal (PQcmdStatus (res[3]), "COMMIT");
+        for (int i = 0; i < 4; i++)
+            PQclear (res[i]);
+        if (round == 1) {
+            /* a new session has no prepared statements: prepared again */
+            char sql[96];
+            snprintf (sql, sizeof sql, "SELECT pg_terminate_backend (%d)",
+                      PQbackendPID (ln_db_conn (db)));
+            assert_int_equal (ln_pgfix_exec (s_pg, sql), 0);
+            usleep (100 * 1000);
+            assert_int_equal (ln_db_ensure (db, &err), 0);
+            assert_int_equal (ln_db_generation (db), 2);
+        }
+    }
+
+    /* a failure in the middle: the rest is skipped, every result NULL */
+    ln_db_stmt_t bad[4] = {
+        {.sql = "BEGIN"}, {.sql = "SELECT 1 / 0"}, {.sql = "SELECT 2"}, {.sql = "COMMIT"}};
+    assert_int_equal (ln_db_exec_all (db, bad, 4, res, &err), -1);
+    assert_string_equal (err.code, "DB_STATEMENT");
+    assert_string_equal (ln_db_last_sqlstate (db), "22012");
+    assert_false (ln_db_last_lost (db));
+    for (int i = 0; i < 4; i++)
+        assert_null (res[i]);
+    /* the transaction is left failed: a COMMIT in a later call says ROLLBACK */
+    assert_int_equal (PQtransactionStatus (ln_db_conn (db)), PQTRANS_INERROR);
+    assert_int_equal (ln_db_exec_all (db, &ok[3], 1, res, &err), 0);
+    assert_string_equal (PQcmdStatus (res[0]), "ROLLBACK");
+    PQclear (res[0]);
+    assert_int_equal (PQtransactionStatus (ln_db_conn (db)), PQTRANS_IDLE);
+
+    /* a failed prepare is forgotten, not taken as prepared */
+    ln_db_stmt_t broken = {.name = "test_exec_all_broken", .sql = "SELEKT 1"};
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal (ln_db_exec_all (db, &broken, 1, NULL, &err), -1);
+        assert_string_equal (ln_db_last_sqlstate (db), "42601");
+    }
+    ln_db_destroy (&db);
+}
+
+/* The binary array parameters of ln_db: every element type, NULLs and
+   empty values, read back through unnest. */
+static void
+test_binary_arrays (void **state)
+{
+    (void)state;
+    ln_error_t err;
+    ln_db_t *db = ln_db_connect (ln_pgfix_conninfo (s_pg), NULL, NULL, &err);
+    assert_non_null (db);
+    ln_db_array_t t, b, i8, i2;
+    ln_db_array_init (&t, LN_DB_OID_TEXT);
+    ln_db_array_init (&b, LN_DB_OID_BYTEA);
+    ln_db_array_init (&i8, LN_DB_OID_INT8);
+    ln_db_array_init (&i2, LN_DB_OID_INT2);
+    ln_db_array_add_text (&t, "a \"quoted\" {text}, NULL");
+    ln_db_array_add_text (&t, NULL);
+    ln_db_array_add_text (&t, "");
+    ln_db_array_add (&b, "\x00\xff", 2);
+    ln_db_array_add (&b, NULL, 0);
+    ln_db_array_add_null (&b);
+    ln_db_array_add_int8 (&i8, INT64_MIN);
+    ln_db_array_add_int8 (&i8, -1);
+    ln_db_array_add_int8 (&i8, INT64_MAX);
+    ln_db_array_add_int2 (&i2, -32768);
+    ln_db_array_add_int2 (&i2, 7);
+    ln_db_array_add_int2 (&i2, 32767);
+    const char *v[4] = {ln_db_array_data (&t), ln_db_array_data (&b), ln_db_array_data (&i8),
+                        ln_db_array_data (&i2)};
+    const int l[4] = {ln_db_array_size (&t), ln_db_array_size (&b), ln_db_array_size (&i8),
+                      ln_db_array_size (&i2)};
+    const int f[4] = {1, 1, 1, 1};
+    PGresult *res = ln_db_exec_prepared (
+        db, "test_binary_arrays",
+        "SELECT coalesce (u.t, '(null)'), coalesce (encode (u.b, 'hex'), '(null)'), u.i8, u.i2"
+        " FROM unnest ($1::text[], $2::bytea[], $3::int8[], $4::int2[]) WITH ORDINALITY"
+        " AS u (t, b, i8, i2, n) ORDER BY n",
+        4, v, l, f, 0, &err);
+    assert_non_null (res);
+    assert_int_equal (PQntuples (res), 3);
+    assert_string_equal (PQgetvalue (res, 0, 0), "a \"quoted\" {text}, NULL");
+    assert_string_equal (PQgetvalue (res, 1, 0), "(null)");
+    assert_string_equal (PQgetvalue (res, 2, 0), "");
+    assert_string_equal (PQgetvalue (res, 0, 1), "00ff");
+    assert_string_equal (PQgetvalue (res, 1, 1), "");
+    assert_string_equal (PQgetvalue (res, 2, 1), "(null)");
+    assert_string_equal (PQgetvalue (res, 0, 2), "-9223372036854775808");
+    assert_string_equal (PQgetvalue (res, 1, 2), "-1");
+    assert_string_equal (PQgetvalue (res, 2, 2), "9223372036854775807");
+    assert_string_equal (PQgetvalue (res, 0, 3), "-32768");
+    assert_string_equal (PQgetvalue (res, 2, 3), "32767");
+    PQclear (res);
+    /* an empty array is an empty set */
+    ln_db_array_clear (&t);
+    ln_db_array_init (&t, LN_DB_OID_TEXT);
+    v[0] = ln_db_array_data (&t);
+    const int l0[1] = {ln_db_array_size (&t)};
+    res = ln_db_exec_prepared (db, "test_binary_arrays_empty",
+                               "SELECT count(*) FROM unnest ($1::text[])", 1, v, l0, f, 0, &err);
+    assert_non_null (res);
+    assert_string_equal (PQgetvalue (res, 0, 0), "0");
+    PQclear (res);
+    ln_db_array_clear (&t);
+    ln_db_array_clear (&b);
+    ln_db_array_clear (&i8);
+    ln_db_array_clear (&i2);
+    ln_db_destroy (&db);
+}
+
 int
 main (void)
 {
@@ -784,6 +913,8 @@ main (void)
         cmocka_unit_test (test_mixed_batch_and_visibility),
         cmocka_unit_test (test_retries_return_the_first_reply),
         cmocka_unit_test (test_flush_needs_a_writing_command),
+        cmocka_unit_test (test_exec_all),
+        cmocka_unit_test (test_binary_arrays),
     };
     return cmocka_run_group_tests (tests, s_group_setup, s_group_teardown);
 }
