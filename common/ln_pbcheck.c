@@ -285,11 +285,11 @@ truncated:
 }
 
 int
-ln_pbcheck_find_id (const void *data, size_t size, const uint32_t *path, size_t depth, char *out,
-                    size_t out_size)
+ln_pbcheck_find_field (const void *data, size_t size, const uint32_t *path, size_t depth,
+                       const uint8_t **value, size_t *value_size)
 {
     const uint8_t *buf = data;
-    if (!buf || depth == 0 || out_size < 2)
+    if (!buf || depth == 0)
         return -1;
     for (size_t level = 0; level < depth; level++) {
         size_t pos = 0, found_pos = 0, found_len = 0;
@@ -311,6 +311,20 @@ ln_pbcheck_find_id (const void *data, size_t size, const uint32_t *path, size_t 
         buf += found_pos;
         size = found_len;
     }
+    if (value)
+        *value = buf;
+    if (value_size)
+        *value_size = size;
+    return 0;
+}
+
+int
+ln_pbcheck_find_id (const void *data, size_t size, const uint32_t *path, size_t depth, char *out,
+                    size_t out_size)
+{
+    const uint8_t *buf = NULL;
+    if (out_size < 2 || ln_pbcheck_find_field (data, size, path, depth, &buf, &size) != 0)
+        return -1;
     if (size == 0 || size >= out_size)
         return -1;
     for (size_t i = 0; i < size; i++) {

@@ -114,6 +114,11 @@ ProtobufCMessage *ln_pbcheck_unpack (const ProtobufCMessageDescriptor *desc, con
 int ln_pbcheck_find_id (const void *data, size_t size, const uint32_t *path, size_t depth,
                         char *out, size_t out_size);
 
+/* The same walk for any length-delimited field (a message, a string):
+   0 with *value / *value_size (may be NULL) set to its bytes, or -1. */
+int ln_pbcheck_find_field (const void *data, size_t size, const uint32_t *path, size_t depth,
+                           const uint8_t **value, size_t *value_size);
+
 /* The wire type a field of `type` is encoded with when not packed:
    0 varint, 1 64-bit, 2 length-delimited, 5 32-bit. */
 int ln_pbcheck_wire_type (ProtobufCType type);

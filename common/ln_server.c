@@ -197,6 +197,7 @@ typedef struct {
     ln_error_t precheck;             /* set when refused before the handler */
     int dup_of;                      /* index of the same request earlier in the batch, or -1 */
     bool replayed;                   /* reply came from command_replies */
+    bool malformed;                  /* failed the checks; msg holds only the request_id */
     bool store; /* accepted: its reply goes into command_replies with the batch's */
     char object[LN_AUDIT_OBJECT_MAX];
     const char *outcome; /* audit outcome */
@@ -1538,7 +1539,9 @@ s_audit_entry (const pending_t *p, ln_audit_entry_t *e)
     e->organisation = p->principal->organisation;
     const char *rid = s_request_id (p);
     e->request_id = s_request_id_valid (rid) ? rid : NULL;
-    e->action = p->command ? p->command->name : "(unknown command)";
+    e->action = p->command     ? p->command->name
+                : p->malformed ? "(malformed request)"
+                               : "(unknown command)";
     e->object = p->object[0] ? p->object : NULL;
     e->outcome = p->outcome ? p->outcome : LN_AUDIT_REFUSED;
     e->reason = p->reason[0] ? p->reason : NULL;
@@ -1773,9 +1776,10 @@ static void
 s_refused (ln_server_t *self, pending_t *p)
 {
     p->outcome = LN_AUDIT_REFUSED;
-    snprintf (p->reason, sizeof p->reason, "%s", p->precheck.code);
-    ln_log_warn ("command refused", "principal=%s command=%s code=%s", p->principal->name,
-                 p->command ? p->command->name : "-", p->precheck.code);
+    snprintf (p->reason, sizeof p->reason, "%s%s%s", p->precheck.code,
+              p->precheck.field[0] ? " " : "", p->precheck.field);
+    ln_log_warn ("command refused", "principal=%s command=%s code=%s field=%s", p->principal->name,
+                 p->command ? p->command->name : "-", p->precheck.code, p->precheck.field);
     self->stats.refused++;
 }
 
@@ -1807,6 +1811,24 @@ s_precheck (ln_server_t *self, pending_t *p)
         s_refused (self, p);
         return;
     }
+}
+
+/* A ClientMessage holding only a Request with `request_id`, allocated as
+   protobuf-c's default allocator would (freed by s_pending_clear). */
+static Lantern__V1__ClientMessage *
+s_malformed_message (const char *request_id)
+{
+    Lantern__V1__ClientMessage *msg = malloc (sizeof *msg);
+    Lantern__V1__Request *request = malloc (sizeof *request);
+    char *rid = strdup (request_id);
+    if (!msg || !request || !rid)
+        abort ();
+    lantern__v1__client_message__init (msg);
+    lantern__v1__request__init (request);
+    request->request_id = rid;
+    msg->kind_case = LANTERN__V1__CLIENT_MESSAGE__KIND_REQUEST;
+    msg->request = request;
+    return msg;
 }
 
 /* Receive everything waiting on the ROUTER: streams now, requests batched. */
@@ -1849,8 +1871,37 @@ s_drain (ln_server_t *self)
             }
             ln_log_warn ("bad client message", "principal=%s code=%s field=%s", principal->name,
                          err.code, err.field);
-            s_send_error (self, routing_id, "", &err);
             self->stats.dropped_frames++;
+            /* A Request that fails the checks but names a well-formed
+               request_id is answered under it (so that its client can tell
+               its refusal from a lost reply) and audited as refused, like
+               any refusal; anything else gets an error with no request_id. */
+            static const uint32_t request_id_path[2] = {1, 1};
+            char rid[REQUEST_ID_MAX + 1];
+            if (!msg &&
+                ln_pbcheck_find_id (zframe_data (body), zframe_size (body), request_id_path, 2, rid,
+                                    sizeof rid) == 0 &&
+                s_request_id_valid (rid)) {
+                pending_t *p = &self->pending[n++];
+                memset (p, 0, sizeof *p);
+                p->routing_id = routing_id;
+                routing_id = NULL;
+                p->principal = principal;
+                p->msg = s_malformed_message (rid);
+                p->malformed = true;
+                p->dup_of = -1;
+                /* name the command it was meant to be, for the audit */
+                for (size_t c = 0; c < self->command_count && !p->command; c++) {
+                    const uint32_t command_path[2] = {1, (uint32_t)self->commands[c].command};
+                    if (ln_pbcheck_find_field (zframe_data (body), zframe_size (body), command_path,
+                                               2, NULL, NULL) == 0)
+                        p->command = &self->commands[c];
+                }
+                p->precheck = err;
+                s_refused (self, p);
+                goto drop;
+            }
+            s_send_error (self, routing_id, "", &err);
             goto drop;
         }
         if (msg->kind_case == LANTERN__V1__CLIENT_MESSAGE__KIND_SUBSCRIBE) {

@@ -346,7 +346,18 @@ test_malformed_frames_change_nothing (void **state)
     req.request_id = "mal-3";
     bsize = lantern__v1__client_message__pack (&cm, good);
     s_send_frames (c, good, bsize, 1);
-    assert_string_equal (s_error_code_of_next (c, code, sizeof code), "PB_INVALID_UTF8");
+    {
+        /* a request that fails the checks but has a good request_id is
+           answered under it, and audited as refused */
+        ln_error_t err;
+        Lantern__V1__ServerMessage *r = ln_client_recv (c, 5000, &err);
+        assert_non_null (r);
+        assert_int_equal (r->kind_case, LANTERN__V1__SERVER_MESSAGE__KIND_REPLY);
+        assert_string_equal (r->reply->request_id, "mal-3");
+        assert_string_equal (r->reply->error->code, "PB_INVALID_UTF8");
+        assert_string_equal (r->reply->error->field, "request.post_notice.text");
+        s_free (r);
+    }
 
     /* an oversized message: libzmq drops the connection; the node goes on */
     ln_client_t *big = bus_client (s_keys, s_server, "op");
@@ -359,11 +370,15 @@ test_malformed_frames_change_nothing (void **state)
     /* nothing stored changed (refused requests are audited, nothing else) */
     assert_int_equal (s_count ("SELECT count(*) FROM bus.outbox"), events);
     assert_int_equal (s_count ("SELECT count(*) FROM bus.command_replies"), replies);
-    assert_int_equal (s_count ("SELECT count(*) FROM bus.audit"), audit + 2);
+    assert_int_equal (s_count ("SELECT count(*) FROM bus.audit"), audit + 3);
     assert_int_equal (
         s_count ("SELECT count(*) FROM bus.audit WHERE outcome <> 'refused' AND seq > "
-                 "(SELECT max(seq) - 2 FROM bus.audit)"),
+                 "(SELECT max(seq) - 3 FROM bus.audit)"),
         0);
+    assert_int_equal (s_count ("SELECT count(*) FROM bus.audit WHERE request_id = 'mal-3'"
+                               " AND action = 'PostNotice'"
+                               " AND reason = 'PB_INVALID_UTF8 request.post_notice.text'"),
+                      1);
 
     /* and it still serves */
     m = s_post (c, "mal-ok", "still here");
