@@ -6,9 +6,9 @@
 
     - commands: each Request is checked (hostile input), authorised by role,
       and run by the service's handler inside a database transaction.
-      Requests that are waiting together are run in ONE transaction, each in
-      its own savepoint, committed once, and only then replied to (group
-      commit); a lone request is committed at once.  Replies of commands
+      Requests that are waiting together are run in ONE transaction (each
+      non-staged one in its own savepoint), committed once, and only then
+      replied to (group commit); a lone request is committed at once.  Replies of commands
       that change state are stored under (principal, request_id) in the same
       transaction, so a retry returns the stored reply and changes nothing.
       Every command, accepted or refused, is written to the audit trail in
@@ -119,10 +119,14 @@ void ln_call_stage (ln_call_t *call, void *item, void (*destroy) (void *item));
      1. calls each staged command's flush ONCE with the items of its
         accepted requests, in request order (not called when none staged);
      2. writes all deferred outbox rows of the batch in one statement
-        (ln_outbox_append_batch), all stored replies in one, the audit rows
-        (ln_audit_append_batch), then commits.
+        (ln_outbox_encode), all stored replies in one, the audit rows in one
+        (ln_audit_encode), then commits.
    Stored replies of every writing request of the batch are looked up in one
-   query before any handler runs.
+   query before any handler runs.  Besides the handlers' and flushes' own
+   statements, a batch costs three round trips (ln_db_exec_all): BEGIN and
+   the lookup; the events, the stored replies and the audit head's lock;
+   the audit rows and COMMIT.  Non-staged commands in the same batch keep
+   their savepoint and direct SQL; their stored replies go with the batch's.
 
    If a flush or one of these batched writes fails (other than by losing
    the connection), the batch is rolled back and run again one request at a
@@ -131,7 +135,9 @@ void ln_call_stage (ln_call_t *call, void *item, void (*destroy) (void *item));
    refused (INTERNAL, audited as refused); the others succeed.  So a flush
    must be correct for any subset of the items, and a handler must be
    deterministic enough to be run twice (it runs again in safe mode; its
-   first run's items and events are discarded).
+   first run's items and events are discarded).  A staged handler whose
+   read fails (the transaction is then aborted, with no savepoint to go
+   back to) also sends the batch to safe mode.
 
    Visibility: what a staged command writes exists only after the flush,
    so handlers of the same batch (staged or not) do not see it; commands

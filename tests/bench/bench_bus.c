@@ -22,10 +22,15 @@
        batch, in the same transaction as the cursor.  Target: 30,000
        events/s end to end.
     2. COMMANDS.  --clients (default 64) threads, each with its own
-       ln_client, call PostNotice with distinct request_ids for --seconds
-       (default 5): first against a node with the default batch_max (group
-       commit), then against a fresh node with batch_max = 1 (one
-       transaction per command).  Target: group commit >= 5x.
+       ln_client, in a process of their own (this program, started with
+       --posters), call PostNotice (a staged command) with distinct
+       request_ids for --seconds (default 5): first against a node with the
+       default batch_max (group commit), then against a fresh node with
+       batch_max = 1 (one transaction per command).  Target: group commit
+       >= 5x.  The CPU of the node's process, of PostgreSQL and of the
+       clients' process is measured apart and reported per command, with
+       the rate two cores could give at that cost (the ceiling), for the
+       whole setup and for the node's side alone.
     3. STALLED CONSUMER.  A node runs as its own process (tests/progs
        busnode); a subscriber subscribes with the largest credit (10,000)
        and then never reads nor grants credit, while --rss-events (default
