@@ -104,7 +104,9 @@ typedef int (*ln_flush_fn) (void *arg, ln_db_t *db, void *const *items, size_t n
 /* In a command whose ln_command_t has a flush: hand the server one item to
    write at flush time (ownership passes; destroy, which may be NULL, is
    called after the batch, whatever happened).  Items staged by a handler
-   that then fails are destroyed without being flushed. */
+   that then fails are destroyed without being flushed.  Called in a command
+   without flush, it aborts (a programming error: nothing would write the
+   item). */
 void ln_call_stage (ln_call_t *call, void *item, void (*destroy) (void *item));
 
 /* STAGED COMMANDS (ln_command_t.flush set): the set-based command path.
