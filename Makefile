@@ -205,7 +205,8 @@ $(BUILD)/asan/tests/integration/test_intake $(BUILD)/asan/tests/integration/test
 
 # --- bench --------------------------------------------------------------------
 bench: $(BENCHES) $(PROGS_plain) $(BINS)
-	$(Q)for b in $(BENCHES); do echo "== $$b"; $$b || exit 1; done
+	$(Q)for b in $(BENCHES); do echo "== $$b"; \
+	    LANTERN_BUILD_DIR=$(BUILD) LANTERN_SOURCE_DIR=$(CURDIR) $$b || exit 1; done
 
 # --- fuzz (libFuzzer, clang; optional, not part of make test) -------------------
 FUZZ_FLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -Icommon -I$(BUILD)/gen \
