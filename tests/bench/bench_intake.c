@@ -31,6 +31,8 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include <czmq.h>
+
 #include "intake_cases.h"
 #include "intake_fixture.h"
 #include "ln_clock.h"
@@ -154,6 +156,9 @@ main (int argc, char **argv)
         fprintf (stderr, "usage: bench_intake [SECONDS] [CLIENTS]\n");
         return 2;
     }
+    /* czmq's first socket initialises it; 64 threads doing that at once
+       race: initialise here, once */
+    zsys_init ();
     struct utsname u;
     uname (&u);
     printf ("bench_intake: SubmitSignal through lantern-intake, %d clients, %.0f s per run\n",
