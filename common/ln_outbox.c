@@ -466,21 +466,33 @@ ln_outbox_encode (ln_db_t *db, const ln_outbox_event_t *events, size_t n,
         }
     }
     enc->values[APPEND_ARRAYS] = enc->channel;
+    snprintf (enc->count, sizeof enc->count, "%zu", n);
+    enc->values[APPEND_ARRAYS + 1] = enc->count;
+    enc->formats[APPEND_ARRAYS] = enc->formats[APPEND_ARRAYS + 1] = 0;
     enc->n = n;
-    /* ORDER BY the ordinality: ids (insertion order, hence the order of the
-       transaction's events in the stream) follow the caller's order.  One
-       pg_notify for the batch, heard at commit. */
+    /* STAMPED AT INSERT (see the header, "A BATCH IS STAMPED AS IT IS
+       WRITTEN"): the statement moves the head by n, which locks the head
+       row until the transaction ends, and gives the rows head+1..head+n in
+       the caller's order.  One pg_notify 'stamp' for the batch, heard at
+       commit, as after a relay's stamp. */
     enc->stmt = (ln_db_stmt_t){
         .name = "ln_outbox_append_batch",
-        .sql = "WITH ins AS ("
-               " INSERT INTO outbox (event_id, type, level, correlation_id, time_us, payload)"
-               " SELECT u.event_id, u.type, u.level, u.correlation_id, u.time_us, u.payload"
-               " FROM unnest ($1::text[], $2::text[], $3::int2[], $4::text[], $5::int8[],"
-               "  $6::bytea[])"
-               "  WITH ORDINALITY AS u (event_id, type, level, correlation_id, time_us, payload, n)"
-               " ORDER BY u.n RETURNING 1)"
-               " SELECT (SELECT count(*) FROM ins), pg_catalog.pg_notify ($7, 'append')",
-        .nparams = APPEND_ARRAYS + 1,
+        .sql =
+            "WITH h AS ("
+            " UPDATE outbox_head SET head = head + $8::bigint"
+            " RETURNING head - $8::bigint AS base),"
+            " ins AS ("
+            " INSERT INTO outbox (event_id, type, level, correlation_id, time_us, payload,"
+            "  position)"
+            " SELECT u.event_id, u.type, u.level, u.correlation_id, u.time_us, u.payload,"
+            "  h.base + u.n"
+            " FROM unnest ($1::text[], $2::text[], $3::int2[], $4::text[], $5::int8[],"
+            "  $6::bytea[])"
+            "  WITH ORDINALITY AS u (event_id, type, level, correlation_id, time_us, payload, n),"
+            "  h"
+            " ORDER BY u.n RETURNING 1)"
+            " SELECT (SELECT count(*) FROM ins), pg_catalog.pg_notify ($7, 'stamp')",
+        .nparams = APPEND_ARRAYS + 2,
         .values = enc->values,
         .lengths = enc->lengths,
         .formats = enc->formats,

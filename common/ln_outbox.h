@@ -205,7 +205,25 @@ int ln_outbox_check (const ln_outbox_event_t *ev, ln_error_t *err);
 /* Append n (>= 1) events in order in the caller's open transaction, in ONE
    statement (INSERT ... SELECT FROM unnest of binary arrays, prepared once
    per connection) with one notification: the set-based form of
-   ln_outbox_append, for a group commit's events.  Every event is checked
+   ln_outbox_append, for a group commit's events.
+
+   A BATCH IS STAMPED AS IT IS WRITTEN: the same statement moves
+   outbox_head.head by n and gives the rows positions head+1..head+n, so
+   the relay never has to UPDATE them (an update rewrites every row, and
+   was the largest cost of a busy node).  Why the rule of THE STAMPING RULE
+   still holds: moving the head takes the head row's lock, held until the
+   caller's transaction ends, and every other numbering (the relay, other
+   batches, prune) takes the same lock first; so positions are handed out
+   one holder at a time, each holder's range starts where the last
+   committed holder's ended (READ COMMITTED re-reads the head after the
+   wait), a rolled-back range is handed out again, and a range becomes
+   visible all at once, with its head, at commit.  A reader following
+   `position > cursor` therefore still sees a gap-free prefix.  The price:
+   the caller holds the head lock from this statement to its commit, so
+   the relay (and other writers' batches) wait for that commit; call it
+   late in the transaction.  Events appended one by one (ln_outbox_append)
+   in the same transaction are stamped by the relay after the commit, so
+   they come after the batch's in the stream.  Every event is checked
    before anything is sent (an invalid one: OUTBOX_INVALID, field
    "events[i].x", nothing written, the transaction still usable).  ids_out
    (may be NULL) gets n event_ids, given or generated.  A duplicate event_id
@@ -226,10 +244,11 @@ typedef struct {
     ln_db_stmt_t stmt;
     /* private */
     ln_db_array_t arrays[6];
-    const char *values[7];
-    int lengths[7];
-    int formats[7];
+    const char *values[8];
+    int lengths[8];
+    int formats[8];
     char channel[LN_OUTBOX_CHANNEL_SIZE];
+    char count[24];
     size_t n;
 } ln_outbox_encoded_t;
 

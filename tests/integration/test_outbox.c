@@ -1244,16 +1244,16 @@ test_append_batch (void **state)
     assert_string_not_equal (ids[0], ids[2]);
     s_commit (db);
 
-    /* one notification for the batch */
+    /* one notification for the batch: it is stamped as it is written */
     char *got = s_wait_notify (listener, channel, 5000);
     assert_non_null (got);
-    assert_string_equal (got, "append");
+    assert_string_equal (got, "stamp");
     free (got);
     got = s_wait_notify (listener, channel, 100);
     assert_null (got);
 
-    /* in order, as given */
-    assert_int_equal (s_stamp (db, 10), 4);
+    /* in order, as given, with positions already: the relay has nothing to do */
+    assert_int_equal (s_stamp (db, 10), 0);
     ln_outbox_batch_t batch = {0};
     assert_int_equal (ln_outbox_read (db, 0, 10, &batch, &err), 0);
     assert_int_equal (batch.count, 4);
@@ -1282,6 +1282,31 @@ test_append_batch (void **state)
     assert_string_equal (err.code, "OUTBOX_DUPLICATE_ID");
     assert_int_equal (ln_db_rollback (db), 0);
     assert_int_equal (s_super_count (svc, "SELECT count(*) FROM @.outbox"), 4);
+    assert_int_equal (s_super_count (svc, "SELECT head FROM @.outbox_head"), 4);
+
+    /* a rolled-back batch leaves no hole: its positions are handed out again */
+    s_begin (db);
+    ln_outbox_event_t later[2] = {{NULL, "t.five", LN_LEVEL_INTERN, NULL, 0, NULL, 0},
+                                  {NULL, "t.six", LN_LEVEL_INTERN, NULL, 0, NULL, 0}};
+    assert_int_equal (ln_outbox_append_batch (db, later, 2, NULL, &err), 0);
+    assert_int_equal (ln_db_rollback (db), 0);
+    s_begin (db);
+    assert_int_equal (ln_outbox_append_batch (db, later, 2, NULL, &err), 0);
+    s_commit (db);
+    /* and one appended alone is stamped after it by the relay */
+    ln_outbox_event_t alone = {NULL, "t.seven", LN_LEVEL_INTERN, NULL, 0, NULL, 0};
+    s_begin (db);
+    assert_int_equal (ln_outbox_append (db, &alone, NULL, 0, &err), 0);
+    s_commit (db);
+    assert_int_equal (s_stamp (db, 10), 1);
+    assert_int_equal (ln_outbox_read (db, 0, 10, &batch, &err), 0);
+    assert_int_equal (batch.count, 7);
+    const char *all[7] = {"t.one", "t.two", "t.three", "t.four", "t.five", "t.six", "t.seven"};
+    for (size_t i = 0; i < 7; i++) {
+        assert_int_equal (batch.rows[i].position, i + 1);
+        assert_string_equal (batch.rows[i].type, all[i]);
+    }
+    ln_outbox_batch_clear (&batch);
 
     /* ln_outbox_check is append's check */
     assert_int_equal (ln_outbox_check (&events[0], &err), 0);
