@@ -284,9 +284,9 @@ s_submit (void *arg, ln_call_t *call, const Lantern__V1__Request *request,
     row = intake_row_new ();
     s_row_from_signal (row, &sig);
     row->record = s_pack (&sig.base, &row->record_size);
-    /* The submission's history entry holds no copy of the details: they are
-       the record's, less what amendments added (each amendment's entry
-       holds its additions).  Half the bytes per signal on the hot path. */
+    /* No history row for the submission: version 1 is the signal's own
+       row (submitted_by, received_us); its details are the record's, less
+       what amendments added (each amendment's entry holds its additions). */
     row->action = s_dup ("submitted");
     row->principal = s_dup (sig.submitted_by);
 
@@ -676,8 +676,17 @@ s_get (void *arg, ln_call_t *call, const Lantern__V1__Request *request, Lantern_
     Lantern__V1__SignalRecord *rec = ln_call_alloc (call, sizeof *rec);
     lantern__v1__signal_record__init (rec);
     rec->signal = sig;
-    rec->history = ln_call_alloc (call, (nh ? nh : 1) * sizeof *rec->history);
-    rec->n_history = nh;
+    /* the submission (version 1) is the signal's own row: no history row
+       is written for it (intake_store.h) */
+    rec->history = ln_call_alloc (call, (nh + 1) * sizeof *rec->history);
+    rec->n_history = nh + 1;
+    Lantern__V1__SignalHistoryEntry *first = ln_call_alloc (call, sizeof *first);
+    lantern__v1__signal_history_entry__init (first);
+    first->version = 1;
+    first->action = "submitted";
+    first->principal = sig->submitted_by;
+    first->at_us = sig->received_at_us;
+    rec->history[0] = first;
     for (size_t i = 0; i < nh; i++) {
         Lantern__V1__SignalHistoryEntry *e = ln_call_alloc (call, sizeof *e);
         lantern__v1__signal_history_entry__init (e);
@@ -689,7 +698,7 @@ s_get (void *arg, ln_call_t *call, const Lantern__V1__Request *request, Lantern_
             e->added = (Lantern__V1__SignalDetails *)s_unpack_for_call (
                 call, &lantern__v1__signal_details__descriptor, h[i].added, h[i].added_size);
         e->reason = ln_call_strdup (call, h[i].reason ? h[i].reason : "");
-        rec->history[i] = e;
+        rec->history[i + 1] = e;
     }
     intake_history_free (h, nh);
     reply->result_case = LANTERN__V1__REPLY__RESULT_GET_SIGNAL;

@@ -105,22 +105,18 @@ s_num (row_text_t *t, int slot, int64_t v)
 /* A batch of new signals travels as one binary array per column into one
    prepared INSERT ... SELECT FROM unnest (...) per table: no parsing,
    planning, hex or quoting per row (ln_db.h). */
-enum { SIG_COLS = 14, HIST_COLS = 6 };
+enum { SIG_COLS = 14 };
 
 int
 intake_store_insert (ln_db_t *db, intake_row_t *const *rows, size_t n, ln_error_t *err)
 {
-    ln_db_array_t a[SIG_COLS], h[HIST_COLS];
+    ln_db_array_t a[SIG_COLS];
     static const uint32_t types[SIG_COLS] = {
         LN_DB_OID_TEXT, LN_DB_OID_TEXT, LN_DB_OID_TEXT, LN_DB_OID_INT2, LN_DB_OID_INT8,
         LN_DB_OID_TEXT, LN_DB_OID_TEXT, LN_DB_OID_INT8, LN_DB_OID_INT2, LN_DB_OID_INT2,
         LN_DB_OID_INT8, LN_DB_OID_INT8, LN_DB_OID_INT8, LN_DB_OID_BYTEA};
-    static const uint32_t htypes[HIST_COLS] = {LN_DB_OID_TEXT, LN_DB_OID_INT8, LN_DB_OID_TEXT,
-                                               LN_DB_OID_TEXT, LN_DB_OID_INT8, LN_DB_OID_BYTEA};
     for (int c = 0; c < SIG_COLS; c++)
         ln_db_array_init (&a[c], types[c]);
-    for (int c = 0; c < HIST_COLS; c++)
-        ln_db_array_init (&h[c], htypes[c]);
     for (size_t i = 0; i < n; i++) {
         const intake_row_t *r = rows[i];
         ln_db_array_add_text (&a[0], r->id);
@@ -137,60 +133,33 @@ intake_store_insert (ln_db_t *db, intake_row_t *const *rows, size_t n, ln_error_
         ln_db_array_add_int8 (&a[11], r->received_us);
         ln_db_array_add_int8 (&a[12], r->updated_us);
         ln_db_array_add (&a[13], r->record, r->record_size);
-        /* the history rows: signal_id, version, action, principal, at_us, added */
-        ln_db_array_add_text (&h[0], r->id);
-        ln_db_array_add_int8 (&h[1], r->version);
-        ln_db_array_add_text (&h[2], r->action);
-        ln_db_array_add_text (&h[3], r->principal);
-        ln_db_array_add_int8 (&h[4], r->updated_us);
-        if (r->added)
-            ln_db_array_add (&h[5], r->added, r->added_size);
-        else
-            ln_db_array_add_null (&h[5]);
     }
-    const char *values[SIG_COLS], *hvalues[HIST_COLS];
-    int lengths[SIG_COLS], hlengths[HIST_COLS], formats[SIG_COLS];
+    const char *values[SIG_COLS];
+    int lengths[SIG_COLS], formats[SIG_COLS];
     for (int c = 0; c < SIG_COLS; c++) {
         values[c] = ln_db_array_data (&a[c]);
         lengths[c] = ln_db_array_size (&a[c]);
         formats[c] = 1;
     }
-    for (int c = 0; c < HIST_COLS; c++) {
-        hvalues[c] = ln_db_array_data (&h[c]);
-        hlengths[c] = ln_db_array_size (&h[c]);
-    }
-    /* both tables in one round trip (pipeline) */
-    const ln_db_stmt_t stmts[2] = {
-        {.name = "intake_store_insert_signals",
-         .sql = "INSERT INTO signals (id, organisation, submitted_by, status, version,"
-                " catalogue_version, municipality, forms_mask, immediate_danger, minor_involved,"
-                " persons, received_us, updated_us, record)"
-                " SELECT u.id, u.org, u.by, u.st, u.v, u.cat, u.mun, u.forms, u.danger <> 0,"
-                " u.minor <> 0, u.persons, u.rec_us, u.upd_us, u.record"
-                " FROM unnest ($1::text[], $2::text[], $3::text[], $4::int2[], $5::int8[],"
-                " $6::text[], $7::text[], $8::int8[], $9::int2[], $10::int2[], $11::int8[],"
-                " $12::int8[], $13::int8[], $14::bytea[])"
-                " AS u (id, org, by, st, v, cat, mun, forms, danger, minor, persons, rec_us,"
-                " upd_us, record)",
-         .nparams = SIG_COLS,
-         .values = values,
-         .lengths = lengths,
-         .formats = formats},
-        {.name = "intake_store_insert_history",
-         .sql = "INSERT INTO signal_history (signal_id, version, action, principal, at_us, added)"
-                " SELECT * FROM unnest ($1::text[], $2::int8[], $3::text[], $4::text[],"
-                " $5::int8[], $6::bytea[])",
-         .nparams = HIST_COLS,
-         .values = hvalues,
-         .lengths = hlengths,
-         .formats = formats},
-    };
-    int rc = ln_db_exec_all (db, stmts, 2, NULL, err);
+    PGresult *res = ln_db_exec_prepared (
+        db, "intake_store_insert_signals",
+        "INSERT INTO signals (id, organisation, submitted_by, status, version, catalogue_version,"
+        " municipality, forms_mask, immediate_danger, minor_involved, persons, received_us,"
+        " updated_us, record)"
+        " SELECT u.id, u.org, u.by, u.st, u.v, u.cat, u.mun, u.forms, u.danger <> 0,"
+        " u.minor <> 0, u.persons, u.rec_us, u.upd_us, u.record"
+        " FROM unnest ($1::text[], $2::text[], $3::text[], $4::int2[], $5::int8[], $6::text[],"
+        " $7::text[], $8::int8[], $9::int2[], $10::int2[], $11::int8[], $12::int8[],"
+        " $13::int8[], $14::bytea[])"
+        " AS u (id, org, by, st, v, cat, mun, forms, danger, minor, persons, rec_us, upd_us,"
+        " record)",
+        SIG_COLS, values, lengths, formats, 0, err);
     for (int c = 0; c < SIG_COLS; c++)
         ln_db_array_clear (&a[c]);
-    for (int c = 0; c < HIST_COLS; c++)
-        ln_db_array_clear (&h[c]);
-    return rc;
+    if (!res)
+        return -1;
+    PQclear (res);
+    return 0;
 }
 
 int

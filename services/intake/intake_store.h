@@ -6,11 +6,13 @@
                       lantern.v1.Signal (reporter and tokens included: the
                       record never leaves the node as such; events carry
                       what each follower may see).
-      signal_history  one row per change (version 1 = the submission, then
-                      one per amendment, withdrawal or status change): who,
-                      when, what was added (a packed SignalDetails) or why.
-                      Deleted with its signal.
-    Every change writes its signals row and its history row in the caller's
+      signal_history  one row per change after the submission (version 2
+                      and up: each amendment, withdrawal or status change):
+                      who, when, what was added (a packed SignalDetails) or
+                      why.  Version 1, the submission, is the signals row
+                      itself (submitted_by, received_us): the hot path
+                      writes one row per signal.  Deleted with its signal.
+    Every later change writes its signals row and its history row in the caller's
     transaction; versions make concurrent changes of one signal fail rather
     than overwrite each other (the history's primary key is (signal_id,
     version)).
@@ -66,8 +68,9 @@ void intake_row_destroy (intake_row_t **self_p);
 /* For ln_call_stage: destroys a row given as void *. */
 void intake_row_free (void *row);
 
-/* Insert n new signals (version 1) and their history rows: two statements
-   whatever n is.  In the caller's transaction.  0 or -1 with err set. */
+/* Insert n new signals (version 1): one statement whatever n is (the
+   rows' history fields are not used: see signal_history above).  In the
+   caller's transaction.  0 or -1 with err set. */
 int intake_store_insert (ln_db_t *db, intake_row_t *const *rows, size_t n, ln_error_t *err);
 
 /* The current state of one signal, read FOR UPDATE (locked until the
