@@ -758,19 +758,18 @@ s_format (char *buf, size_t size, const ln_principal_t *p, const char *public_z8
     return n;
 }
 
-/* Create `path` exclusively and write `data` to it, durably.  On any
-   failure after creating it, remove it again. */
-static int
-s_write_new (const char *path, mode_t mode, const char *data, size_t len, ln_error_t *err)
+int
+ln_keys_write_new (const char *path, mode_t mode, const void *bytes, size_t len, ln_error_t *err)
 {
     int rc = -1;
     bool created = false;
+    const char *data = bytes;
     int fd = open (path, O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, mode);
     if (fd < 0) {
         if (errno == EEXIST)
-            ln_error_set (err, "KEYS_EXISTS", "name", "%s exists; refusing to overwrite it", path);
+            ln_error_set (err, "KEYS_EXISTS", "path", "%s exists; refusing to overwrite it", path);
         else
-            ln_error_set (err, "KEYS_IO", "dir", "%s: %s", path, strerror (errno));
+            ln_error_set (err, "KEYS_IO", "path", "%s: %s", path, strerror (errno));
         goto out;
     }
     created = true;
@@ -780,19 +779,19 @@ s_write_new (const char *path, mode_t mode, const char *data, size_t len, ln_err
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0) {
-            ln_error_set (err, "KEYS_IO", "dir", "%s: %s", path, strerror (errno));
+            ln_error_set (err, "KEYS_IO", "path", "%s: %s", path, strerror (errno));
             goto out;
         }
         done += (size_t)n;
     }
     if (fsync (fd) != 0) {
-        ln_error_set (err, "KEYS_IO", "dir", "%s: %s", path, strerror (errno));
+        ln_error_set (err, "KEYS_IO", "path", "%s: %s", path, strerror (errno));
         goto out;
     }
     int fd_closing = fd;
     fd = -1;
     if (close (fd_closing) != 0) {
-        ln_error_set (err, "KEYS_IO", "dir", "%s: %s", path, strerror (errno));
+        ln_error_set (err, "KEYS_IO", "path", "%s: %s", path, strerror (errno));
         goto out;
     }
     rc = 0;
@@ -881,10 +880,10 @@ ln_keys_generate (const char *dir, const char *name, const ln_principal_t *princ
         ln_error_set (err, "CERT_FIELD_INVALID", NULL, "certificate text too long");
         goto out;
     }
-    if (s_write_new (pub_path, 0644, pub_text, (size_t)pub_len, err) != 0)
+    if (ln_keys_write_new (pub_path, 0644, pub_text, (size_t)pub_len, err) != 0)
         goto out;
     pub_written = true;
-    if (s_write_new (sec_path, 0600, sec_text, (size_t)sec_len, err) != 0)
+    if (ln_keys_write_new (sec_path, 0600, sec_text, (size_t)sec_len, err) != 0)
         goto out;
     /* Make the new directory entries durable too (best effort). */
     int dfd = open (dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);

@@ -64,6 +64,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 #include <czmq.h>
 
@@ -118,6 +119,13 @@ int ln_principal_roles_join (const ln_principal_t *self, char *buf, size_t size)
    LN_KEYS_Z85_LEN + 1 bytes).  Returns 0, or -1 with err set. */
 int ln_keys_generate (const char *dir, const char *name, const ln_principal_t *principal,
                       char *public_key_out, ln_error_t *err);
+
+/* Create `path` exclusively (O_EXCL, O_NOFOLLOW, `mode`) and write `len`
+   bytes to it durably (fsync); an existing file is never touched
+   (KEYS_EXISTS); on any failure after creating it, it is removed again
+   (KEYS_IO).  For key files of any kind.  Returns 0 or -1 with err set. */
+int ln_keys_write_new (const char *path, mode_t mode, const void *bytes, size_t len,
+                       ln_error_t *err);
 
 /* Load a secret certificate.  Refuses a file that group or other may access
    in any way, that is owned by another user than us or root, or that is not

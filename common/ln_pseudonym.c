@@ -24,6 +24,8 @@
 
 #include <sodium.h>
 
+#include "ln_keys.h"
+
 #include "ln_log.h"
 #include "ln_utf8.h"
 
@@ -792,8 +794,6 @@ int
 ln_pseudonym_key_generate (const char *path, ln_error_t *err)
 {
     int rc = -1;
-    int fd = -1;
-    bool created = false;
     ln_pseudonym_key_t key;
     char text[KEY_HEX_LEN + 2];
     memset (text, 0, sizeof text);
@@ -809,42 +809,10 @@ ln_pseudonym_key_generate (const char *path, ln_error_t *err)
     randombytes_buf (key.bytes, sizeof key.bytes);
     sodium_bin2hex (text, sizeof text, key.bytes, sizeof key.bytes);
     text[KEY_HEX_LEN] = '\n';
-    fd = open (path, O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0600);
-    if (fd < 0) {
-        if (errno == EEXIST)
-            ln_error_set (err, "KEYS_EXISTS", "path", "%s exists; refusing to overwrite it", path);
-        else
-            ln_error_set (err, "KEYS_IO", "path", "%s: %s", path, strerror (errno));
+    if (ln_keys_write_new (path, 0600, text, KEY_HEX_LEN + 1, err) != 0)
         goto out;
-    }
-    created = true;
-    size_t done = 0;
-    while (done < KEY_HEX_LEN + 1) {
-        ssize_t n = write (fd, text + done, KEY_HEX_LEN + 1 - done);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            ln_error_set (err, "KEYS_IO", "path", "%s: %s", path, strerror (errno));
-            goto out;
-        }
-        done += (size_t)n;
-    }
-    if (fsync (fd) != 0) {
-        ln_error_set (err, "KEYS_IO", "path", "%s: %s", path, strerror (errno));
-        goto out;
-    }
-    int closing = fd;
-    fd = -1;
-    if (close (closing) != 0) {
-        ln_error_set (err, "KEYS_IO", "path", "%s: %s", path, strerror (errno));
-        goto out;
-    }
     rc = 0;
 out:
-    if (fd >= 0)
-        close (fd);
-    if (rc != 0 && created)
-        unlink (path);
     ln_pseudonym_key_wipe (&key);
     sodium_memzero (text, sizeof text);
     return rc;

@@ -60,26 +60,6 @@ s_new_id (char out[INTAKE_SIGNAL_ID_SIZE])
     out[o] = '\0';
 }
 
-static uint8_t *
-s_pack (const ProtobufCMessage *msg, size_t *size)
-{
-    *size = protobuf_c_message_get_packed_size (msg);
-    uint8_t *buf = malloc (*size ? *size : 1);
-    if (!buf)
-        abort ();
-    protobuf_c_message_pack (msg, buf);
-    return buf;
-}
-
-static char *
-s_dup (const char *text)
-{
-    char *p = strdup (text ? text : "");
-    if (!p)
-        abort ();
-    return p;
-}
-
 static uint32_t
 s_forms_mask (const Lantern__V1__SignalDetails *d)
 {
@@ -202,12 +182,12 @@ static void
 s_row_from_signal (intake_row_t *row, const Lantern__V1__Signal *sig)
 {
     snprintf (row->id, sizeof row->id, "%s", sig->id);
-    row->organisation = s_dup (sig->organisation);
-    row->submitted_by = s_dup (sig->submitted_by);
+    row->organisation = intake_strdup (sig->organisation);
+    row->submitted_by = intake_strdup (sig->submitted_by);
     row->status = (int)sig->status;
     row->version = sig->version;
-    row->catalogue_version = s_dup (sig->catalogue_version);
-    row->municipality = s_dup (sig->details->municipality);
+    row->catalogue_version = intake_strdup (sig->catalogue_version);
+    row->municipality = intake_strdup (sig->details->municipality);
     row->forms_mask = s_forms_mask (sig->details);
     row->immediate_danger = sig->details->immediate_danger;
     row->minor_involved = sig->details->minor_involved;
@@ -230,7 +210,7 @@ s_normalise_date (char **field, const char *path, ln_error_t *err)
     }
     if (strcmp (norm, *field) == 0)
         return 0;
-    char *copy = s_dup (norm);
+    char *copy = intake_strdup (norm);
     if (*field != protobuf_c_empty_string)
         free (*field);
     *field = copy;
@@ -283,19 +263,19 @@ s_submit (void *arg, ln_call_t *call, const Lantern__V1__Request *request,
 
     row = intake_row_new ();
     s_row_from_signal (row, &sig);
-    row->record = s_pack (&sig.base, &row->record_size);
+    row->record = intake_pack (&sig.base, &row->record_size);
     /* No history row for the submission: version 1 is the signal's own
        row (submitted_by, received_us); its details are the record's, less
        what amendments added (each amendment's entry holds its additions). */
-    row->action = s_dup ("submitted");
-    row->principal = s_dup (sig.submitted_by);
+    row->action = intake_strdup ("submitted");
+    row->principal = intake_strdup (sig.submitted_by);
 
     /* the reporter stays on this node */
     Lantern__V1__Reporter *reporter = d->reporter;
     d->reporter = NULL;
     Lantern__V1__SignalReceived ev = LANTERN__V1__SIGNAL_RECEIVED__INIT;
     ev.signal = &sig;
-    payload = s_pack (&ev.base, &payload_size);
+    payload = intake_pack (&ev.base, &payload_size);
     d->reporter = reporter;
 
     char event_id[LN_OUTBOX_EVENT_ID_SIZE];
@@ -385,12 +365,12 @@ s_write_change (intake_t *in, ln_call_t *call, Lantern__V1__Signal *sig, const c
 
     s_row_from_signal (row, sig);
     row->closed_us = closed_us;
-    row->record = s_pack (&sig->base, &row->record_size);
+    row->record = intake_pack (&sig->base, &row->record_size);
     if (added)
-        row->added = s_pack (&added->base, &row->added_size);
-    row->action = s_dup (action);
-    row->principal = s_dup (ln_call_principal (call)->name);
-    row->reason = reason ? s_dup (reason) : NULL;
+        row->added = intake_pack (&added->base, &row->added_size);
+    row->action = intake_strdup (action);
+    row->principal = intake_strdup (ln_call_principal (call)->name);
+    row->reason = reason ? intake_strdup (reason) : NULL;
     if (intake_store_update (ln_call_db (call), row, &err) != 0) {
         s_fail_with (call, &err);
         goto out;
@@ -398,7 +378,7 @@ s_write_change (intake_t *in, ln_call_t *call, Lantern__V1__Signal *sig, const c
     if (event_type) {
         Lantern__V1__Reporter *reporter = sig->details->reporter;
         sig->details->reporter = NULL;
-        payload = s_pack (event_payload, &payload_size);
+        payload = intake_pack (event_payload, &payload_size);
         sig->details->reporter = reporter;
         char event_id[LN_OUTBOX_EVENT_ID_SIZE];
         if (s_emit (in, call, event_type, sig->id, sig->updated_at_us, payload, payload_size,
@@ -625,12 +605,12 @@ intake_signal_set_status (intake_t *in, ln_db_t *db, const char *id, int status,
     bool closed = status == LANTERN__V1__SIGNAL_STATUS__SIGNAL_STATUS_CLOSED_NO_ACTION ||
                   status == LANTERN__V1__SIGNAL_STATUS__SIGNAL_STATUS_WITHDRAWN;
     row->closed_us = closed ? now : 0;
-    row->record = s_pack (&sig->base, &row->record_size);
-    row->action = s_dup ("status");
-    row->principal = s_dup (by);
+    row->record = intake_pack (&sig->base, &row->record_size);
+    row->action = intake_strdup ("status");
+    row->principal = intake_strdup (by);
     const ProtobufCEnumValue *v =
         protobuf_c_enum_descriptor_get_value (&lantern__v1__signal_status__descriptor, status);
-    row->reason = s_dup (v ? v->name : "?");
+    row->reason = intake_strdup (v ? v->name : "?");
     int rc = intake_store_update (db, row, err);
     intake_row_destroy (&row);
     lantern__v1__signal__free_unpacked (sig, NULL);

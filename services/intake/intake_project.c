@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "intake.h"
+#include "intake_store.h"
 #include "lantern.pb-c.h"
 
 static const ln_stream_rule_t s_rules[] = {
@@ -136,17 +137,6 @@ s_reduce_signal (const Lantern__V1__Signal *in, Lantern__V1__Signal *out,
     }
 }
 
-static uint8_t *
-s_pack (const ProtobufCMessage *msg, size_t *size)
-{
-    *size = protobuf_c_message_get_packed_size (msg);
-    uint8_t *buf = malloc (*size ? *size : 1);
-    if (!buf)
-        abort ();
-    protobuf_c_message_pack (msg, buf);
-    return buf;
-}
-
 int
 intake_project (void *arg, const char *type, ln_projection_t projection, const uint8_t *payload,
                 size_t size, uint8_t **out, size_t *out_size)
@@ -167,7 +157,7 @@ intake_project (void *arg, const char *type, ln_projection_t projection, const u
             s_reduce_signal (m->signal, &sig, &details, projection, &k);
             r.signal = &sig;
         }
-        *out = s_pack (&r.base, out_size);
+        *out = intake_pack (&r.base, out_size);
         lantern__v1__signal_received__free_unpacked (m, NULL);
         rc = 0;
     }
@@ -184,7 +174,7 @@ intake_project (void *arg, const char *type, ln_projection_t projection, const u
             s_reduce_details (m->added, &added, projection, &k);
             r.added = &added;
         }
-        *out = s_pack (&r.base, out_size);
+        *out = intake_pack (&r.base, out_size);
         lantern__v1__signal_amended__free_unpacked (m, NULL);
         rc = 0;
     }
@@ -199,7 +189,7 @@ intake_project (void *arg, const char *type, ln_projection_t projection, const u
             r.signal = &sig;
         }
         /* the reason is free text: it may name someone */
-        *out = s_pack (&r.base, out_size);
+        *out = intake_pack (&r.base, out_size);
         lantern__v1__signal_withdrawn__free_unpacked (m, NULL);
         rc = 0;
     }

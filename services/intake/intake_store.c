@@ -243,13 +243,24 @@ out:
     return rc;
 }
 
-static char *
-s_dup (const char *text)
+char *
+intake_strdup (const char *text)
 {
     char *p = strdup (text ? text : "");
     if (!p)
         abort ();
     return p;
+}
+
+uint8_t *
+intake_pack (const ProtobufCMessage *msg, size_t *size)
+{
+    *size = protobuf_c_message_get_packed_size (msg);
+    uint8_t *buf = malloc (*size ? *size : 1);
+    if (!buf)
+        abort ();
+    protobuf_c_message_pack (msg, buf);
+    return buf;
 }
 
 int
@@ -271,11 +282,11 @@ intake_store_history (ln_db_t *db, const char *id, intake_history_t **entries, s
         abort ();
     for (int i = 0; i < rows; i++) {
         e[i].version = (uint32_t)strtoul (PQgetvalue (res, i, 0), NULL, 10);
-        e[i].action = s_dup (PQgetvalue (res, i, 1));
-        e[i].principal = s_dup (PQgetvalue (res, i, 2));
+        e[i].action = intake_strdup (PQgetvalue (res, i, 1));
+        e[i].principal = intake_strdup (PQgetvalue (res, i, 2));
         e[i].at_us = strtoll (PQgetvalue (res, i, 3), NULL, 10);
         e[i].added = ln_db_bytea_value (res, i, 4, &e[i].added_size);
-        e[i].reason = PQgetisnull (res, i, 5) ? NULL : s_dup (PQgetvalue (res, i, 5));
+        e[i].reason = PQgetisnull (res, i, 5) ? NULL : intake_strdup (PQgetvalue (res, i, 5));
     }
     PQclear (res);
     *entries = e;
@@ -398,7 +409,7 @@ intake_store_purge (ln_db_t *db, int64_t withdrawn_before_us, int64_t no_action_
             abort ();
         for (int i = 0; i < rows; i++) {
             bool withdrawn = strcmp (PQgetvalue (res, i, 1), wstatus) == 0;
-            objects[i] = s_dup (PQgetvalue (res, i, 0));
+            objects[i] = intake_strdup (PQgetvalue (res, i, 0));
             size_t len = 160;
             reasons[i] = malloc (len);
             if (!reasons[i])

@@ -11,6 +11,7 @@
 
 #include "ln_pseudonym.h"
 #include "proc_child.h"
+#include "run_cmd.h"
 
 #define SCHEMA "intake"
 
@@ -121,14 +122,8 @@ intake_fix_start (const intake_fix_config_t *config)
         goto fail;
     snprintf (self->endpoint, sizeof self->endpoint, "tcp://127.0.0.1:%d", port);
     snprintf (self->log_path, sizeof self->log_path, "%s/node.log", self->dir);
-    const char *build = getenv ("LANTERN_BUILD_DIR");
-#ifdef __SANITIZE_ADDRESS__
-    const char *variant = "/asan";
-#else
-    const char *variant = "";
-#endif
-    snprintf (self->binary, sizeof self->binary, "%s%s/bin/lantern-intake",
-              build && *build ? build : "build", variant);
+    if (run_cmd_binary ("lantern-intake", self->binary, sizeof self->binary) != 0)
+        goto fail;
 
     snprintf (self->config_path, sizeof self->config_path, "%s/intake.cfg", self->dir);
     FILE *f = fopen (self->config_path, "w");

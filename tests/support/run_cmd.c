@@ -38,7 +38,7 @@ s_now_ms (void)
 {
     struct timespec ts;
     clock_gettime (CLOCK_MONOTONIC, &ts);
-    return (long long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 int
@@ -66,10 +66,10 @@ run_cmd (char *const argv[], const char *input, int timeout_ms, run_cmd_result_t
     close (out[1]);
     close (err[1]);
     if (input) {
-        ssize_t left = (ssize_t) strlen (input);
+        ssize_t left = (ssize_t)strlen (input);
         const char *p = input;
         while (left > 0) {
-            ssize_t n = write (in[1], p, (size_t) left);
+            ssize_t n = write (in[1], p, (size_t)left);
             if (n <= 0)
                 break;
             p += n;
@@ -90,7 +90,7 @@ run_cmd (char *const argv[], const char *input, int timeout_ms, run_cmd_result_t
             killed = 1;
             break;
         }
-        if (poll (fds, 2, (int) left) < 0 && errno != EINTR)
+        if (poll (fds, 2, (int)left) < 0 && errno != EINTR)
             break;
         for (int i = 0; i < 2; i++) {
             if (fds[i].fd < 0 || !(fds[i].revents & (POLLIN | POLLHUP | POLLERR)))
@@ -98,7 +98,7 @@ run_cmd (char *const argv[], const char *input, int timeout_ms, run_cmd_result_t
             char chunk[4096];
             ssize_t n = read (fds[i].fd, chunk, sizeof chunk);
             if (n > 0)
-                s_append (i == 0 ? &bo : &be, chunk, (size_t) n);
+                s_append (i == 0 ? &bo : &be, chunk, (size_t)n);
             else {
                 close (fds[i].fd);
                 fds[i].fd = -1;
@@ -130,10 +130,9 @@ run_cmd_free (run_cmd_result_t *r)
     r->out = r->err = NULL;
 }
 
-const char *
-run_cmd_lanternctl (void)
+int
+run_cmd_binary (const char *name, char *out, size_t size)
 {
-    static char path[512];
     const char *build = getenv ("LANTERN_BUILD_DIR");
     /* the sanitized tests run the sanitized binary */
 #ifdef __SANITIZE_ADDRESS__
@@ -141,6 +140,14 @@ run_cmd_lanternctl (void)
 #else
     const char *variant = "";
 #endif
-    snprintf (path, sizeof path, "%s%s/bin/lanternctl", build && *build ? build : "build", variant);
+    int n = snprintf (out, size, "%s%s/bin/%s", build && *build ? build : "build", variant, name);
+    return n < 0 || (size_t)n >= size ? -1 : 0;
+}
+
+const char *
+run_cmd_lanternctl (void)
+{
+    static char path[512];
+    run_cmd_binary ("lanternctl", path, sizeof path);
     return path;
 }

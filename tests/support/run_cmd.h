@@ -6,9 +6,9 @@
 #include <stddef.h>
 
 typedef struct {
-    int status;   /* exit code; 128+N when killed by signal N; -1 when it could not run */
-    char *out;    /* stdout, NUL-terminated (caller frees with run_cmd_free) */
-    char *err;    /* stderr, NUL-terminated */
+    int status; /* exit code; 128+N when killed by signal N; -1 when it could not run */
+    char *out;  /* stdout, NUL-terminated (caller frees with run_cmd_free) */
+    char *err;  /* stderr, NUL-terminated */
 } run_cmd_result_t;
 
 /* Run argv (argv[0] a path) with `input` (may be NULL) on stdin, killing it
@@ -19,5 +19,10 @@ void run_cmd_free (run_cmd_result_t *r);
 /* $LANTERN_BUILD_DIR/bin/lanternctl (default build/bin/lanternctl), or
    .../asan/bin/lanternctl in the sanitized build of the tests.  Static. */
 const char *run_cmd_lanternctl (void);
+
+/* The path of the binary `name` (lanternctl, lantern-intake, ...) of the
+   running test's variant: $LANTERN_BUILD_DIR/bin/NAME, or .../asan/bin/NAME
+   in a sanitized test.  Returns 0, or -1 when it does not fit. */
+int run_cmd_binary (const char *name, char *out, size_t size);
 
 #endif
