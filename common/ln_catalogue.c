@@ -8,6 +8,7 @@
     codes, or loading fails (the file was replaced in between).
 */
 #include "ln_catalogue.h"
+#include "ln_alloc.h"
 #include "ln_config.h"
 #include "ln_utf8.h"
 
@@ -84,24 +85,6 @@ typedef struct {
     bool lc_ok;
     ln_error_t *err;
 } s_load_t;
-
-static void *
-s_calloc (size_t n, size_t size)
-{
-    void *p = calloc (n ? n : 1, size ? size : 1);
-    if (!p)
-        abort (); /* out of memory: no sane recovery (STYLE.md) */
-    return p;
-}
-
-static char *
-s_strdup (const char *s)
-{
-    char *p = strdup (s);
-    if (!p)
-        abort ();
-    return p;
-}
 
 static void
 s_sanitize (char *dst, size_t size, const char *src)
@@ -284,9 +267,9 @@ s_load_indicator (s_load_t *ld, const ln_config_t *elem, size_t i, ln_indicator_
                            "%s is listed twice", s_form_names[value]);
         forms |= LN_CATALOGUE_FORM_BIT (value);
     }
-    item->code = s_strdup (code);
-    item->label_nl = s_strdup (ln_config_string (elem, "label_nl"));
-    item->label_en = s_strdup (ln_config_string (elem, "label_en"));
+    item->code = ln_xstrdup (code);
+    item->label_nl = ln_xstrdup (ln_config_string (elem, "label_nl"));
+    item->label_en = ln_xstrdup (ln_config_string (elem, "label_en"));
     item->forms = forms;
     item->weight = (int)ln_config_int (elem, "weight");
     return 0;
@@ -315,11 +298,11 @@ ln_catalogue_load (const char *path, ln_error_t *err)
                 "must be letters, digits, '.', '_' and '-', starting with a letter or digit");
         goto out;
     }
-    self = s_calloc (1, sizeof *self);
-    self->version = s_strdup (version);
+    self = ln_xcalloc (1, sizeof *self);
+    self->version = ln_xstrdup (version);
     size_t n = ln_config_list_size (cfg, "indicators");
-    self->items = s_calloc (n, sizeof *self->items);
-    self->by_code = s_calloc (n, sizeof *self->by_code);
+    self->items = ln_xcalloc (n, sizeof *self->items);
+    self->by_code = ln_xcalloc (n, sizeof *self->by_code);
     for (size_t i = 0; i < n; i++) {
         if (s_load_indicator (&ld, ln_config_element (cfg, "indicators", i), i, self->items) != 0)
             goto out;

@@ -20,6 +20,7 @@
     After that the libconfig tree is kept as the store that getters read.
 */
 #include "ln_config.h"
+#include "ln_alloc.h"
 #include "ln_utf8.h"
 
 #include <ctype.h>
@@ -72,24 +73,6 @@ struct _ln_config_t {
 };
 
 /* --- small helpers --------------------------------------------------------- */
-
-static void *
-s_calloc (size_t n, size_t size)
-{
-    void *p = calloc (n ? n : 1, size ? size : 1);
-    if (!p)
-        abort (); /* out of memory: no sane recovery (STYLE.md) */
-    return p;
-}
-
-static char *
-s_strdup (const char *s)
-{
-    char *p = strdup (s);
-    if (!p)
-        abort ();
-    return p;
-}
 
 static void s_misuse (const char *getter, const char *path, const char *why)
     __attribute__ ((noreturn));
@@ -460,7 +443,7 @@ s_read_file (const char *path, const char *shown, char **text_p, ln_error_t *err
     /* Read one byte more than stat promised, to notice a file that grows
        while we read it (it is being rewritten: refuse rather than guess). */
     size_t size = (size_t)st.st_size;
-    text = s_calloc (1, size + 2);
+    text = ln_xcalloc (1, size + 2);
     size_t len = 0;
     while (len <= size) {
         ssize_t n = read (fd, text + len, size + 1 - len);
@@ -938,11 +921,11 @@ static int s_walk_group (s_walk_t *w, const config_setting_t *group, ln_config_t
 static ln_config_t *
 s_view_new (ln_config_t *parent, const config_setting_t *base, const char *prefix)
 {
-    ln_config_t *view = s_calloc (1, sizeof *view);
+    ln_config_t *view = ln_xcalloc (1, sizeof *view);
     view->root = parent->root;
     view->base = base;
     view->specs = parent->specs;
-    view->prefix = s_strdup (prefix);
+    view->prefix = ln_xstrdup (prefix);
     view->is_view = true;
     return view;
 }
@@ -967,9 +950,9 @@ s_check_group_list (s_walk_t *w, const config_setting_t *s, const ln_config_spec
     if (!view->lists)
         abort ();
     s_list_t *list = &view->lists[view->nlists++];
-    list->path = s_strdup (spath + (*view->prefix ? strlen (view->prefix) + 1 : 0));
+    list->path = ln_xstrdup (spath + (*view->prefix ? strlen (view->prefix) + 1 : 0));
     list->count = count;
-    list->elems = s_calloc (count, sizeof *list->elems);
+    list->elems = ln_xcalloc (count, sizeof *list->elems);
     for (size_t i = 0; i < count; i++)
         list->elems[i] = s_view_new (view, config_setting_get_elem (s, (unsigned)i), eprefix);
 
@@ -1170,12 +1153,12 @@ ln_config_load (const char *path, const ln_config_spec_t *specs, ln_error_t *err
     if (s_check_tokens (text, strlen (text), shown, err) != 0)
         goto out;
 
-    self = s_calloc (1, sizeof *self);
+    self = ln_xcalloc (1, sizeof *self);
     self->root = self;
     self->specs = specs;
-    self->file = s_strdup (path);
-    self->prefix = s_strdup ("");
-    self->lc = s_calloc (1, sizeof *self->lc);
+    self->file = ln_xstrdup (path);
+    self->prefix = ln_xstrdup ("");
+    self->lc = ln_xcalloc (1, sizeof *self->lc);
     config_init (self->lc);
     if (config_read_string (self->lc, text) != CONFIG_TRUE) {
         ln_error_set (err, "CONFIG_SYNTAX", "", "%s:%d: %s", shown, config_error_line (self->lc),

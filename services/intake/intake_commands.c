@@ -20,6 +20,7 @@
 #include "intake_tokens.h"
 #include "intake_validate.h"
 #include "lantern.pb-c.h"
+#include "ln_alloc.h"
 #include "ln_log.h"
 
 #define LIST_PAGE_DEFAULT 50
@@ -182,12 +183,12 @@ static void
 s_row_from_signal (intake_row_t *row, const Lantern__V1__Signal *sig)
 {
     snprintf (row->id, sizeof row->id, "%s", sig->id);
-    row->organisation = intake_strdup (sig->organisation);
-    row->submitted_by = intake_strdup (sig->submitted_by);
+    row->organisation = ln_xstrdup (sig->organisation);
+    row->submitted_by = ln_xstrdup (sig->submitted_by);
     row->status = (int)sig->status;
     row->version = sig->version;
-    row->catalogue_version = intake_strdup (sig->catalogue_version);
-    row->municipality = intake_strdup (sig->details->municipality);
+    row->catalogue_version = ln_xstrdup (sig->catalogue_version);
+    row->municipality = ln_xstrdup (sig->details->municipality);
     row->forms_mask = s_forms_mask (sig->details);
     row->immediate_danger = sig->details->immediate_danger;
     row->minor_involved = sig->details->minor_involved;
@@ -210,7 +211,7 @@ s_normalise_date (char **field, const char *path, ln_error_t *err)
     }
     if (strcmp (norm, *field) == 0)
         return 0;
-    char *copy = intake_strdup (norm);
+    char *copy = ln_xstrdup (norm);
     if (*field != protobuf_c_empty_string)
         free (*field);
     *field = copy;
@@ -267,8 +268,8 @@ s_submit (void *arg, ln_call_t *call, const Lantern__V1__Request *request,
     /* No history row for the submission: version 1 is the signal's own
        row (submitted_by, received_us); its details are the record's, less
        what amendments added (each amendment's entry holds its additions). */
-    row->action = intake_strdup ("submitted");
-    row->principal = intake_strdup (sig.submitted_by);
+    row->action = ln_xstrdup ("submitted");
+    row->principal = ln_xstrdup (sig.submitted_by);
 
     /* the reporter stays on this node */
     Lantern__V1__Reporter *reporter = d->reporter;
@@ -368,9 +369,9 @@ s_write_change (intake_t *in, ln_call_t *call, Lantern__V1__Signal *sig, const c
     row->record = intake_pack (&sig->base, &row->record_size);
     if (added)
         row->added = intake_pack (&added->base, &row->added_size);
-    row->action = intake_strdup (action);
-    row->principal = intake_strdup (ln_call_principal (call)->name);
-    row->reason = reason ? intake_strdup (reason) : NULL;
+    row->action = ln_xstrdup (action);
+    row->principal = ln_xstrdup (ln_call_principal (call)->name);
+    row->reason = reason ? ln_xstrdup (reason) : NULL;
     if (intake_store_update (ln_call_db (call), row, &err) != 0) {
         s_fail_with (call, &err);
         goto out;
@@ -606,11 +607,11 @@ intake_signal_set_status (intake_t *in, ln_db_t *db, const char *id, int status,
                   status == LANTERN__V1__SIGNAL_STATUS__SIGNAL_STATUS_WITHDRAWN;
     row->closed_us = closed ? now : 0;
     row->record = intake_pack (&sig->base, &row->record_size);
-    row->action = intake_strdup ("status");
-    row->principal = intake_strdup (by);
+    row->action = ln_xstrdup ("status");
+    row->principal = ln_xstrdup (by);
     const ProtobufCEnumValue *v =
         protobuf_c_enum_descriptor_get_value (&lantern__v1__signal_status__descriptor, status);
-    row->reason = intake_strdup (v ? v->name : "?");
+    row->reason = ln_xstrdup (v ? v->name : "?");
     int rc = intake_store_update (db, row, err);
     intake_row_destroy (&row);
     lantern__v1__signal__free_unpacked (sig, NULL);

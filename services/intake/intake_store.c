@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "lantern.pb-c.h"
+#include "ln_alloc.h"
 #include "ln_audit.h"
 
 static const ln_migration_t s_migrations[] = {
@@ -243,15 +244,6 @@ out:
     return rc;
 }
 
-char *
-intake_strdup (const char *text)
-{
-    char *p = strdup (text ? text : "");
-    if (!p)
-        abort ();
-    return p;
-}
-
 uint8_t *
 intake_pack (const ProtobufCMessage *msg, size_t *size)
 {
@@ -282,11 +274,11 @@ intake_store_history (ln_db_t *db, const char *id, intake_history_t **entries, s
         abort ();
     for (int i = 0; i < rows; i++) {
         e[i].version = (uint32_t)strtoul (PQgetvalue (res, i, 0), NULL, 10);
-        e[i].action = intake_strdup (PQgetvalue (res, i, 1));
-        e[i].principal = intake_strdup (PQgetvalue (res, i, 2));
+        e[i].action = ln_xstrdup (PQgetvalue (res, i, 1));
+        e[i].principal = ln_xstrdup (PQgetvalue (res, i, 2));
         e[i].at_us = strtoll (PQgetvalue (res, i, 3), NULL, 10);
         e[i].added = ln_db_bytea_value (res, i, 4, &e[i].added_size);
-        e[i].reason = PQgetisnull (res, i, 5) ? NULL : intake_strdup (PQgetvalue (res, i, 5));
+        e[i].reason = PQgetisnull (res, i, 5) ? NULL : ln_xstrdup (PQgetvalue (res, i, 5));
     }
     PQclear (res);
     *entries = e;
@@ -409,7 +401,7 @@ intake_store_purge (ln_db_t *db, int64_t withdrawn_before_us, int64_t no_action_
             abort ();
         for (int i = 0; i < rows; i++) {
             bool withdrawn = strcmp (PQgetvalue (res, i, 1), wstatus) == 0;
-            objects[i] = intake_strdup (PQgetvalue (res, i, 0));
+            objects[i] = ln_xstrdup (PQgetvalue (res, i, 0));
             size_t len = 160;
             reasons[i] = malloc (len);
             if (!reasons[i])

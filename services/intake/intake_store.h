@@ -36,10 +36,8 @@
 #include "ln_error.h"
 
 /* A message packed into a new buffer (the caller frees; never NULL: out of
-   memory aborts), and a string copy likewise ("" for NULL): the few
-   helpers every intake module uses. */
+   memory aborts). */
 uint8_t *intake_pack (const ProtobufCMessage *msg, size_t *size);
-char *intake_strdup (const char *text);
 
 /* The service's migrations (versions 100 and up), for ln_server_migrate. */
 const ln_migration_t *intake_store_migrations (size_t *count);

@@ -9,6 +9,7 @@
     point, including after a failure half-way.
 */
 #include "intake_tokens.h"
+#include "ln_alloc.h"
 
 #include <stdbool.h>
 #include <stdio.h>
@@ -31,17 +32,6 @@ static bool
 s_given (const char *s)
 {
     return s && s[strspn (s, " \t")] != '\0';
-}
-
-static char *
-s_strdup (const char *s)
-{
-    size_t len = strlen (s);
-    char *copy = malloc (len + 1);
-    if (!copy)
-        abort ();
-    memcpy (copy, s, len + 1);
-    return copy;
 }
 
 /* Set err's field to prefix.list[index].field. */
@@ -115,7 +105,7 @@ s_add_token (const s_ctx_t *ctx, Lantern__V1__Token ***tokens, size_t *n, int ki
         abort ();
     lantern__v1__token__init (token);
     token->kind = (Lantern__V1__IdentifierKind)kind;
-    token->token = s_strdup (hex);
+    token->token = ln_xstrdup (hex);
     Lantern__V1__Token **grown = realloc (*tokens, (*n + 1) * sizeof *grown);
     if (!grown)
         abort ();
@@ -154,7 +144,7 @@ s_person (const s_ctx_t *ctx, Lantern__V1__Person *p, size_t i)
         /* The stored date of birth is the normal form. */
         if (strcmp (p->date_of_birth, date) != 0) {
             char *old = p->date_of_birth;
-            p->date_of_birth = s_strdup (date);
+            p->date_of_birth = ln_xstrdup (date);
             if (old != protobuf_c_empty_string)
                 free (old);
         }

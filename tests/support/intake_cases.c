@@ -1,6 +1,7 @@
 /*  intake_cases: see intake_cases.h.  Each mutator is named after its case;
     the helpers at the top build and change messages with malloc only. */
 #include "intake_cases.h"
+#include "ln_alloc.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,22 +32,13 @@ s_grow (void *array, size_t n, size_t size)
     return p;
 }
 
-static char *
-s_dup (const char *s)
-{
-    size_t len = strlen (s);
-    char *p = s_alloc (len + 1);
-    memcpy (p, s, len + 1);
-    return p;
-}
-
 /* Replace a string field (freeing a malloc'ed old value). */
 static void
 s_set (char **field, const char *value)
 {
     if (*field && *field != protobuf_c_empty_string)
         free (*field);
-    *field = s_dup (value);
+    *field = ln_xstrdup (value);
 }
 
 /* A string of n copies of c. */
@@ -159,7 +151,7 @@ static void
 s_add_indicator (Lantern__V1__SignalDetails *d, const char *code)
 {
     d->indicators = s_grow (d->indicators, d->n_indicators + 1, sizeof *d->indicators);
-    d->indicators[d->n_indicators++] = s_dup (code);
+    d->indicators[d->n_indicators++] = ln_xstrdup (code);
 }
 
 /* n made-up codes X0, X1, ...: the count is checked before the codes. */
