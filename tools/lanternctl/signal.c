@@ -1017,6 +1017,34 @@ s_print_accepted (const args_t *a, const Lantern__V1__SignalAccepted *acc, const
     return s_flush (a);
 }
 
+/* Send a change (submit, amend, withdraw) and print what the node accepted,
+   or with --dry-run only print the command.  `command` is the Request's
+   oneof member for `command_case`; the members share one union, and so do
+   the three SignalAccepted results. */
+static int
+s_send_change (args_t *a, ProtobufCMessage *command, Lantern__V1__Request__CommandCase command_case,
+               Lantern__V1__Reply__ResultCase expect, const char *verb)
+{
+    if (a->dry_run)
+        return lanternctl_print_json (a->cmd, command, true) == 0 ? LANTERNCTL_EXIT_OK
+                                                                  : LANTERNCTL_EXIT_FAIL;
+    int rc = LANTERNCTL_EXIT_FAIL;
+    Lantern__V1__ServerMessage *answer = NULL;
+    ln_client_t *client = lanternctl_connect (&a->conn, a->cmd, &rc);
+    if (!client)
+        return rc;
+    Lantern__V1__Request request = LANTERN__V1__REQUEST__INIT;
+    request.command_case = command_case;
+    request.submit_signal = (Lantern__V1__SubmitSignal *)command;
+    rc = s_exchange (a, client, &request, expect, &answer);
+    if (rc == LANTERNCTL_EXIT_OK)
+        rc = s_print_accepted (a, answer->reply->submit_signal, verb);
+    if (answer)
+        lantern__v1__server_message__free_unpacked (answer, NULL);
+    ln_client_destroy (&client);
+    return rc;
+}
+
 // --------------------------------------------------------------------------
 // submit, amend, withdraw
 
@@ -1027,8 +1055,6 @@ s_submit (int argc, char **argv)
     args_t a = {.cmd = "signal submit", .req = LANTERNCTL_REQ_DEFAULTS};
     int rc = LANTERNCTL_EXIT_USAGE;
     ProtobufCMessage *details = NULL;
-    ln_client_t *client = NULL;
-    Lantern__V1__ServerMessage *answer = NULL;
     a.req.changes = true;
 
     if (!s_parse (&a, options, ":f:h", argc, argv, s_usage_submit, &rc) || !s_no_arguments (&a))
@@ -1039,24 +1065,9 @@ s_submit (int argc, char **argv)
 
     Lantern__V1__SubmitSignal submit = LANTERN__V1__SUBMIT_SIGNAL__INIT;
     submit.details = (Lantern__V1__SignalDetails *)details;
-    if (a.dry_run) {
-        rc = lanternctl_print_json (a.cmd, &submit.base, true) == 0 ? LANTERNCTL_EXIT_OK
-                                                                    : LANTERNCTL_EXIT_FAIL;
-        goto out;
-    }
-    client = lanternctl_connect (&a.conn, a.cmd, &rc);
-    if (!client)
-        goto out;
-    Lantern__V1__Request request = LANTERN__V1__REQUEST__INIT;
-    request.command_case = LANTERN__V1__REQUEST__COMMAND_SUBMIT_SIGNAL;
-    request.submit_signal = &submit;
-    rc = s_exchange (&a, client, &request, LANTERN__V1__REPLY__RESULT_SUBMIT_SIGNAL, &answer);
-    if (rc == LANTERNCTL_EXIT_OK)
-        rc = s_print_accepted (&a, answer->reply->submit_signal, "received");
+    rc = s_send_change (&a, &submit.base, LANTERN__V1__REQUEST__COMMAND_SUBMIT_SIGNAL,
+                        LANTERN__V1__REPLY__RESULT_SUBMIT_SIGNAL, "received");
 out:
-    if (answer)
-        lantern__v1__server_message__free_unpacked (answer, NULL);
-    ln_client_destroy (&client);
     if (details)
         protobuf_c_message_free_unpacked (details, NULL);
     s_args_free (&a);
@@ -1070,8 +1081,6 @@ s_amend (int argc, char **argv)
     args_t a = {.cmd = "signal amend", .req = LANTERNCTL_REQ_DEFAULTS};
     int rc = LANTERNCTL_EXIT_USAGE;
     ProtobufCMessage *added = NULL;
-    ln_client_t *client = NULL;
-    Lantern__V1__ServerMessage *answer = NULL;
     a.req.changes = true;
 
     if (!s_parse (&a, options, ":f:h", argc, argv, s_usage_amend, &rc))
@@ -1090,24 +1099,9 @@ s_amend (int argc, char **argv)
     Lantern__V1__AmendSignal amend = LANTERN__V1__AMEND_SIGNAL__INIT;
     amend.signal_id = (char *)id;
     amend.added = (Lantern__V1__SignalDetails *)added;
-    if (a.dry_run) {
-        rc = lanternctl_print_json (a.cmd, &amend.base, true) == 0 ? LANTERNCTL_EXIT_OK
-                                                                   : LANTERNCTL_EXIT_FAIL;
-        goto out;
-    }
-    client = lanternctl_connect (&a.conn, a.cmd, &rc);
-    if (!client)
-        goto out;
-    Lantern__V1__Request request = LANTERN__V1__REQUEST__INIT;
-    request.command_case = LANTERN__V1__REQUEST__COMMAND_AMEND_SIGNAL;
-    request.amend_signal = &amend;
-    rc = s_exchange (&a, client, &request, LANTERN__V1__REPLY__RESULT_AMEND_SIGNAL, &answer);
-    if (rc == LANTERNCTL_EXIT_OK)
-        rc = s_print_accepted (&a, answer->reply->amend_signal, "amended");
+    rc = s_send_change (&a, &amend.base, LANTERN__V1__REQUEST__COMMAND_AMEND_SIGNAL,
+                        LANTERN__V1__REPLY__RESULT_AMEND_SIGNAL, "amended");
 out:
-    if (answer)
-        lantern__v1__server_message__free_unpacked (answer, NULL);
-    ln_client_destroy (&client);
     if (added)
         protobuf_c_message_free_unpacked (added, NULL);
     s_args_free (&a);
@@ -1121,8 +1115,6 @@ s_withdraw (int argc, char **argv)
         {"reason", required_argument, NULL, OPT_REASON}, OPTIONS_COMMON, {NULL, 0, NULL, 0}};
     args_t a = {.cmd = "signal withdraw", .req = LANTERNCTL_REQ_DEFAULTS};
     int rc = LANTERNCTL_EXIT_USAGE;
-    ln_client_t *client = NULL;
-    Lantern__V1__ServerMessage *answer = NULL;
     a.req.changes = true;
 
     if (!s_parse (&a, options, ":h", argc, argv, s_usage_withdraw, &rc))
@@ -1134,22 +1126,12 @@ s_withdraw (int argc, char **argv)
         lanternctl_usage_error (a.cmd, "missing --reason TEXT (why the signal is withdrawn)");
         goto out;
     }
-    client = lanternctl_connect (&a.conn, a.cmd, &rc);
-    if (!client)
-        goto out;
     Lantern__V1__WithdrawSignal withdraw = LANTERN__V1__WITHDRAW_SIGNAL__INIT;
     withdraw.signal_id = (char *)id;
     withdraw.reason = (char *)a.reason;
-    Lantern__V1__Request request = LANTERN__V1__REQUEST__INIT;
-    request.command_case = LANTERN__V1__REQUEST__COMMAND_WITHDRAW_SIGNAL;
-    request.withdraw_signal = &withdraw;
-    rc = s_exchange (&a, client, &request, LANTERN__V1__REPLY__RESULT_WITHDRAW_SIGNAL, &answer);
-    if (rc == LANTERNCTL_EXIT_OK)
-        rc = s_print_accepted (&a, answer->reply->withdraw_signal, "withdrawn");
+    rc = s_send_change (&a, &withdraw.base, LANTERN__V1__REQUEST__COMMAND_WITHDRAW_SIGNAL,
+                        LANTERN__V1__REPLY__RESULT_WITHDRAW_SIGNAL, "withdrawn");
 out:
-    if (answer)
-        lantern__v1__server_message__free_unpacked (answer, NULL);
-    ln_client_destroy (&client);
     s_args_free (&a);
     return rc;
 }
