@@ -157,9 +157,9 @@ s_handle_request (ln_auth_t *self)
     zmsg_addstr (reply, status_text);
     zmsg_addstr (reply, user_id);
     zmsg_addmem (reply, NULL, 0); /* no metadata */
-    if (zmsg_send (&reply, self->handler) != 0)
-        ln_log_error ("zap reply failed", "error=%s", zmq_strerror (zmq_errno ()));
-
+    /* Count and log BEFORE replying: once the reply is out, the peer's
+       messages can reach the server, and whoever reads the counters after
+       seeing them must find this decision counted. */
     if (reason) {
         atomic_fetch_add (&self->refused, 1);
         s_log_refusal (self, reason, peer, key, mechanism, domain);
@@ -170,6 +170,8 @@ s_handle_request (ln_auth_t *self)
         ln_log_info ("zap admitted", "peer=%s key=%s principal=%s organisation=%s", peer, key,
                      p ? p->name : "-", p ? p->organisation : "-");
     }
+    if (zmsg_send (&reply, self->handler) != 0)
+        ln_log_error ("zap reply failed", "error=%s", zmq_strerror (zmq_errno ()));
     zmsg_destroy (&reply);
     zmsg_destroy (&request);
 }
