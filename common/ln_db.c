@@ -515,6 +515,33 @@ s_unprepare (ln_db_t *self, const char *name)
         }
 }
 
+/* Leave pipeline mode, whatever state the pipeline was left in: a
+   connection left in it refuses every later synchronous call, and libpq
+   may still call it healthy (a server that ended the session mid-pipeline
+   is noticed only when its socket is read).  Collect what is left (a
+   bounded number of results), then exit; when that is not possible the
+   connection is closed, so that the next call fails as lost and
+   ln_db_ensure makes a new one.  Returns 0, or -1 when it had to close. */
+static int
+s_leave_pipeline (ln_db_t *self)
+{
+    PGconn *conn = self->conn;
+    for (int guard = 0; guard < 256; guard++) {
+        if (PQpipelineStatus (conn) == PQ_PIPELINE_OFF)
+            return 0;
+        if (PQstatus (conn) != CONNECTION_OK)
+            break;
+        if (PQexitPipelineMode (conn) == 1)
+            return 0;
+        PQclear (PQgetResult (conn));
+    }
+    ln_log_warn ("db connection unusable after a pipeline, closing it", "schema=%s",
+                 self->has_schema ? self->schema : "-");
+    PQfinish (conn);
+    self->conn = NULL;
+    return -1;
+}
+
 int
 ln_db_exec_all (ln_db_t *self, const ln_db_stmt_t *stmts, size_t n, PGresult **results,
                 ln_error_t *err)
@@ -617,8 +644,16 @@ ln_db_exec_all (ln_db_t *self, const ln_db_stmt_t *stmts, size_t n, PGresult **r
         rc = 0;
     }
 out:
-    if (piped && PQstatus (conn) == CONNECTION_OK && PQexitPipelineMode (conn) != 1 && rc == 0) {
-        s_fail (self, NULL, "pipeline", err);
+    if (piped && s_leave_pipeline (self) != 0) {
+        if (rc == 0)
+            s_fail (self, NULL, "pipeline", err); /* no connection: lost */
+        else {
+            /* keep the first error's text, but say what it means now */
+            self->last_lost = true;
+            self->last_error.code = "DB_CONNECTION_LOST";
+            if (err)
+                *err = self->last_error;
+        }
         rc = -1;
     }
     if (rc != 0)

@@ -554,6 +554,40 @@ test_terminated_session (void **state)
     ln_db_destroy (&db);
 }
 
+/* A session that ends in the middle of a pipeline (here: the backend
+   terminates itself at the first statement) leaves libpq with a connection
+   it may still call healthy; the next call must report the loss, not a
+   statement error, so that the caller reconnects. */
+static void
+test_session_ends_mid_pipeline (void **state)
+{
+    (void)state;
+    ln_error_t err;
+    ln_db_t *db = s_connect (ln_pgfix_conninfo (s_fix), "m_pipe");
+    const ln_db_stmt_t stmts[3] = {
+        {.sql = "SELECT pg_terminate_backend (pg_backend_pid ())"},
+        {.sql = "SELECT 1"},
+        {.sql = "SELECT 2"},
+    };
+    PGresult *res[3];
+    ln_error_clear (&err);
+    assert_int_equal (ln_db_exec_all (db, stmts, 3, res, &err), -1);
+    assert_string_equal (err.code, "DB_CONNECTION_LOST");
+    assert_true (ln_db_last_lost (db));
+    ln_error_clear (&err);
+    assert_null (ln_db_exec (db, "SELECT 1", 0, NULL, &err));
+    assert_string_equal (err.code, "DB_CONNECTION_LOST");
+    assert_int_equal (ln_db_ensure (db, &err), 0);
+    /* and the new connection serves both kinds of call */
+    assert_value (db, "SELECT 40 + 2", "42");
+    assert_int_equal (ln_db_exec_all (db, &stmts[1], 2, res, &err), 0);
+    assert_string_equal (PQgetvalue (res[0], 0, 0), "1");
+    assert_string_equal (PQgetvalue (res[1], 0, 0), "2");
+    PQclear (res[0]);
+    PQclear (res[1]);
+    ln_db_destroy (&db);
+}
+
 static void *
 s_start_later (void *arg)
 {
@@ -613,6 +647,7 @@ main (void)
         cmocka_unit_test (test_least_privilege),
         cmocka_unit_test (test_exec_parameters),
         cmocka_unit_test (test_terminated_session),
+        cmocka_unit_test (test_session_ends_mid_pipeline),
         cmocka_unit_test (test_server_restart),
     };
     return cmocka_run_group_tests_name ("db", tests, s_setup, s_teardown);
