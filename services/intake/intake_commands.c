@@ -93,19 +93,6 @@ s_tokens_clear (Lantern__V1__SignalDetails *d)
 #undef CLEAR_TOKENS
 }
 
-/* A CBS municipality code: "GM" and four digits (the list filter; the
-   validator checks signals). */
-static bool
-s_municipality_valid (const char *code)
-{
-    if (strlen (code) != 6 || code[0] != 'G' || code[1] != 'M')
-        return false;
-    for (int i = 2; i < 6; i++)
-        if (code[i] < '0' || code[i] > '9')
-            return false;
-    return true;
-}
-
 /* The caller must be of the node's own organisation. */
 static int
 s_own_organisation (const intake_t *in, ln_call_t *call)
@@ -740,7 +727,7 @@ s_list (void *arg, ln_call_t *call, const Lantern__V1__Request *request, Lantern
     if (q->form != 0 && !protobuf_c_enum_descriptor_get_value (
                             &lantern__v1__exploitation_form__descriptor, q->form))
         return ln_call_fail (call, "UNKNOWN_FORM", "list_signals.form", "no form %d", (int)q->form);
-    if (q->municipality[0] && !s_municipality_valid (q->municipality))
+    if (q->municipality[0] && !intake_municipality_valid (q->municipality))
         return ln_call_fail (call, "INVALID_MUNICIPALITY", "list_signals.municipality",
                              "a municipality is a CBS code such as GM0983");
     if (q->received_from_us < 0 || q->received_to_us < 0)

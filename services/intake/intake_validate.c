@@ -293,10 +293,10 @@ s_country_valid (const char *code, bool nationality)
     return false;
 }
 
-static bool
-s_municipality_valid (const char *m)
+bool
+intake_municipality_valid (const char *m)
 {
-    if (strlen (m) != 6 || m[0] != 'G' || m[1] != 'M')
+    if (!m || strlen (m) != 6 || m[0] != 'G' || m[1] != 'M')
         return false;
     for (int i = 2; i < 6; i++)
         if (m[i] < '0' || m[i] > '9')
@@ -524,7 +524,7 @@ s_check_header (s_check_t *ck)
     if (!s_given (d->municipality))
         return s_fail (ck, "MISSING_MUNICIPALITY", "municipality",
                        "required: the CBS code of the municipality, e.g. GM0983");
-    if (!s_municipality_valid (d->municipality))
+    if (!intake_municipality_valid (d->municipality))
         return s_fail (ck, "INVALID_MUNICIPALITY", "municipality",
                        "not a CBS municipality code (GM and 4 digits, e.g. GM0983)");
     return 0;

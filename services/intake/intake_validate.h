@@ -93,4 +93,7 @@ int intake_validate_withdraw (const Lantern__V1__WithdrawSignal *w, ln_error_t *
    base32, as intake makes them).  NULL-safe. */
 bool intake_signal_id_valid (const char *id);
 
+/* True when m is a CBS municipality code: "GM" and 4 digits.  NULL-safe. */
+bool intake_municipality_valid (const char *m);
+
 #endif
