@@ -102,20 +102,6 @@ s_parse_i64 (const char *text, int64_t *out)
     return 0;
 }
 
-/* A big-endian binary int8 result value. */
-static int
-s_bin_i64 (const PGresult *res, int row, int col, int64_t *out)
-{
-    if (PQgetisnull (res, row, col) || PQgetlength (res, row, col) != 8)
-        return -1;
-    const unsigned char *b = (const unsigned char *)PQgetvalue (res, row, col);
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++)
-        v = (v << 8) | b[i];
-    *out = (int64_t)v;
-    return 0;
-}
-
 /* Hex (exactly 64 digits) to 32 bytes. */
 static int
 s_parse_hash (const char *hex, uint8_t out[LN_AUDIT_HASH_BYTES])
@@ -391,8 +377,9 @@ static int
 s_parse_head (const PGresult *res, size_t n, int64_t *seq, uint8_t prev[LN_AUDIT_HASH_BYTES],
               ln_error_t *err)
 {
-    if (!res || PQntuples (res) != 1 || PQnfields (res) != 2 || s_bin_i64 (res, 0, 0, seq) != 0 ||
-        *seq < 0 || PQgetisnull (res, 0, 1) || PQgetlength (res, 0, 1) != LN_AUDIT_HASH_BYTES) {
+    if (!res || PQntuples (res) != 1 || PQnfields (res) != 2 ||
+        ln_db_int_value (res, 0, 0, 8, seq) != 0 || *seq < 0 || PQgetisnull (res, 0, 1) ||
+        PQgetlength (res, 0, 1) != LN_AUDIT_HASH_BYTES) {
         ln_error_set (err, "AUDIT_MISSING", NULL, "audit append: audit_head is %s",
                       res && PQntuples (res) == 0 ? "empty" : "malformed");
         return -1;

@@ -1244,3 +1244,22 @@ ln_db_bytea_value (const PGresult *res, int row, int col, size_t *size)
     *size = len;
     return out;
 }
+
+int
+ln_db_int_value (const PGresult *res, int row, int col, int size, int64_t *value)
+{
+    if ((size != 2 && size != 4 && size != 8) || PQgetisnull (res, row, col) ||
+        PQgetlength (res, row, col) != size)
+        return -1;
+    const unsigned char *p = (const unsigned char *)PQgetvalue (res, row, col);
+    uint64_t v = 0;
+    for (int i = 0; i < size; i++)
+        v = (v << 8) | p[i];
+    if (size == 2)
+        *value = (int16_t)(uint16_t)v;
+    else if (size == 4)
+        *value = (int32_t)(uint32_t)v;
+    else
+        *value = (int64_t)v;
+    return 0;
+}

@@ -264,6 +264,11 @@ char *ln_db_bytea_param (const uint8_t *data, size_t size);
    value is SQL NULL or not valid bytea text. */
 uint8_t *ln_db_bytea_value (const PGresult *res, int row, int col, size_t *size);
 
+/* A binary-format integer column (int2, int4 or int8: `size` 2, 4 or 8
+   bytes, network byte order) as int64 (an int2 / int4 sign-extended).
+   Returns 0, or -1 when the value is NULL or not `size` bytes. */
+int ln_db_int_value (const PGresult *res, int row, int col, int size, int64_t *value);
+
 /* Is `name` an acceptable schema name ([a-z_][a-z0-9_]{0,62})? */
 bool ln_db_schema_valid (const char *name);
 

@@ -322,12 +322,9 @@ ln_principal_roles_join (const ln_principal_t *self, char *buf, size_t size)
 
 /* --- reading certificate files -------------------------------------------- */
 
-/* Read a whole file (regular, at most LN_KEYS_FILE_MAX bytes) into a
-   NUL-terminated buffer of *size_out + 1 bytes.  For a secret, refuse any
-   group/other access and foreign owners, like ssh does.  O_NONBLOCK keeps a
-   FIFO planted in place of the file from hanging us. */
-static char *
-s_read_file (const char *path, bool secret, size_t *size_out, ln_error_t *err)
+/* O_NONBLOCK keeps a FIFO planted in place of the file from hanging us. */
+char *
+ln_keys_read_file (const char *path, bool secret, size_t *size_out, ln_error_t *err)
 {
     char *buf = NULL;
     char *result = NULL;
@@ -404,8 +401,8 @@ out:
     return result;
 }
 
-static void
-s_wipe_free (char *buf)
+void
+ln_keys_file_free (char *buf)
 {
     if (buf) {
         sodium_memzero (buf, LN_KEYS_FILE_MAX + 2);
@@ -606,7 +603,7 @@ s_load (const char *path, want_t want, ln_principal_t *principal, zcert_t **cert
     zcert_t *cert = NULL;
     ln_principal_t p;
 
-    text = s_read_file (path, want == WANT_SECRET, &size, err);
+    text = ln_keys_read_file (path, want == WANT_SECRET, &size, err);
     if (!text)
         goto out;
     if (s_parse (text, path, value, line, err) != 0)
@@ -689,7 +686,7 @@ s_load (const char *path, want_t want, ln_principal_t *principal, zcert_t **cert
 out:
     sodium_memzero (secret_key, sizeof secret_key);
     sodium_memzero (hex, sizeof hex);
-    s_wipe_free (text);
+    ln_keys_file_free (text);
     zcert_destroy (&cert);
     return rc;
 }

@@ -120,6 +120,15 @@ int ln_principal_roles_join (const ln_principal_t *self, char *buf, size_t size)
 int ln_keys_generate (const char *dir, const char *name, const ln_principal_t *principal,
                       char *public_key_out, ln_error_t *err);
 
+/* Read a whole key or certificate file (regular, at most LN_KEYS_FILE_MAX
+   bytes, no NUL) into a NUL-terminated buffer (*size_out bytes + 1); free
+   it with ln_keys_file_free, which wipes it.  A secret file must give
+   group and other no access and be ours or root's, like ssh asks
+   (KEYS_INSECURE_FILE).  NULL with err set (KEYS_IO, KEYS_INSECURE_FILE,
+   CERT_MALFORMED). */
+char *ln_keys_read_file (const char *path, bool secret, size_t *size_out, ln_error_t *err);
+void ln_keys_file_free (char *buf);
+
 /* Create `path` exclusively (O_EXCL, O_NOFOLLOW, `mode`) and write `len`
    bytes to it durably (fsync); an existing file is never touched
    (KEYS_EXISTS); on any failure after creating it, it is removed again

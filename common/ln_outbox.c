@@ -162,23 +162,6 @@ s_exec_binary (ln_db_t *db, const char *what, const char *sql, int nparams,
     return NULL;
 }
 
-/* Binary-format integers (network byte order). */
-static int
-s_bin_int (const PGresult *res, int row, int col, int size, int64_t *value)
-{
-    if (PQgetisnull (res, row, col) || PQgetlength (res, row, col) != size)
-        return -1;
-    const unsigned char *p = (const unsigned char *)PQgetvalue (res, row, col);
-    uint64_t v = 0;
-    for (int i = 0; i < size; i++)
-        v = (v << 8) | p[i];
-    if (size == 2)
-        *value = (int16_t)(uint16_t)v;
-    else
-        *value = (int64_t)v;
-    return 0;
-}
-
 /* --- channel ----------------------------------------------------------------------- */
 
 int
@@ -805,8 +788,8 @@ ln_outbox_read (ln_db_t *db, uint64_t after_position, size_t limit, ln_outbox_ba
         rc = 0;
         goto out;
     }
-    if (PQnfields (res) != 9 || s_bin_int (res, 0, 0, 8, &pruned) != 0 ||
-        s_bin_int (res, 0, 1, 8, &head) != 0 || pruned < 0 || head < pruned) {
+    if (PQnfields (res) != 9 || ln_db_int_value (res, 0, 0, 8, &pruned) != 0 ||
+        ln_db_int_value (res, 0, 1, 8, &head) != 0 || pruned < 0 || head < pruned) {
         ln_error_set (err, "OUTBOX_CORRUPT", "outbox_head",
                       "outbox_head must hold exactly one row");
         goto out;
@@ -829,8 +812,9 @@ ln_outbox_read (ln_db_t *db, uint64_t after_position, size_t limit, ln_outbox_ba
     for (int i = 0; i < ntuples; i++) {
         ln_outbox_row_t *row = &batch->rows[i];
         int64_t position = 0, level = 0, time_us = 0;
-        if (s_bin_int (res, i, 2, 8, &position) != 0 || s_bin_int (res, i, 5, 2, &level) != 0 ||
-            s_bin_int (res, i, 7, 8, &time_us) != 0 || PQgetisnull (res, i, 3) ||
+        if (ln_db_int_value (res, i, 2, 8, &position) != 0 ||
+            ln_db_int_value (res, i, 5, 2, &level) != 0 ||
+            ln_db_int_value (res, i, 7, 8, &time_us) != 0 || PQgetisnull (res, i, 3) ||
             PQgetisnull (res, i, 4) || PQgetisnull (res, i, 6) || PQgetisnull (res, i, 8)) {
             ln_error_set (err, "OUTBOX_CORRUPT", "outbox", "unexpected NULL or type in outbox");
             goto out;

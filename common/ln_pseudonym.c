@@ -13,19 +13,14 @@
 */
 #include "ln_pseudonym.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <sodium.h>
 
 #include "ln_keys.h"
-
 #include "ln_log.h"
 #include "ln_utf8.h"
 
@@ -710,8 +705,7 @@ int
 ln_pseudonym_key_load (const char *path, ln_pseudonym_key_t *key, ln_error_t *err)
 {
     int rc = -1;
-    int fd = -1;
-    char buf[KEY_HEX_LEN + 3]; /* 64 hex, "\n", one byte too many, NUL */
+    char *buf = NULL;
     size_t len = 0;
 
     if (key)
@@ -720,55 +714,19 @@ ln_pseudonym_key_load (const char *path, ln_pseudonym_key_t *key, ln_error_t *er
         ln_error_set (err, "KEYS_IO", "path", "no key file given");
         goto out;
     }
-    /* O_NONBLOCK: a FIFO planted in place of the file cannot hang us. */
-    fd = open (path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-    if (fd < 0) {
-        ln_error_set (err, "KEYS_IO", "path", "%s: %s", path, strerror (errno));
-        goto out;
-    }
-    struct stat st;
-    if (fstat (fd, &st) != 0) {
-        ln_error_set (err, "KEYS_IO", "path", "%s: %s", path, strerror (errno));
-        goto out;
-    }
-    if (!S_ISREG (st.st_mode)) {
-        ln_error_set (err, "KEYS_INSECURE_FILE", "path", "%s: not a regular file", path);
-        goto out;
-    }
-    if ((st.st_mode & 077) != 0) {
-        ln_error_set (err, "KEYS_INSECURE_FILE", "path",
-                      "%s: mode %04o lets group or others access the pseudonym key; "
-                      "chmod 600 it (and replace the key if others may have read it)",
-                      path, (unsigned)(st.st_mode & 07777));
-        goto out;
-    }
-    if (st.st_uid != geteuid () && st.st_uid != 0) {
-        ln_error_set (err, "KEYS_INSECURE_FILE", "path",
-                      "%s: owned by uid %u, not by us (uid %u) or root", path, (unsigned)st.st_uid,
-                      (unsigned)geteuid ());
-        goto out;
-    }
-    while (len < sizeof buf - 1) {
-        ssize_t n = read (fd, buf + len, sizeof buf - 1 - len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            ln_error_set (err, "KEYS_IO", "path", "%s: %s", path, strerror (errno));
-            goto out;
-        }
-        if (n == 0)
-            break;
-        len += (size_t)n;
-    }
-    buf[len] = '\0';
-    if (!(len == KEY_HEX_LEN || (len == KEY_HEX_LEN + 1 && buf[KEY_HEX_LEN] == '\n'))) {
-        ln_error_set (err, "PSEUDONYM_KEY_INVALID", "path",
-                      "%s: expected 64 hex digits and an optional newline", path);
+    /* read as a secret (mode, owner, regular file: ln_keys); anything the
+       reader calls malformed is not a key either */
+    buf = ln_keys_read_file (path, true, &len, err);
+    if (!buf) {
+        if (err && err->code && strcmp (err->code, "CERT_MALFORMED") == 0)
+            ln_error_set (err, "PSEUDONYM_KEY_INVALID", "path",
+                          "%s: expected 64 hex digits and an optional newline", path);
         goto out;
     }
     size_t bin_len = 0;
     const char *hex_end = NULL;
-    if (sodium_hex2bin (key->bytes, sizeof key->bytes, buf, KEY_HEX_LEN, NULL, &bin_len,
+    if (!(len == KEY_HEX_LEN || (len == KEY_HEX_LEN + 1 && buf[KEY_HEX_LEN] == '\n')) ||
+        sodium_hex2bin (key->bytes, sizeof key->bytes, buf, KEY_HEX_LEN, NULL, &bin_len,
                         &hex_end) != 0 ||
         bin_len != sizeof key->bytes || hex_end != buf + KEY_HEX_LEN) {
         ln_error_set (err, "PSEUDONYM_KEY_INVALID", "path",
@@ -782,11 +740,9 @@ ln_pseudonym_key_load (const char *path, ln_pseudonym_key_t *key, ln_error_t *er
     }
     rc = 0;
 out:
-    if (rc != 0)
+    if (rc != 0 && key)
         ln_pseudonym_key_wipe (key);
-    sodium_memzero (buf, sizeof buf);
-    if (fd >= 0)
-        close (fd);
+    ln_keys_file_free (buf);
     return rc;
 }
 

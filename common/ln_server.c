@@ -1125,20 +1125,6 @@ s_in_group (const pending_t *p)
     return !p->precheck.code && p->dup_of < 0 && !p->command->own_transaction;
 }
 
-/* A big-endian binary int8 result value. */
-static int
-s_bin_i64 (const PGresult *res, int row, int col, int64_t *value)
-{
-    if (PQgetisnull (res, row, col) || PQgetlength (res, row, col) != 8)
-        return -1;
-    const unsigned char *b = (const unsigned char *)PQgetvalue (res, row, col);
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++)
-        v = (v << 8) | b[i];
-    *value = (int64_t)v;
-    return 0;
-}
-
 /* The stored-reply lookup of a batch: ONE statement for all its writing
    requests (stmt is valid when m > 0). */
 typedef struct {
@@ -1200,7 +1186,7 @@ s_lookup_apply (ln_server_t *self, const lookup_t *lk, const PGresult *res)
 {
     for (int row = 0; row < PQntuples (res); row++) {
         int64_t k = 0;
-        if (s_bin_i64 (res, row, 0, &k) != 0 || k < 1 || (uint64_t)k > lk->m ||
+        if (ln_db_int_value (res, row, 0, 8, &k) != 0 || k < 1 || (uint64_t)k > lk->m ||
             PQgetisnull (res, row, 1)) {
             ln_log_error ("stored reply lookup: unexpected row", "");
             return -1;
