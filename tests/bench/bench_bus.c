@@ -83,6 +83,7 @@
 #include <unistd.h>
 
 #include "bus_fixture.h"
+#include "cpu_usage.h"
 #include "lantern.pb-c.h"
 #include "ln_consumer.h"
 #include "ln_db.h"
@@ -202,107 +203,11 @@ s_process_user_sys (double *user, double *sys)
     *sys = (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
 }
 
-static double
-s_process_cpu (void)
-{
-    struct rusage ru;
-    getrusage (RUSAGE_SELF, &ru);
-    return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
-           (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
-}
-
-/* Read /proc/PID/stat: ppid, and user+system CPU in seconds, of the process
-   itself (self_cpu) and of its reaped children (child_cpu).  0 or -1. */
-static int
-s_proc_stat (long pid, long *ppid, double *self_cpu, double *child_cpu)
-{
-    char path[64], buf[1024];
-    snprintf (path, sizeof path, "/proc/%ld/stat", pid);
-    FILE *f = fopen (path, "r");
-    if (!f)
-        return -1;
-    size_t n = fread (buf, 1, sizeof buf - 1, f);
-    fclose (f);
-    buf[n] = '\0';
-    /* The command name may hold spaces and parentheses: fields start after
-       the last ')'. */
-    char *p = strrchr (buf, ')');
-    if (!p)
-        return -1;
-    char state;
-    long pp;
-    unsigned long long ut, st;
-    long long cut, cst;
-    if (sscanf (p + 2, "%c %ld %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu %lld %lld", &state,
-                &pp, &ut, &st, &cut, &cst) != 6)
-        return -1;
-    double tick = (double)sysconf (_SC_CLK_TCK);
-    if (ppid)
-        *ppid = pp;
-    if (self_cpu)
-        *self_cpu = (double)(ut + st) / tick;
-    if (child_cpu)
-        *child_cpu = (double)(cut + cst) / tick;
-    return 0;
-}
-
-/* CPU seconds used so far by the PostgreSQL cluster of the fixture: the
-   postmaster, its live children, and (through the postmaster's cumulative
-   child times) the children that have exited.  -1 when unknown. */
+/* CPU seconds used so far by the benchmark's PostgreSQL cluster. */
 static double
 s_pg_cpu (void)
 {
-    const char *dir = ln_pgfix_cluster_dir (s_pg);
-    if (!dir)
-        return -1;
-    char path[PATH_MAX];
-    snprintf (path, sizeof path, "%s/data/postmaster.pid", dir);
-    FILE *f = fopen (path, "r");
-    if (!f)
-        return -1;
-    long postmaster = 0;
-    if (fscanf (f, "%ld", &postmaster) != 1)
-        postmaster = 0;
-    fclose (f);
-    double self_cpu = 0, child_cpu = 0;
-    if (postmaster <= 0 || s_proc_stat (postmaster, NULL, &self_cpu, &child_cpu) != 0)
-        return -1;
-    double total = self_cpu + child_cpu;
-    DIR *d = opendir ("/proc");
-    if (!d)
-        return -1;
-    struct dirent *e;
-    while ((e = readdir (d))) {
-        char *end = NULL;
-        long pid = strtol (e->d_name, &end, 10);
-        long ppid = 0;
-        double cpu = 0;
-        if (end == e->d_name || *end != '\0' || pid <= 0)
-            continue;
-        if (s_proc_stat (pid, &ppid, &cpu, NULL) == 0 && ppid == postmaster)
-            total += cpu;
-    }
-    closedir (d);
-    return total;
-}
-
-/* CPU seconds the whole machine has been busy (all cores, /proc/stat),
-   to tell how much of a phase's CPU went to processes other than ours. */
-static double
-s_machine_busy (void)
-{
-    unsigned long long v[10] = {0};
-    FILE *f = fopen ("/proc/stat", "r");
-    if (!f)
-        return -1;
-    int n = fscanf (f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2],
-                    &v[3], &v[4], &v[5], &v[6], &v[7], &v[8], &v[9]);
-    fclose (f);
-    if (n < 8)
-        return -1;
-    /* user nice system [idle iowait] irq softirq steal (guest is in user) */
-    unsigned long long busy = v[0] + v[1] + v[2] + v[5] + v[6] + v[7];
-    return (double)busy / (double)sysconf (_SC_CLK_TCK);
+    return cpu_pg_cluster (ln_pgfix_cluster_dir (s_pg));
 }
 
 /* Per-thread and per-backend CPU, to see which one a phase waits on: a
@@ -388,7 +293,7 @@ s_cpu_snapshot (cpu_snap_t *snap)
         long pid = strtol (e->d_name, &end, 10), ppid = 0;
         double cpu = 0;
         if (end == e->d_name || *end != '\0' || pid <= 0 ||
-            s_proc_stat (pid, &ppid, &cpu, NULL) != 0 || ppid != postmaster)
+            cpu_proc_stat (pid, &ppid, &cpu, NULL) != 0 || ppid != postmaster)
             continue;
         /* "postgres: ROLE DB [local] STATE": keep the role, cut the tag */
         snprintf (path, sizeof path, "/proc/%ld/cmdline", pid);
@@ -701,7 +606,7 @@ s_replay_consumer (void *arg)
     };
     long backend = PQbackendPID (ln_db_conn (db));
     double backend0 = 0, backend1 = 0;
-    s_proc_stat (backend, NULL, &backend0, NULL);
+    cpu_proc_stat (backend, NULL, &backend0, NULL);
     double cpu0 = s_thread_cpu (), user0, sys0;
     s_thread_user_sys (&user0, &sys0);
     double t0 = s_now ();
@@ -737,7 +642,7 @@ s_replay_consumer (void *arg)
     s_thread_user_sys (&r->user, &r->sys);
     r->user -= user0;
     r->sys -= sys0;
-    if (s_proc_stat (backend, NULL, &backend1, NULL) == 0)
+    if (cpu_proc_stat (backend, NULL, &backend1, NULL) == 0)
         r->pg_cpu = backend1 - backend0;
     r->rc = 0;
 out:
@@ -873,7 +778,7 @@ s_bench_replay (const options_t *o, results_t *res)
     r.target = (uint64_t)o->events;
     static cpu_snap_t snap0, snap1;
     s_cpu_snapshot (&snap0);
-    double pg0 = s_pg_cpu (), proc0 = s_process_cpu (), busy0 = s_machine_busy ();
+    double pg0 = s_pg_cpu (), proc0 = cpu_self (), busy0 = cpu_machine_busy ();
     double puser0, psys0, puser1, psys1;
     s_process_user_sys (&puser0, &psys0);
     pthread_t thread;
@@ -881,7 +786,7 @@ s_bench_replay (const options_t *o, results_t *res)
     pthread_join (thread, NULL);
     usleep (200 * 1000); /* the consumer's backend has exited: let the postmaster reap it, so
                             that its CPU shows in the postmaster's child times */
-    double pg1 = s_pg_cpu (), proc1 = s_process_cpu (), busy1 = s_machine_busy ();
+    double pg1 = s_pg_cpu (), proc1 = cpu_self (), busy1 = cpu_machine_busy ();
     s_process_user_sys (&puser1, &psys1);
     s_cpu_snapshot (&snap1);
     /* they have ended: add them by hand */
@@ -1192,8 +1097,8 @@ s_command_run (const options_t *o, const char *schema, size_t batch_max, command
     static cpu_snap_t snap0, snap1;
     s_cpu_snapshot (&snap0);
     double child0 = 0, child1 = 0;
-    s_proc_stat (child, NULL, &child0, NULL);
-    double pg0 = s_pg_cpu (), busy0 = s_machine_busy ();
+    cpu_proc_stat (child, NULL, &child0, NULL);
+    double pg0 = s_pg_cpu (), busy0 = cpu_machine_busy ();
     double t0 = s_now ();
     fprintf (to, "go\n");
     fflush (to);
@@ -1205,8 +1110,8 @@ s_command_run (const options_t *o, const char *schema, size_t batch_max, command
         goto out;
     }
     double elapsed = s_now () - t0;
-    s_proc_stat (child, NULL, &child1, NULL);
-    double pg1 = s_pg_cpu (), busy1 = s_machine_busy ();
+    cpu_proc_stat (child, NULL, &child1, NULL);
+    double pg1 = s_pg_cpu (), busy1 = cpu_machine_busy ();
     s_cpu_snapshot (&snap1);
     usleep (100 * 1000);
     bus_server_stats (server, &after);
@@ -1527,8 +1432,8 @@ s_rss_run (const char *schema, long events, long text, rss_result_t *res)
     usleep (300 * 1000); /* subscribed; the node idles */
 
     double node0 = 0, node1 = 0, child = 0;
-    s_proc_stat (pid, NULL, &node0, &child);
-    double busy0 = s_machine_busy (), pg0 = s_pg_cpu (), proc0 = s_process_cpu ();
+    cpu_proc_stat (pid, NULL, &node0, &child);
+    double busy0 = cpu_machine_busy (), pg0 = s_pg_cpu (), proc0 = cpu_self ();
     res->idle_kb = s_rss_kb (pid);
     sampler->pid = pid;
     sampler->t0 = s_now ();
@@ -1566,10 +1471,10 @@ s_rss_run (const char *schema, long events, long text, rss_result_t *res)
     /* Then 2 s of nothing but the stall: an idle node should use ~no CPU
        (a node that spins on a full queue would use a whole core). */
     double idle0 = 0, idle1 = 0, idle_pg0 = s_pg_cpu ();
-    s_proc_stat (pid, NULL, &idle0, NULL);
+    cpu_proc_stat (pid, NULL, &idle0, NULL);
     double idle_t0 = s_now ();
     usleep (2000 * 1000);
-    s_proc_stat (pid, NULL, &idle1, NULL);
+    cpu_proc_stat (pid, NULL, &idle1, NULL);
     res->idle_cpu = (idle1 - idle0) / (s_now () - idle_t0);
     res->idle_pg_cpu = (s_pg_cpu () - idle_pg0) / (s_now () - idle_t0);
     /* A hostile variant: the same peer subscribes again twice, still
@@ -1580,18 +1485,18 @@ s_rss_run (const char *schema, long events, long text, rss_result_t *res)
             goto out;
     usleep (1000 * 1000);
     double again0 = 0, again1 = 0, again_pg0 = s_pg_cpu ();
-    s_proc_stat (pid, NULL, &again0, NULL);
+    cpu_proc_stat (pid, NULL, &again0, NULL);
     double again_t0 = s_now ();
     usleep (2000 * 1000);
-    s_proc_stat (pid, NULL, &again1, NULL);
+    cpu_proc_stat (pid, NULL, &again1, NULL);
     res->resub_cpu = (again1 - again0) / (s_now () - again_t0);
     res->resub_pg_cpu = (s_pg_cpu () - again_pg0) / (s_now () - again_t0);
     res->resub_kb = s_rss_kb (pid);
     sampler->stop = 1;
     pthread_join (sampler_thread, NULL);
     sampling = false;
-    s_proc_stat (pid, NULL, &node1, &child);
-    double busy1 = s_machine_busy (), pg1 = s_pg_cpu (), proc1 = s_process_cpu ();
+    cpu_proc_stat (pid, NULL, &node1, &child);
+    double busy1 = cpu_machine_busy (), pg1 = s_pg_cpu (), proc1 = cpu_self ();
     res->s = s_now () - sampler->t0;
     res->cpu_node_s = node1 - node0;
     res->taken = last;

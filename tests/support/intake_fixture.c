@@ -212,6 +212,12 @@ intake_fix_endpoint (const intake_fix_t *self)
     return self->endpoint;
 }
 
+pid_t
+intake_fix_pid (const intake_fix_t *self)
+{
+    return proc_child_pid (self->child);
+}
+
 const char *
 intake_fix_server_key (const intake_fix_t *self)
 {

@@ -21,6 +21,7 @@
 #define INTAKE_FIXTURE_H
 
 #include <stdbool.h>
+#include <sys/types.h>
 
 #include "bus_fixture.h"
 #include "ln_client.h"
@@ -44,6 +45,8 @@ int intake_fix_stop (intake_fix_t **self_p);
 int intake_fix_restart (intake_fix_t *self);
 
 const char *intake_fix_endpoint (const intake_fix_t *self);
+/* The lantern-intake process's pid (for measuring its CPU time). */
+pid_t intake_fix_pid (const intake_fix_t *self);
 const char *intake_fix_server_key (const intake_fix_t *self); /* Z85 */
 const char *intake_fix_server_pub (const intake_fix_t *self); /* path of NODE.pub */
 const char *intake_fix_config_path (const intake_fix_t *self);
