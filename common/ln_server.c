@@ -432,6 +432,14 @@ s_cmd_ping (void *arg, ln_call_t *call, const Lantern__V1__Request *request,
     for (size_t i = 0; i < p->role_count; i++)
         pong->roles[i] = (char *)p->roles[i];
     pong->level = (char *)ln_level_name (p->level);
+    /* fresh bounds (a failed read fails the Ping, in its savepoint) */
+    uint64_t first, last;
+    ln_error_t err;
+    if (self->bounds_stale && ln_outbox_bounds (self->db, &first, &last, &err) == 0) {
+        self->first_position = first;
+        self->last_position = last;
+        self->bounds_stale = false;
+    }
     pong->last_position = self->last_position;
     reply->result_case = LANTERN__V1__REPLY__RESULT_PING;
     reply->ping = pong;
@@ -2184,7 +2192,10 @@ ln_server_step (ln_server_t *self, int timeout_ms)
 
     if (zsock_events (self->router) & ZMQ_POLLIN)
         s_drain (self);
-    if (!self->db_down && self->bounds_stale && s_refresh_bounds (self) == 0)
+    /* The bounds serve subscribers (and Ping, which reads them itself):
+       with none, a busy node does not read them again after every batch
+       (a round trip each; the events' NOTIFY marks them stale). */
+    if (!self->db_down && self->bounds_stale && self->nsubs > 0 && s_refresh_bounds (self) == 0)
         self->bounds_stale = false;
     if (!self->db_down && self->nsubs > 0)
         s_serve (self);
