@@ -13,11 +13,11 @@ struct ln_client_t {
 };
 
 ln_client_t *
-ln_client_new (const char *endpoint, const char *server_public_z85, zcert_t *cert,
-               ln_error_t *err)
+ln_client_new (const char *endpoint, const char *server_public_z85, zcert_t *cert, ln_error_t *err)
 {
     if (!endpoint || !server_public_z85 || !cert) {
-        ln_error_set (err, "CLIENT_INVALID", NULL, "endpoint, server key and certificate are required");
+        ln_error_set (err, "CLIENT_INVALID", NULL,
+                      "endpoint, server key and certificate are required");
         return NULL;
     }
     ln_client_t *self = calloc (1, sizeof *self);
@@ -97,7 +97,7 @@ s_recv_raw (ln_client_t *self, int timeout_ms, ln_error_t *err)
         ln_error_set (err, "CLIENT_BAD_MESSAGE", NULL, "a message of %zu frames", zmsg_size (zmsg));
     else {
         zframe_t *f = zmsg_first (zmsg);
-        msg = (Lantern__V1__ServerMessage *) ln_pbcheck_unpack (
+        msg = (Lantern__V1__ServerMessage *)ln_pbcheck_unpack (
             &lantern__v1__server_message__descriptor, zframe_data (f), zframe_size (f), NULL, NULL,
             err);
         if (!msg && err)
@@ -128,7 +128,7 @@ ln_client_call (ln_client_t *self, const Lantern__V1__Request *request, int time
 {
     Lantern__V1__ClientMessage msg = LANTERN__V1__CLIENT_MESSAGE__INIT;
     msg.kind_case = LANTERN__V1__CLIENT_MESSAGE__KIND_REQUEST;
-    msg.request = (Lantern__V1__Request *) request;
+    msg.request = (Lantern__V1__Request *)request;
     for (int attempt = 0; attempt < (attempts > 0 ? attempts : 1); attempt++) {
         if (ln_client_send (self, &msg, err) != 0)
             return NULL;
@@ -138,7 +138,7 @@ ln_client_call (ln_client_t *self, const Lantern__V1__Request *request, int time
             if (left <= 0)
                 break;
             ln_error_t rerr;
-            Lantern__V1__ServerMessage *m = s_recv_raw (self, (int) left, &rerr);
+            Lantern__V1__ServerMessage *m = s_recv_raw (self, (int)left, &rerr);
             if (!m) {
                 if (rerr.code && strcmp (rerr.code, "CLIENT_TIMEOUT") == 0)
                     break;

@@ -47,10 +47,11 @@ typedef Io__Cloudevents__V1__CloudEvent cloud_event_t;
 typedef Io__Cloudevents__V1__CloudEvent__AttributesEntry attr_entry_t;
 typedef Io__Cloudevents__V1__CloudEvent__CloudEventAttributeValue attr_value_t;
 
-#define ATTR_STRING    IO__CLOUDEVENTS__V1__CLOUD_EVENT__CLOUD_EVENT_ATTRIBUTE_VALUE__ATTR_CE_STRING
-#define ATTR_URI       IO__CLOUDEVENTS__V1__CLOUD_EVENT__CLOUD_EVENT_ATTRIBUTE_VALUE__ATTR_CE_URI
-#define ATTR_TIMESTAMP IO__CLOUDEVENTS__V1__CLOUD_EVENT__CLOUD_EVENT_ATTRIBUTE_VALUE__ATTR_CE_TIMESTAMP
-#define ATTR_NOT_SET   IO__CLOUDEVENTS__V1__CLOUD_EVENT__CLOUD_EVENT_ATTRIBUTE_VALUE__ATTR__NOT_SET
+#define ATTR_STRING IO__CLOUDEVENTS__V1__CLOUD_EVENT__CLOUD_EVENT_ATTRIBUTE_VALUE__ATTR_CE_STRING
+#define ATTR_URI    IO__CLOUDEVENTS__V1__CLOUD_EVENT__CLOUD_EVENT_ATTRIBUTE_VALUE__ATTR_CE_URI
+#define ATTR_TIMESTAMP                                                                             \
+    IO__CLOUDEVENTS__V1__CLOUD_EVENT__CLOUD_EVENT_ATTRIBUTE_VALUE__ATTR_CE_TIMESTAMP
+#define ATTR_NOT_SET IO__CLOUDEVENTS__V1__CLOUD_EVENT__CLOUD_EVENT_ATTRIBUTE_VALUE__ATTR__NOT_SET
 
 struct ln_event_t {
     cloud_event_t *ce;         /* decoded CloudEvent */
@@ -159,8 +160,8 @@ static bool
 s_type_url_matches (const char *url, const ProtobufCMessageDescriptor *desc)
 {
     size_t plen = strlen (LN_ENVELOPE_TYPE_URL_PREFIX);
-    return url && strncmp (url, LN_ENVELOPE_TYPE_URL_PREFIX, plen) == 0
-           && strcmp (url + plen, desc->name) == 0;
+    return url && strncmp (url, LN_ENVELOPE_TYPE_URL_PREFIX, plen) == 0 &&
+           strcmp (url + plen, desc->name) == 0;
 }
 
 /* Exactly 20 decimal digits, <= UINT64_MAX. */
@@ -173,7 +174,7 @@ s_sequence_parse (const char *text, uint64_t *value)
     for (size_t i = 0; i < SEQUENCE_DIGITS; i++) {
         if (text[i] < '0' || text[i] > '9')
             return -1;
-        unsigned d = (unsigned) (text[i] - '0');
+        unsigned d = (unsigned)(text[i] - '0');
         if (v > (UINT64_MAX - d) / 10)
             return -1;
         v = v * 10 + d;
@@ -253,25 +254,24 @@ ln_envelope_build_packed (const ln_event_fields_t *fields, const uint8_t *payloa
         goto out;
     }
     if (payload_len > lim->max_size) {
-        ln_error_set (err, "EVENT_TOO_LARGE", "", "payload of %zu bytes (limit %zu)",
-                      payload_len, lim->max_size);
+        ln_error_set (err, "EVENT_TOO_LARGE", "", "payload of %zu bytes (limit %zu)", payload_len,
+                      lim->max_size);
         goto out;
     }
     /* The wire pass of ln_pbcheck: what a peer's parser would refuse
        (UTF-8, NUL, lengths, unknown fields, depth) is refused here. */
     if (ln_pbcheck_wire (type->payload, payload, payload_len, &lim->pb, "data", err) != 0)
         goto out;
-    snprintf (type_url, sizeof type_url, "%s%s", LN_ENVELOPE_TYPE_URL_PREFIX,
-              type->payload->name);
+    snprintf (type_url, sizeof type_url, "%s%s", LN_ENVELOPE_TYPE_URL_PREFIX, type->payload->name);
     Google__Protobuf__Any any = GOOGLE__PROTOBUF__ANY__INIT;
     any.type_url = type_url;
-    any.value.data = (uint8_t *) payload;
+    any.value.data = (uint8_t *)payload;
     any.value.len = payload_len;
 
     /* Attributes */
     Google__Protobuf__Timestamp ts = GOOGLE__PROTOBUF__TIMESTAMP__INIT;
     ts.seconds = fields->time_ms / 1000;
-    ts.nanos = (int32_t) (fields->time_ms % 1000) * 1000000;
+    ts.nanos = (int32_t)(fields->time_ms % 1000) * 1000000;
     snprintf (seq_buf, sizeof seq_buf, "%020" PRIu64, fields->sequence);
 
     attr_value_t values[6];
@@ -284,26 +284,26 @@ ln_envelope_build_packed (const ln_event_fields_t *fields, const uint8_t *payloa
         values[n].attr_case = (CASE);                                                              \
         values[n].MEMBER = (VALUE);                                                                \
         io__cloudevents__v1__cloud_event__attributes_entry__init (&entries[n]);                    \
-        entries[n].key = (char *) (NAME);                                                          \
+        entries[n].key = (char *)(NAME);                                                           \
         entries[n].value = &values[n];                                                             \
         entry_ptrs[n] = &entries[n];                                                               \
         n++;                                                                                       \
     } while (0)
     ADD_ATTR ("time", ATTR_TIMESTAMP, ce_timestamp, &ts);
     ADD_ATTR ("sequence", ATTR_STRING, ce_string, seq_buf);
-    ADD_ATTR ("dataclassification", ATTR_STRING, ce_string, (char *) level);
+    ADD_ATTR ("dataclassification", ATTR_STRING, ce_string, (char *)level);
     if (cid && *cid)
-        ADD_ATTR ("correlationid", ATTR_STRING, ce_string, (char *) cid);
-    ADD_ATTR ("datacontenttype", ATTR_STRING, ce_string, (char *) LN_ENVELOPE_CONTENT_TYPE);
+        ADD_ATTR ("correlationid", ATTR_STRING, ce_string, (char *)cid);
+    ADD_ATTR ("datacontenttype", ATTR_STRING, ce_string, (char *)LN_ENVELOPE_CONTENT_TYPE);
     ADD_ATTR ("dataschema", ATTR_URI, ce_uri, type_url);
 #undef ADD_ATTR
 
     cloud_event_t ce;
     io__cloudevents__v1__cloud_event__init (&ce);
-    ce.id = (char *) id;
-    ce.source = (char *) fields->source;
-    ce.spec_version = (char *) LN_ENVELOPE_SPEC_VERSION;
-    ce.type = (char *) type->type;
+    ce.id = (char *)id;
+    ce.source = (char *)fields->source;
+    ce.spec_version = (char *)LN_ENVELOPE_SPEC_VERSION;
+    ce.type = (char *)type->type;
     ce.n_attributes = n;
     ce.attributes = entry_ptrs;
     ce.data_case = IO__CLOUDEVENTS__V1__CLOUD_EVENT__DATA_PROTO_DATA;
@@ -324,7 +324,6 @@ out:
     return out;
 }
 
-
 uint8_t *
 ln_envelope_build (const ln_event_fields_t *fields, size_t *size, ln_error_t *err)
 {
@@ -341,8 +340,8 @@ ln_envelope_build (const ln_event_fields_t *fields, size_t *size, ln_error_t *er
         goto out;
     }
     if (type && fields->payload->descriptor != type->payload) {
-        ln_error_set (err, "EVENT_TYPE_MISMATCH", "payload", "payload of %s must be %s",
-                      type->type, type->payload->name);
+        ln_error_set (err, "EVENT_TYPE_MISMATCH", "payload", "payload of %s must be %s", type->type,
+                      type->payload->name);
         goto out;
     }
     /* the message pass sees what the wire pass cannot: enum values, counts */
@@ -387,8 +386,8 @@ s_attr_name_error (ln_error_t *err, size_t index)
 /* Check the attributes and fill self's time, sequence, level and
    correlationid.  Returns 0 or -1. */
 static int
-s_parse_attributes (ln_event_t *self, const ln_event_type_t *type,
-                    const ln_envelope_limits_t *lim, ln_error_t *err)
+s_parse_attributes (ln_event_t *self, const ln_event_type_t *type, const ln_envelope_limits_t *lim,
+                    ln_error_t *err)
 {
     const cloud_event_t *ce = self->ce;
     bool have_time = false, have_seq = false, have_level = false;
@@ -416,8 +415,8 @@ s_parse_attributes (ln_event_t *self, const ln_event_type_t *type,
                 s_attr_error (err, "EVENT_BAD_ATTRIBUTE", name, "time must be a ce_timestamp");
                 return -1;
             }
-            if (ts->seconds < TIME_MIN_S || ts->seconds > TIME_MAX_S || ts->nanos < 0
-                || ts->nanos > 999999999) {
+            if (ts->seconds < TIME_MIN_S || ts->seconds > TIME_MAX_S || ts->nanos < 0 ||
+                ts->nanos > 999999999) {
                 s_attr_error (err, "EVENT_BAD_ATTRIBUTE", name,
                               "time out of range 2000-01-01 .. 9999-12-31");
                 return -1;
@@ -451,8 +450,8 @@ s_parse_attributes (ln_event_t *self, const ln_event_type_t *type,
             self->correlationid = v->ce_string;
         }
         else if (strcmp (name, "datacontenttype") == 0) {
-            if (v->attr_case != ATTR_STRING
-                || strcmp (v->ce_string, LN_ENVELOPE_CONTENT_TYPE) != 0) {
+            if (v->attr_case != ATTR_STRING ||
+                strcmp (v->ce_string, LN_ENVELOPE_CONTENT_TYPE) != 0) {
                 s_attr_error (err, "EVENT_BAD_ATTRIBUTE", name,
                               "datacontenttype must be the ce_string " LN_ENVELOPE_CONTENT_TYPE);
                 return -1;
@@ -524,8 +523,8 @@ ln_envelope_parse_with (const uint8_t *data, size_t size, const ln_envelope_limi
     self = calloc (1, sizeof *self);
     if (!self)
         abort ();
-    self->ce = (cloud_event_t *) ln_pbcheck_unpack (&io__cloudevents__v1__cloud_event__descriptor,
-                                                    data, size, &ce_lim, NULL, &e);
+    self->ce = (cloud_event_t *)ln_pbcheck_unpack (&io__cloudevents__v1__cloud_event__descriptor,
+                                                   data, size, &ce_lim, NULL, &e);
     if (!self->ce)
         goto out;
     const cloud_event_t *ce = self->ce;
@@ -595,8 +594,8 @@ ln_envelope_parse_with (const uint8_t *data, size_t size, const ln_envelope_limi
                       type->payload->name, type->type);
         goto out;
     }
-    self->payload
-        = ln_pbcheck_unpack (type->payload, any->value.data, any->value.len, &lim->pb, "data", &e);
+    self->payload =
+        ln_pbcheck_unpack (type->payload, any->value.data, any->value.len, &lim->pb, "data", &e);
     if (!self->payload)
         goto out;
     rc = 0;

@@ -99,16 +99,18 @@
 // Limits
 
 typedef struct {
-    size_t max_size;          /* bytes of a whole event (default 256 KiB) */
-    size_t max_attributes;    /* entries in `attributes` (default 16) */
-    ln_pbcheck_limits_t pb;   /* strings, bytes, counts, depth, unknown fields,
-                                 for the CloudEvent and its payload (the bytes
-                                 limit does not apply to proto_data.value,
-                                 which max_size bounds) */
+    size_t max_size;        /* bytes of a whole event (default 256 KiB) */
+    size_t max_attributes;  /* entries in `attributes` (default 16) */
+    ln_pbcheck_limits_t pb; /* strings, bytes, counts, depth, unknown fields,
+                               for the CloudEvent and its payload (the bytes
+                               limit does not apply to proto_data.value,
+                               which max_size bounds) */
 } ln_envelope_limits_t;
 
 #define LN_ENVELOPE_LIMITS_DEFAULT                                                                 \
-    { .max_size = 256 * 1024, .max_attributes = 16, .pb = LN_PBCHECK_LIMITS_DEFAULT }
+    {                                                                                              \
+        .max_size = 256 * 1024, .max_attributes = 16, .pb = LN_PBCHECK_LIMITS_DEFAULT              \
+    }
 
 extern const ln_envelope_limits_t ln_envelope_default_limits;
 

@@ -16,7 +16,7 @@ ln_level_parse (const char *text, ln_level_t *level)
     for (int i = 0; i < LN_LEVEL_COUNT; i++)
         if (strcmp (text, s_names[i]) == 0) {
             if (level)
-                *level = (ln_level_t) i;
+                *level = (ln_level_t)i;
             return 0;
         }
     return -1;
@@ -25,7 +25,7 @@ ln_level_parse (const char *text, ln_level_t *level)
 const char *
 ln_level_name (ln_level_t level)
 {
-    if ((int) level < 0 || (int) level >= LN_LEVEL_COUNT)
+    if ((int)level < 0 || (int)level >= LN_LEVEL_COUNT)
         return NULL;
     return s_names[level];
 }

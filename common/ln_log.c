@@ -54,7 +54,7 @@ ln_log_level_parse (const char *text, ln_log_level_t *level)
 {
     for (int i = 0; text && i < 4; i++)
         if (strcmp (text, s_level_names[i]) == 0) {
-            *level = (ln_log_level_t) i;
+            *level = (ln_log_level_t)i;
             return 0;
         }
     return -1;
@@ -139,7 +139,7 @@ s_put_value (line_t *line, const char *value)
 {
     bool bare = *value != '\0';
     for (const char *p = value; *p; p++)
-        if (*p <= ' ' || *p == '"' || *p == '=' || *p == '\\' || (unsigned char) *p == 0x7f) {
+        if (*p <= ' ' || *p == '"' || *p == '=' || *p == '\\' || (unsigned char)*p == 0x7f) {
             bare = false;
             break;
         }
@@ -148,11 +148,11 @@ s_put_value (line_t *line, const char *value)
         return;
     }
     s_put (line, "\"", 1);
-    for (const unsigned char *p = (const unsigned char *) value; *p; p++) {
+    for (const unsigned char *p = (const unsigned char *)value; *p; p++) {
         char esc[8];
         if (*p == '"' || *p == '\\') {
             esc[0] = '\\';
-            esc[1] = (char) *p;
+            esc[1] = (char)*p;
             s_put (line, esc, 2);
         }
         else if (*p == '\n')
@@ -164,7 +164,7 @@ s_put_value (line_t *line, const char *value)
             s_puts (line, esc);
         }
         else
-            s_put (line, (const char *) p, 1);
+            s_put (line, (const char *)p, 1);
     }
     s_put (line, "\"", 1);
 }
@@ -278,7 +278,7 @@ s_scrub (line_t *line)
         size_t from = 0;
         while (from < line->len &&
                (hit = memmem (line->data + from, line->len - from, fb->bytes, fb->len))) {
-            size_t at = (size_t) (hit - line->data);
+            size_t at = (size_t)(hit - line->data);
             size_t rl = strlen (REDACTED);
             /* redacted text is never longer than a key form worth scrubbing
                (Z85 keys are 40 bytes); if it were, keep the line length */
@@ -294,7 +294,7 @@ s_scrub (line_t *line)
 void
 ln_log (ln_log_level_t level, const char *msg, const char *fields, ...)
 {
-    if ((int) level < 0 || level > LN_LOG_ERROR)
+    if ((int)level < 0 || level > LN_LOG_ERROR)
         return;
     pthread_mutex_lock (&s_lock);
     bool wanted = level >= s_min;
@@ -316,7 +316,7 @@ ln_log (ln_log_level_t level, const char *msg, const char *fields, ...)
     char ts[96];
     snprintf (ts, sizeof ts, "ts=%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900,
               tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-              (long) (tv.tv_usec / 1000));
+              (long)(tv.tv_usec / 1000));
     s_puts (&line, ts);
     s_puts (&line, " level=");
     s_puts (&line, s_level_names[level]);
@@ -341,13 +341,13 @@ ln_log (ln_log_level_t level, const char *msg, const char *fields, ...)
         const char *key = f;
         while (*f && *f != '=' && *f != ' ')
             f++;
-        size_t keylen = (size_t) (f - key);
+        size_t keylen = (size_t)(f - key);
         s_put (&line, " ", 1);
         if (*f != '=') {
             /* bare word in the format: a programming error; show it */
             s_puts (&line, "badfield=");
             char word[128];
-            snprintf (word, sizeof word, "%.*s", (int) (keylen < 100 ? keylen : 100), key);
+            snprintf (word, sizeof word, "%.*s", (int)(keylen < 100 ? keylen : 100), key);
             s_put_value (&line, word);
             continue;
         }

@@ -2,7 +2,7 @@
 
     Every line is one logfmt record:
 
-        ts=2026-11-29T10:33:44.123Z level=info node=intake-venlo cid=sig-42 msg="zap refused" peer=127.0.0.1 key=...
+        ts=2026-11-29T10:33:44.123Z level=warn node=intake-venlo msg="zap refused" peer=127.0.0.1
 
     `node` is set once per process (ln_log_init), `cid` (correlation id: the
     signal or case a line concerns) per thread (ln_log_set_cid).  Fields are

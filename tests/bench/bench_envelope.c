@@ -28,13 +28,12 @@ s_now (void)
 {
     struct timespec ts;
     clock_gettime (CLOCK_MONOTONIC, &ts);
-    return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 /* Run `fn` in batches until `seconds` have passed; return events/s. */
 static double
-s_measure (int (*fn) (const uint8_t *, size_t), const uint8_t *data, size_t size,
-           double seconds)
+s_measure (int (*fn) (const uint8_t *, size_t), const uint8_t *data, size_t size, double seconds)
 {
     const long batch = 1000;
     long count = 0;
@@ -48,13 +47,14 @@ s_measure (int (*fn) (const uint8_t *, size_t), const uint8_t *data, size_t size
         count += batch;
         elapsed = s_now () - start;
     } while (elapsed < seconds);
-    return (double) count / elapsed;
+    return (double)count / elapsed;
 }
 
 static int
 s_baseline (const uint8_t *data, size_t size)
 {
-    Io__Cloudevents__V1__CloudEvent *ce = io__cloudevents__v1__cloud_event__unpack (NULL, size, data);
+    Io__Cloudevents__V1__CloudEvent *ce =
+        io__cloudevents__v1__cloud_event__unpack (NULL, size, data);
     if (!ce)
         return -1;
     io__cloudevents__v1__cloud_event__free_unpacked (ce, NULL);
@@ -64,7 +64,8 @@ s_baseline (const uint8_t *data, size_t size)
 static int
 s_decode (const uint8_t *data, size_t size)
 {
-    Io__Cloudevents__V1__CloudEvent *ce = io__cloudevents__v1__cloud_event__unpack (NULL, size, data);
+    Io__Cloudevents__V1__CloudEvent *ce =
+        io__cloudevents__v1__cloud_event__unpack (NULL, size, data);
     if (!ce)
         return -1;
     int rc = -1;
@@ -129,12 +130,12 @@ main (int argc, char **argv)
     double full = s_measure (s_full, event, size, seconds);
 
     printf ("event: %zu bytes (NodeStarted, 6 attributes)\n", size);
-    printf ("baseline (CloudEvent unpack + free):         %10.0f events/s  %6.2f us/event\n",
-            base, 1e6 / base);
+    printf ("baseline (CloudEvent unpack + free):         %10.0f events/s  %6.2f us/event\n", base,
+            1e6 / base);
     printf ("decode   (CloudEvent + payload, no checks):  %10.0f events/s  %6.2f us/event\n",
             decode, 1e6 / decode);
-    printf ("full     (ln_envelope_parse + destroy):      %10.0f events/s  %6.2f us/event\n",
-            full, 1e6 / full);
+    printf ("full     (ln_envelope_parse + destroy):      %10.0f events/s  %6.2f us/event\n", full,
+            1e6 / full);
     printf ("ratio full/baseline: %.2f   full/decode: %.2f\n", full / base, full / decode);
     printf ("command:");
     for (int i = 0; i < argc; i++)

@@ -304,11 +304,21 @@ s_teardown (void **state)
 #define SQL_F(col)                                                                                 \
     "CASE WHEN " col " IS NULL THEN '\\x00'::bytea ELSE '\\x01'::bytea || "                        \
     "int4send(octet_length(" col ")) || convert_to(" col ", 'UTF8') END"
-#define SQL_ROW_HASH                                                                               \
-    "sha256(convert_to('lantern-audit-v1', 'UTF8') || prev_hash || int8send(seq) || "              \
-    "int8send(at_us) || " SQL_F ("principal") " || " SQL_F ("organisation") " || " SQL_F (         \
-        "action") " || " SQL_F ("object") " || " SQL_F ("outcome") " || " SQL_F ("reason") " ||"   \
-                                                                                           " " SQL_F ("request_id") ")"
+#define SQL_ROW_HASH                                                                                   \
+    "sha256(convert_to('lantern-audit-v1', 'UTF8') || prev_hash || int8send(seq) || "                  \
+    "int8send(at_us) || " SQL_F ("principal") " || " SQL_F ("organisation") " || " SQL_F (             \
+        "action") " || " SQL_F ("object") " || " SQL_F ("outcome") " || " SQL_F ("reason") " ||"       \
+                                                                                           " " SQL_F ( \
+                                                                                               "r"     \
+                                                                                               "e"     \
+                                                                                               "q"     \
+                                                                                               "u"     \
+                                                                                               "e"     \
+                                                                                               "s"     \
+                                                                                               "t"     \
+                                                                                               "_"     \
+                                                                                               "i"     \
+                                                                                               "d") ")"
 
 static void
 test_append_and_verify (void **state)

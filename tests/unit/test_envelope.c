@@ -75,8 +75,7 @@ s_check_invariants (const ln_event_t *ev)
     assert_ptr_equal (ln_event_payload (ev)->descriptor, t->payload);
     assert_true (ln_envelope_node_valid (ln_event_node (ev)));
     assert_true (strncmp (ln_event_source (ev), LN_ENVELOPE_SOURCE_PREFIX,
-                          strlen (LN_ENVELOPE_SOURCE_PREFIX))
-                 == 0);
+                          strlen (LN_ENVELOPE_SOURCE_PREFIX)) == 0);
     assert_true (strlen (ln_event_id (ev)) >= 1 && strlen (ln_event_id (ev)) <= 128);
     assert_non_null (ln_level_name (ln_event_level (ev)));
     assert_true (ln_event_time_ms (ev) >= 946684800000LL);
@@ -151,8 +150,8 @@ static void
 s_spec_payload (spec_t *s, const char *node, const char *version, int service)
 {
     Lantern__V1__NodeStarted ns = LANTERN__V1__NODE_STARTED__INIT;
-    ns.node = (char *) node;
-    ns.version = (char *) version;
+    ns.node = (char *)node;
+    ns.version = (char *)version;
     ns.service = service;
     s->payload_len = lantern__v1__node_started__pack (&ns, s->payload);
 }
@@ -165,13 +164,13 @@ s_spec_default (spec_t *s)
     s->source = "urn:lantern:node:intake-venlo";
     s->spec_version = "1.0";
     s->type = "nl.lantern.node.started.v1";
-    s->attrs[s->n_attrs++] = (attr_t) {"time", K_TIME, NULL, T_SECONDS, 123000000};
-    s->attrs[s->n_attrs++] = (attr_t) {"sequence", K_STRING, "00000000000000000042", 0, 0};
-    s->attrs[s->n_attrs++] = (attr_t) {"dataclassification", K_STRING, "vertrouwelijk", 0, 0};
-    s->attrs[s->n_attrs++] = (attr_t) {"correlationid", K_STRING, "sig-7", 0, 0};
-    s->attrs[s->n_attrs++] = (attr_t) {"datacontenttype", K_STRING, "application/protobuf", 0, 0};
-    s->attrs[s->n_attrs++]
-        = (attr_t) {"dataschema", K_URI, "type.googleapis.com/lantern.v1.NodeStarted", 0, 0};
+    s->attrs[s->n_attrs++] = (attr_t){"time", K_TIME, NULL, T_SECONDS, 123000000};
+    s->attrs[s->n_attrs++] = (attr_t){"sequence", K_STRING, "00000000000000000042", 0, 0};
+    s->attrs[s->n_attrs++] = (attr_t){"dataclassification", K_STRING, "vertrouwelijk", 0, 0};
+    s->attrs[s->n_attrs++] = (attr_t){"correlationid", K_STRING, "sig-7", 0, 0};
+    s->attrs[s->n_attrs++] = (attr_t){"datacontenttype", K_STRING, "application/protobuf", 0, 0};
+    s->attrs[s->n_attrs++] =
+        (attr_t){"dataschema", K_URI, "type.googleapis.com/lantern.v1.NodeStarted", 0, 0};
     s->data = D_PROTO;
     s->type_url = "type.googleapis.com/lantern.v1.NodeStarted";
     s_spec_payload (s, "intake-venlo", "0.1.0", LANTERN__V1__SERVICE_KIND__SERVICE_KIND_INTAKE);
@@ -191,7 +190,7 @@ static void
 s_spec_remove (spec_t *s, const char *key)
 {
     attr_t *a = s_spec_attr (s, key);
-    size_t i = (size_t) (a - s->attrs);
+    size_t i = (size_t)(a - s->attrs);
     memmove (&s->attrs[i], &s->attrs[i + 1], (s->n_attrs - i - 1) * sizeof *a);
     s->n_attrs--;
 }
@@ -207,50 +206,55 @@ s_spec_pack (const spec_t *s)
     Google__Protobuf__Timestamp ts[24];
     Google__Protobuf__Any any = GOOGLE__PROTOBUF__ANY__INIT;
 
-    ce.id = (char *) s->id;
-    ce.source = (char *) s->source;
-    ce.spec_version = (char *) s->spec_version;
-    ce.type = (char *) s->type;
+    ce.id = (char *)s->id;
+    ce.source = (char *)s->source;
+    ce.spec_version = (char *)s->spec_version;
+    ce.type = (char *)s->type;
     for (size_t i = 0; i < s->n_attrs; i++) {
         const attr_t *a = &s->attrs[i];
         io__cloudevents__v1__cloud_event__attributes_entry__init (&entries[i]);
         io__cloudevents__v1__cloud_event__cloud_event_attribute_value__init (&values[i]);
         google__protobuf__timestamp__init (&ts[i]);
-        entries[i].key = (char *) a->key;
+        entries[i].key = (char *)a->key;
         entries[i].value = a->kind == K_NO_VALUE ? NULL : &values[i];
         Io__Cloudevents__V1__CloudEvent__CloudEventAttributeValue *v = &values[i];
         switch (a->kind) {
         case K_STRING:
-            v->attr_case = IO__CLOUDEVENTS__V1__CLOUD_EVENT__CLOUD_EVENT_ATTRIBUTE_VALUE__ATTR_CE_STRING;
-            v->ce_string = (char *) a->s;
+            v->attr_case =
+                IO__CLOUDEVENTS__V1__CLOUD_EVENT__CLOUD_EVENT_ATTRIBUTE_VALUE__ATTR_CE_STRING;
+            v->ce_string = (char *)a->s;
             break;
         case K_URI:
-            v->attr_case = IO__CLOUDEVENTS__V1__CLOUD_EVENT__CLOUD_EVENT_ATTRIBUTE_VALUE__ATTR_CE_URI;
-            v->ce_uri = (char *) a->s;
+            v->attr_case =
+                IO__CLOUDEVENTS__V1__CLOUD_EVENT__CLOUD_EVENT_ATTRIBUTE_VALUE__ATTR_CE_URI;
+            v->ce_uri = (char *)a->s;
             break;
         case K_URI_REF:
-            v->attr_case
-                = IO__CLOUDEVENTS__V1__CLOUD_EVENT__CLOUD_EVENT_ATTRIBUTE_VALUE__ATTR_CE_URI_REF;
-            v->ce_uri_ref = (char *) a->s;
+            v->attr_case =
+                IO__CLOUDEVENTS__V1__CLOUD_EVENT__CLOUD_EVENT_ATTRIBUTE_VALUE__ATTR_CE_URI_REF;
+            v->ce_uri_ref = (char *)a->s;
             break;
         case K_TIME:
-            v->attr_case
-                = IO__CLOUDEVENTS__V1__CLOUD_EVENT__CLOUD_EVENT_ATTRIBUTE_VALUE__ATTR_CE_TIMESTAMP;
+            v->attr_case =
+                IO__CLOUDEVENTS__V1__CLOUD_EVENT__CLOUD_EVENT_ATTRIBUTE_VALUE__ATTR_CE_TIMESTAMP;
             ts[i].seconds = a->seconds;
             ts[i].nanos = a->nanos;
             v->ce_timestamp = &ts[i];
             break;
         case K_BOOL:
-            v->attr_case = IO__CLOUDEVENTS__V1__CLOUD_EVENT__CLOUD_EVENT_ATTRIBUTE_VALUE__ATTR_CE_BOOLEAN;
+            v->attr_case =
+                IO__CLOUDEVENTS__V1__CLOUD_EVENT__CLOUD_EVENT_ATTRIBUTE_VALUE__ATTR_CE_BOOLEAN;
             v->ce_boolean = 1;
             break;
         case K_INT:
-            v->attr_case = IO__CLOUDEVENTS__V1__CLOUD_EVENT__CLOUD_EVENT_ATTRIBUTE_VALUE__ATTR_CE_INTEGER;
+            v->attr_case =
+                IO__CLOUDEVENTS__V1__CLOUD_EVENT__CLOUD_EVENT_ATTRIBUTE_VALUE__ATTR_CE_INTEGER;
             v->ce_integer = 7;
             break;
         case K_BYTES:
-            v->attr_case = IO__CLOUDEVENTS__V1__CLOUD_EVENT__CLOUD_EVENT_ATTRIBUTE_VALUE__ATTR_CE_BYTES;
-            v->ce_bytes.data = (uint8_t *) a->s;
+            v->attr_case =
+                IO__CLOUDEVENTS__V1__CLOUD_EVENT__CLOUD_EVENT_ATTRIBUTE_VALUE__ATTR_CE_BYTES;
+            v->ce_bytes.data = (uint8_t *)a->s;
             v->ce_bytes.len = strlen (a->s);
             break;
         default:
@@ -262,8 +266,8 @@ s_spec_pack (const spec_t *s)
     ce.attributes = eptr;
     switch (s->data) {
     case D_PROTO:
-        any.type_url = (char *) s->type_url;
-        any.value.data = (uint8_t *) s->payload;
+        any.type_url = (char *)s->type_url;
+        any.value.data = (uint8_t *)s->payload;
         any.value.len = s->payload_len;
         ce.data_case = IO__CLOUDEVENTS__V1__CLOUD_EVENT__DATA_PROTO_DATA;
         ce.proto_data = &any;
@@ -274,7 +278,7 @@ s_spec_pack (const spec_t *s)
         break;
     case D_BINARY:
         ce.data_case = IO__CLOUDEVENTS__V1__CLOUD_EVENT__DATA_BINARY_DATA;
-        ce.binary_data.data = (uint8_t *) "hello";
+        ce.binary_data.data = (uint8_t *)"hello";
         ce.binary_data.len = 5;
         break;
     default:
@@ -323,7 +327,7 @@ s_spec_expect (const spec_t *s, const char *code, const char *field)
 static void
 test_round_trip (void **state)
 {
-    (void) state;
+    (void)state;
     bytes_t b = s_valid_event ("sig-42");
     ln_error_t err;
     ln_event_t *ev = ln_envelope_parse (b.data, b.len, &err);
@@ -338,7 +342,7 @@ test_round_trip (void **state)
     assert_int_equal (ln_event_sequence (ev), 42);
     assert_int_equal (ln_event_level (ev), LN_LEVEL_VERTROUWELIJK);
     assert_string_equal (ln_event_correlationid (ev), "sig-42");
-    const Lantern__V1__NodeStarted *ns = (const Lantern__V1__NodeStarted *) ln_event_payload (ev);
+    const Lantern__V1__NodeStarted *ns = (const Lantern__V1__NodeStarted *)ln_event_payload (ev);
     assert_ptr_equal (ns->base.descriptor, &lantern__v1__node_started__descriptor);
     assert_string_equal (ns->node, "intake-venlo");
     assert_string_equal (ns->version, "0.1.0");
@@ -370,9 +374,10 @@ test_round_trip (void **state)
 static void
 test_wire_form (void **state)
 {
-    (void) state;
+    (void)state;
     bytes_t b = s_valid_event ("sig-42");
-    Io__Cloudevents__V1__CloudEvent *ce = io__cloudevents__v1__cloud_event__unpack (NULL, b.len, b.data);
+    Io__Cloudevents__V1__CloudEvent *ce =
+        io__cloudevents__v1__cloud_event__unpack (NULL, b.len, b.data);
     assert_non_null (ce);
     assert_string_equal (ce->spec_version, "1.0");
     assert_int_equal (ce->data_case, IO__CLOUDEVENTS__V1__CLOUD_EVENT__DATA_PROTO_DATA);
@@ -380,7 +385,8 @@ test_wire_form (void **state)
     int seen = 0;
     for (size_t i = 0; i < ce->n_attributes; i++) {
         const char *k = ce->attributes[i]->key;
-        const Io__Cloudevents__V1__CloudEvent__CloudEventAttributeValue *v = ce->attributes[i]->value;
+        const Io__Cloudevents__V1__CloudEvent__CloudEventAttributeValue *v =
+            ce->attributes[i]->value;
         if (strcmp (k, "sequence") == 0) {
             assert_string_equal (v->ce_string, "00000000000000000042");
             seen |= 1;
@@ -399,8 +405,9 @@ test_wire_form (void **state)
             seen |= 8;
         }
         else if (strcmp (k, "dataschema") == 0) {
-            assert_int_equal (v->attr_case,
-                              IO__CLOUDEVENTS__V1__CLOUD_EVENT__CLOUD_EVENT_ATTRIBUTE_VALUE__ATTR_CE_URI);
+            assert_int_equal (
+                v->attr_case,
+                IO__CLOUDEVENTS__V1__CLOUD_EVENT__CLOUD_EVENT_ATTRIBUTE_VALUE__ATTR_CE_URI);
             assert_string_equal (v->ce_uri, "type.googleapis.com/lantern.v1.NodeStarted");
             seen |= 16;
         }
@@ -422,12 +429,12 @@ test_wire_form (void **state)
     attr_t first = s.attrs[0];
     s.attrs[0] = s.attrs[2];
     s.attrs[2] = first;
-    s.attrs[s.n_attrs++] = (attr_t) {"subject", K_STRING, "anything", 0, 0};
-    s.attrs[s.n_attrs++] = (attr_t) {"extbool", K_BOOL, NULL, 0, 0};
-    s.attrs[s.n_attrs++] = (attr_t) {"extint", K_INT, NULL, 0, 0};
-    s.attrs[s.n_attrs++] = (attr_t) {"extbytes", K_BYTES, "\x01\x02", 0, 0};
-    s.attrs[s.n_attrs++] = (attr_t) {"exturiref", K_URI_REF, "/a/b", 0, 0};
-    s.attrs[s.n_attrs++] = (attr_t) {"extts", K_TIME, NULL, 0, 0};
+    s.attrs[s.n_attrs++] = (attr_t){"subject", K_STRING, "anything", 0, 0};
+    s.attrs[s.n_attrs++] = (attr_t){"extbool", K_BOOL, NULL, 0, 0};
+    s.attrs[s.n_attrs++] = (attr_t){"extint", K_INT, NULL, 0, 0};
+    s.attrs[s.n_attrs++] = (attr_t){"extbytes", K_BYTES, "\x01\x02", 0, 0};
+    s.attrs[s.n_attrs++] = (attr_t){"exturiref", K_URI_REF, "/a/b", 0, 0};
+    s.attrs[s.n_attrs++] = (attr_t){"extts", K_TIME, NULL, 0, 0};
     b = s_spec_pack (&s);
     ln_error_t err;
     ln_event_t *ev = ln_envelope_parse (b.data, b.len, &err);
@@ -443,7 +450,7 @@ test_wire_form (void **state)
 static void
 test_build_values (void **state)
 {
-    (void) state;
+    (void)state;
     Lantern__V1__NodeStarted ns = LANTERN__V1__NODE_STARTED__INIT;
     ns.node = "care";
     ln_event_fields_t f = {
@@ -478,7 +485,7 @@ test_build_values (void **state)
 
     /* every level, and the smallest time and sequence */
     for (int l = 0; l < LN_LEVEL_COUNT; l++) {
-        f.level = (ln_level_t) l;
+        f.level = (ln_level_t)l;
         f.sequence = 0;
         f.time_ms = 946684800000LL;
         b1 = ln_envelope_build (&f, &n1, &err);
@@ -513,7 +520,7 @@ s_build_expect (const ln_event_fields_t *f, const char *code, const char *field)
 static void
 test_build_refuses (void **state)
 {
-    (void) state;
+    (void)state;
     Lantern__V1__NodeStarted ns = LANTERN__V1__NODE_STARTED__INIT;
     ns.node = "care";
     Google__Protobuf__Timestamp other = GOOGLE__PROTOBUF__TIMESTAMP__INIT;
@@ -552,7 +559,7 @@ test_build_refuses (void **state)
     s_build_expect (&f, "EVENT_BAD_ATTRIBUTE", "attributes[\"time\"]");
     f = good, f.time_ms = 253402300800000LL;
     s_build_expect (&f, "EVENT_BAD_ATTRIBUTE", "attributes[\"time\"]");
-    f = good, f.level = (ln_level_t) 8;
+    f = good, f.level = (ln_level_t)8;
     s_build_expect (&f, "EVENT_BAD_ATTRIBUTE", "attributes[\"dataclassification\"]");
     f = good, f.correlationid = "tab\there";
     s_build_expect (&f, "EVENT_BAD_ATTRIBUTE", "attributes[\"correlationid\"]");
@@ -586,31 +593,31 @@ s_rand (uint32_t *seed)
 static void
 test_random_bytes (void **state)
 {
-    (void) state;
+    (void)state;
     uint8_t buf[700];
     for (uint32_t seed0 = 1; seed0 <= 4000; seed0++) {
         uint32_t seed = seed0;
         size_t len = s_rand (&seed) % sizeof buf;
         for (size_t i = 0; i < len; i++)
-            buf[i] = (uint8_t) s_rand (&seed);
+            buf[i] = (uint8_t)s_rand (&seed);
         /* half of them start like a CloudEvent (field 1, a string) so that
            the parser gets past the first byte */
         if (seed0 % 2 == 0 && len > 2) {
             buf[0] = 0x0a;
-            buf[1] = (uint8_t) (len / 4);
+            buf[1] = (uint8_t)(len / 4);
         }
         s_survive (buf, len);
     }
     /* and a few lengths of nothing */
     s_expect (NULL, 0, "EVENT_MISSING", "spec_version");
-    s_expect ((const uint8_t *) "", 0, "EVENT_MISSING", "spec_version");
+    s_expect ((const uint8_t *)"", 0, "EVENT_MISSING", "spec_version");
     s_expect (NULL, 10, "EVENT_DECODE", "");
 }
 
 static void
 test_truncations (void **state)
 {
-    (void) state;
+    (void)state;
     bytes_t b = s_valid_event ("sig-1");
     for (size_t len = 0; len < b.len; len++) {
         /* an exact-size copy, so that ASan sees any read past the end */
@@ -632,14 +639,14 @@ test_truncations (void **state)
 static void
 test_bit_flips (void **state)
 {
-    (void) state;
+    (void)state;
     bytes_t b = s_valid_event ("sig-1");
     uint8_t *copy = malloc (b.len);
     /* every bit of every byte */
     for (size_t i = 0; i < b.len; i++)
         for (int bit = 0; bit < 8; bit++) {
             memcpy (copy, b.data, b.len);
-            copy[i] ^= (uint8_t) (1u << bit);
+            copy[i] ^= (uint8_t)(1u << bit);
             s_survive (copy, b.len);
         }
     /* every byte set to the values that matter to protobuf */
@@ -657,7 +664,7 @@ test_bit_flips (void **state)
         int flips = 2 + round % 6;
         for (int k = 0; k < flips; k++) {
             uint32_t r = s_rand (&seed);
-            copy[r % b.len] ^= (uint8_t) (1u << ((r >> 16) % 8));
+            copy[r % b.len] ^= (uint8_t)(1u << ((r >> 16) % 8));
         }
         s_survive (copy, b.len);
     }
@@ -668,7 +675,7 @@ test_bit_flips (void **state)
 static void
 test_oversized (void **state)
 {
-    (void) state;
+    (void)state;
     /* refused before decoding: these bytes would not even decode */
     size_t big = 256 * 1024 + 1;
     uint8_t *junk = malloc (big);
@@ -697,7 +704,7 @@ test_oversized (void **state)
     char *text = malloc (8194);
     memset (text, 'x', 8193);
     text[8193] = '\0';
-    s.attrs[s.n_attrs++] = (attr_t) {"note", K_STRING, text, 0, 0};
+    s.attrs[s.n_attrs++] = (attr_t){"note", K_STRING, text, 0, 0};
     s_spec_expect (&s, "PB_TOO_LONG", "attributes[\"note\"].ce_string");
     text[8192] = '\0'; /* 8192 bytes: the limit itself is allowed */
     b = s_spec_pack (&s);
@@ -726,10 +733,10 @@ s_nest (unsigned depth, const uint8_t *tags, size_t n_tags)
         b.data[b.len++] = tags[i % n_tags];
         size_t v = len[i + 1];
         while (v >= 0x80) {
-            b.data[b.len++] = (uint8_t) (v | 0x80);
+            b.data[b.len++] = (uint8_t)(v | 0x80);
             v >>= 7;
         }
-        b.data[b.len++] = (uint8_t) v;
+        b.data[b.len++] = (uint8_t)v;
     }
     b.data[b.len++] = 0x08;
     b.data[b.len++] = 0x01;
@@ -741,7 +748,7 @@ s_nest (unsigned depth, const uint8_t *tags, size_t n_tags)
 static void
 test_deep_nesting (void **state)
 {
-    (void) state;
+    (void)state;
     ln_error_t err;
     /* attributes -> value -> ce_timestamp -> field 5, unknown in Timestamp */
     const uint8_t chain[] = {0x2a, 0x12, 0x3a};
@@ -767,7 +774,7 @@ test_deep_nesting (void **state)
     }
 
     /* the depth limit applies inside the envelope */
-    lim = (ln_envelope_limits_t) LN_ENVELOPE_LIMITS_DEFAULT;
+    lim = (ln_envelope_limits_t)LN_ENVELOPE_LIMITS_DEFAULT;
     lim.pb.max_depth = 2;
     b = s_valid_event ("sig-1");
     assert_null (ln_envelope_parse_with (b.data, b.len, &lim, &err));
@@ -781,15 +788,15 @@ test_deep_nesting (void **state)
 
 /* Three kinds of bad text, each of which ln_utf8 must refuse. */
 static const char *s_bad_texts[] = {
-    "ab\xc0\xaf",  /* overlong '/' */
-    "ab\x1b[2J",   /* ESC: terminal control */
+    "ab\xc0\xaf",     /* overlong '/' */
+    "ab\x1b[2J",      /* ESC: terminal control */
     "ab\xed\xa0\x80", /* surrogate */
 };
 
 static void
 test_invalid_utf8_everywhere (void **state)
 {
-    (void) state;
+    (void)state;
     for (size_t k = 0; k < sizeof s_bad_texts / sizeof s_bad_texts[0]; k++) {
         const char *bad = s_bad_texts[k];
         spec_t s;
@@ -808,10 +815,10 @@ test_invalid_utf8_everywhere (void **state)
         s_spec_default (&s), s_spec_attr (&s, "dataschema")->s = bad;
         s_spec_expect (&s, "PB_INVALID_UTF8", "attributes[\"dataschema\"].ce_uri");
         s_spec_default (&s);
-        s.attrs[s.n_attrs++] = (attr_t) {"ext", K_URI_REF, bad, 0, 0};
+        s.attrs[s.n_attrs++] = (attr_t){"ext", K_URI_REF, bad, 0, 0};
         s_spec_expect (&s, "PB_INVALID_UTF8", "attributes[\"ext\"].ce_uri_ref");
         s_spec_default (&s);
-        s.attrs[s.n_attrs++] = (attr_t) {bad, K_STRING, "x", 0, 0};
+        s.attrs[s.n_attrs++] = (attr_t){bad, K_STRING, "x", 0, 0};
         s_spec_expect (&s, "PB_INVALID_UTF8", "attributes[6].key");
         s_spec_default (&s);
         s_spec_payload (&s, bad, "1", 1);
@@ -833,7 +840,7 @@ test_invalid_utf8_everywhere (void **state)
 static void
 test_embedded_nul (void **state)
 {
-    (void) state;
+    (void)state;
     struct {
         const char *field; /* expected path */
         int where;
@@ -886,7 +893,7 @@ test_embedded_nul (void **state)
 static void
 test_spec_version (void **state)
 {
-    (void) state;
+    (void)state;
     const char *bad[] = {"0.3", "1.0 ", "1", "1.0.0", "2.0"};
     spec_t s;
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
@@ -900,7 +907,7 @@ test_spec_version (void **state)
 static void
 test_required_fields (void **state)
 {
-    (void) state;
+    (void)state;
     spec_t s;
     s_spec_default (&s), s.id = "";
     s_spec_expect (&s, "EVENT_MISSING", "id");
@@ -935,7 +942,7 @@ test_required_fields (void **state)
 static void
 test_id_and_source (void **state)
 {
-    (void) state;
+    (void)state;
     spec_t s;
     char long_id[130];
     memset (long_id, 'a', 129);
@@ -955,9 +962,15 @@ test_id_and_source (void **state)
     free (b.data);
 
     const char *bad_sources[] = {
-        "urn:lantern:node:",        "urn:lantern:node:Intake", "urn:lantern:node:-intake",
-        "urn:lantern:node:intake-", "urn:lantern:node:a/b",    "urn:lantern:node:a b",
-        "https://example.org/x",    "intake-venlo",            "URN:LANTERN:NODE:x",
+        "urn:lantern:node:",
+        "urn:lantern:node:Intake",
+        "urn:lantern:node:-intake",
+        "urn:lantern:node:intake-",
+        "urn:lantern:node:a/b",
+        "urn:lantern:node:a b",
+        "https://example.org/x",
+        "intake-venlo",
+        "URN:LANTERN:NODE:x",
         "urn:lantern:node:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
     };
     for (size_t i = 0; i < sizeof bad_sources / sizeof bad_sources[0]; i++) {
@@ -974,7 +987,7 @@ test_id_and_source (void **state)
 static void
 test_unknown_type (void **state)
 {
-    (void) state;
+    (void)state;
     const char *bad[] = {"nl.lantern.node.exploded.v1", "nl.lantern.node.started.v2",
                          "NL.LANTERN.NODE.STARTED.V1", "com.example.thing"};
     spec_t s;
@@ -993,7 +1006,7 @@ test_unknown_type (void **state)
 static void
 test_type_url_mismatch (void **state)
 {
-    (void) state;
+    (void)state;
     const char *bad[] = {
         "type.googleapis.com/lantern.v1.NodeStartedX",
         "type.googleapis.com/lantern.v1.Other",
@@ -1014,7 +1027,7 @@ test_type_url_mismatch (void **state)
 static void
 test_payload (void **state)
 {
-    (void) state;
+    (void)state;
     spec_t s;
     /* enum out of range */
     s_spec_default (&s);
@@ -1025,7 +1038,10 @@ test_payload (void **state)
     s_spec_expect (&s, "PB_BAD_ENUM", "data.service");
     /* not a NodeStarted at all */
     s_spec_default (&s);
-    memcpy (s.payload, "\x0a\x09" "abc", 5);
+    memcpy (s.payload,
+            "\x0a\x09"
+            "abc",
+            5);
     s.payload_len = 5;
     s_spec_expect (&s, "EVENT_DECODE", "data");
     memcpy (s.payload, "\x10\x01", 2); /* version as varint */
@@ -1049,24 +1065,24 @@ test_payload (void **state)
 static void
 test_duplicate_attributes (void **state)
 {
-    (void) state;
+    (void)state;
     spec_t s;
     s_spec_default (&s);
-    s.attrs[s.n_attrs++] = (attr_t) {"time", K_TIME, NULL, T_SECONDS + 1, 0};
+    s.attrs[s.n_attrs++] = (attr_t){"time", K_TIME, NULL, T_SECONDS + 1, 0};
     s_spec_expect (&s, "PB_DUPLICATE_KEY", "attributes[\"time\"]");
     s_spec_default (&s);
-    s.attrs[s.n_attrs++] = (attr_t) {"dataclassification", K_STRING, "openbaar", 0, 0};
+    s.attrs[s.n_attrs++] = (attr_t){"dataclassification", K_STRING, "openbaar", 0, 0};
     s_spec_expect (&s, "PB_DUPLICATE_KEY", "attributes[\"dataclassification\"]");
     s_spec_default (&s);
-    s.attrs[s.n_attrs++] = (attr_t) {"ext", K_STRING, "a", 0, 0};
-    s.attrs[s.n_attrs++] = (attr_t) {"ext", K_INT, NULL, 0, 0};
+    s.attrs[s.n_attrs++] = (attr_t){"ext", K_STRING, "a", 0, 0};
+    s.attrs[s.n_attrs++] = (attr_t){"ext", K_INT, NULL, 0, 0};
     s_spec_expect (&s, "PB_DUPLICATE_KEY", "attributes[\"ext\"]");
 }
 
 static void
 test_bad_attributes (void **state)
 {
-    (void) state;
+    (void)state;
     spec_t s;
     struct {
         const char *key;
@@ -1108,16 +1124,17 @@ test_bad_attributes (void **state)
     }
 
     /* names: CloudEvents naming rule and reserved names, by index */
-    const char *bad_names[] = {"Time", "", "with_underscore", "aaaaaaaaaaaaaaaaaaaaa", "id",
-                               "source", "specversion", "type", "data", "x-y"};
+    const char *bad_names[] = {"Time", "",       "with_underscore", "aaaaaaaaaaaaaaaaaaaaa",
+                               "id",   "source", "specversion",     "type",
+                               "data", "x-y"};
     for (size_t i = 0; i < sizeof bad_names / sizeof bad_names[0]; i++) {
         s_spec_default (&s);
-        s.attrs[s.n_attrs++] = (attr_t) {bad_names[i], K_STRING, "v", 0, 0};
+        s.attrs[s.n_attrs++] = (attr_t){bad_names[i], K_STRING, "v", 0, 0};
         s_spec_expect (&s, "EVENT_BAD_ATTRIBUTE", "attributes[6]");
     }
     /* twenty characters is the longest name */
     s_spec_default (&s);
-    s.attrs[s.n_attrs++] = (attr_t) {"aaaaaaaaaaaaaaaaaaaa", K_STRING, "v", 0, 0};
+    s.attrs[s.n_attrs++] = (attr_t){"aaaaaaaaaaaaaaaaaaaa", K_STRING, "v", 0, 0};
     bytes_t b = s_spec_pack (&s);
     ln_event_t *ev = ln_envelope_parse (b.data, b.len, NULL);
     assert_non_null (ev);
@@ -1126,20 +1143,20 @@ test_bad_attributes (void **state)
 
     /* an extension attribute without a value */
     s_spec_default (&s);
-    s.attrs[s.n_attrs++] = (attr_t) {"ext", K_NO_VALUE, NULL, 0, 0};
+    s.attrs[s.n_attrs++] = (attr_t){"ext", K_NO_VALUE, NULL, 0, 0};
     s_spec_expect (&s, "EVENT_BAD_ATTRIBUTE", "attributes[\"ext\"]");
 }
 
 static void
 test_too_many_attributes (void **state)
 {
-    (void) state;
+    (void)state;
     spec_t s;
     s_spec_default (&s);
     static char names[24][8];
     while (s.n_attrs < 16) {
         snprintf (names[s.n_attrs], sizeof names[0], "ext%zu", s.n_attrs);
-        s.attrs[s.n_attrs] = (attr_t) {names[s.n_attrs], K_BOOL, NULL, 0, 0};
+        s.attrs[s.n_attrs] = (attr_t){names[s.n_attrs], K_BOOL, NULL, 0, 0};
         s.n_attrs++;
     }
     bytes_t b = s_spec_pack (&s);
@@ -1148,14 +1165,14 @@ test_too_many_attributes (void **state)
     ln_event_destroy (&ev);
     free (b.data);
     snprintf (names[16], sizeof names[0], "ext16");
-    s.attrs[s.n_attrs++] = (attr_t) {names[16], K_BOOL, NULL, 0, 0};
+    s.attrs[s.n_attrs++] = (attr_t){names[16], K_BOOL, NULL, 0, 0};
     s_spec_expect (&s, "EVENT_TOO_MANY", "attributes");
 }
 
 static void
 test_unknown_fields (void **state)
 {
-    (void) state;
+    (void)state;
     spec_t s;
     s_spec_default (&s);
     bytes_t b = s_spec_pack (&s);
@@ -1173,8 +1190,8 @@ test_unknown_fields (void **state)
 
     /* time with an unknown field in its Timestamp */
     b = s_spec_pack (&s);
-    const uint8_t ts_entry[] = {0x2a, 0x0c, 0x0a, 0x02, 'e', 'x', 0x12, 0x06,
-                                0x3a, 0x04, 0x08, 0x01, 0x18, 0x01};
+    const uint8_t ts_entry[] = {0x2a, 0x0c, 0x0a, 0x02, 'e',  'x',  0x12,
+                                0x06, 0x3a, 0x04, 0x08, 0x01, 0x18, 0x01};
     s_append (&b, ts_entry, sizeof ts_entry);
     s_expect (b.data, b.len, "PB_UNKNOWN_FIELD", "attributes[\"ex\"].ce_timestamp.#3");
     free (b.data);
@@ -1192,8 +1209,8 @@ test_unknown_fields (void **state)
 static void
 test_null_err (void **state)
 {
-    (void) state;
-    assert_null (ln_envelope_parse ((const uint8_t *) "\xff", 1, NULL));
+    (void)state;
+    assert_null (ln_envelope_parse ((const uint8_t *)"\xff", 1, NULL));
     bytes_t b = s_valid_event ("x");
     ln_event_t *ev = ln_envelope_parse (b.data, b.len, NULL);
     assert_non_null (ev);
@@ -1205,28 +1222,17 @@ int
 main (void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test (test_round_trip),
-        cmocka_unit_test (test_wire_form),
-        cmocka_unit_test (test_build_values),
-        cmocka_unit_test (test_build_refuses),
-        cmocka_unit_test (test_random_bytes),
-        cmocka_unit_test (test_truncations),
-        cmocka_unit_test (test_bit_flips),
-        cmocka_unit_test (test_oversized),
-        cmocka_unit_test (test_deep_nesting),
-        cmocka_unit_test (test_invalid_utf8_everywhere),
-        cmocka_unit_test (test_embedded_nul),
-        cmocka_unit_test (test_spec_version),
-        cmocka_unit_test (test_required_fields),
-        cmocka_unit_test (test_id_and_source),
-        cmocka_unit_test (test_unknown_type),
-        cmocka_unit_test (test_type_url_mismatch),
-        cmocka_unit_test (test_payload),
-        cmocka_unit_test (test_duplicate_attributes),
-        cmocka_unit_test (test_bad_attributes),
-        cmocka_unit_test (test_too_many_attributes),
-        cmocka_unit_test (test_unknown_fields),
-        cmocka_unit_test (test_null_err),
+        cmocka_unit_test (test_round_trip),      cmocka_unit_test (test_wire_form),
+        cmocka_unit_test (test_build_values),    cmocka_unit_test (test_build_refuses),
+        cmocka_unit_test (test_random_bytes),    cmocka_unit_test (test_truncations),
+        cmocka_unit_test (test_bit_flips),       cmocka_unit_test (test_oversized),
+        cmocka_unit_test (test_deep_nesting),    cmocka_unit_test (test_invalid_utf8_everywhere),
+        cmocka_unit_test (test_embedded_nul),    cmocka_unit_test (test_spec_version),
+        cmocka_unit_test (test_required_fields), cmocka_unit_test (test_id_and_source),
+        cmocka_unit_test (test_unknown_type),    cmocka_unit_test (test_type_url_mismatch),
+        cmocka_unit_test (test_payload),         cmocka_unit_test (test_duplicate_attributes),
+        cmocka_unit_test (test_bad_attributes),  cmocka_unit_test (test_too_many_attributes),
+        cmocka_unit_test (test_unknown_fields),  cmocka_unit_test (test_null_err),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

@@ -21,9 +21,9 @@ s_read_all (void)
 {
     fflush (s_out);
     long size = ftell (s_out);
-    char *buf = calloc (1, (size_t) size + 1);
+    char *buf = calloc (1, (size_t)size + 1);
     rewind (s_out);
-    size_t got = fread (buf, 1, (size_t) size, s_out);
+    size_t got = fread (buf, 1, (size_t)size, s_out);
     buf[got] = '\0';
     return buf;
 }
@@ -31,7 +31,7 @@ s_read_all (void)
 static int
 s_setup (void **state)
 {
-    (void) state;
+    (void)state;
     s_out = tmpfile ();
     ln_log_init ("test-node", LN_LOG_DEBUG);
     ln_log_set_output (s_out);
@@ -43,7 +43,7 @@ s_setup (void **state)
 static int
 s_teardown (void **state)
 {
-    (void) state;
+    (void)state;
     ln_log_set_output (NULL);
     ln_log_forget_all ();
     fclose (s_out);
@@ -53,12 +53,14 @@ s_teardown (void **state)
 static void
 test_record_shape (void **state)
 {
-    (void) state;
+    (void)state;
     ln_log_set_cid ("sig-42");
-    ln_log_info ("zap refused", "peer=%s count=%d big=%llu size=%zu", "127.0.0.1", -3, 18446744073709551615ULL, (size_t) 7);
+    ln_log_info ("zap refused", "peer=%s count=%d big=%llu size=%zu", "127.0.0.1", -3,
+                 18446744073709551615ULL, (size_t)7);
     char *out = s_read_all ();
     assert_non_null (strstr (out, "ts="));
-    assert_non_null (strstr (out, " level=info node=test-node cid=sig-42 msg=\"zap refused\" peer=127.0.0.1 count=-3 big=18446744073709551615 size=7\n"));
+    assert_non_null (strstr (out, " level=info node=test-node cid=sig-42 msg=\"zap refused\" "
+                                  "peer=127.0.0.1 count=-3 big=18446744073709551615 size=7\n"));
     assert_non_null (strstr (out, "Z level="));
     free (out);
 }
@@ -66,7 +68,7 @@ test_record_shape (void **state)
 static void
 test_levels_filter (void **state)
 {
-    (void) state;
+    (void)state;
     ln_log_init ("test-node", LN_LOG_WARN);
     ln_log_info ("hidden", "");
     ln_log_debug ("hidden too", "");
@@ -87,7 +89,7 @@ test_levels_filter (void **state)
 static void
 test_hostile_values_cannot_forge (void **state)
 {
-    (void) state;
+    (void)state;
     ln_log_info ("m", "name=%s", "x\" level=error msg=\"forged\nts=0 level=error");
     char *out = s_read_all ();
     /* exactly one line, with the quote and newline escaped */
@@ -101,7 +103,7 @@ test_hostile_values_cannot_forge (void **state)
 static void
 test_secret_never_printed (void **state)
 {
-    (void) state;
+    (void)state;
     const char *secret = "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7";
     assert_int_equal (ln_log_forbid (secret, strlen (secret)), 0);
     char embedded[128];
@@ -138,7 +140,7 @@ static char s_pad1k[1000];
 static void
 test_long_line_is_bounded (void **state)
 {
-    (void) state;
+    (void)state;
     memset (s_pad1k, 'p', sizeof s_pad1k - 1);
     char *big = malloc (100000);
     memset (big, 'b', 99999);
@@ -163,7 +165,7 @@ test_long_line_is_bounded (void **state)
 static void
 test_bad_format_is_safe (void **state)
 {
-    (void) state;
+    (void)state;
     /* through a pointer: the compiler would refuse this format outright */
     void (*log_fn) (ln_log_level_t, const char *, const char *, ...) = ln_log;
     const char *fmt = "word a=%q b=%s";
@@ -179,7 +181,7 @@ static const char *s_pad = "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx";
 static void *
 s_writer (void *arg)
 {
-    long id = (long) arg;
+    long id = (long)arg;
     for (int i = 0; i < 300; i++)
         ln_log_info ("concurrent", "writer=%ld i=%d pad=%s", id, i, s_pad);
     return NULL;
@@ -188,10 +190,10 @@ s_writer (void *arg)
 static void
 test_threads_do_not_interleave (void **state)
 {
-    (void) state;
+    (void)state;
     pthread_t t[4];
     for (long i = 0; i < 4; i++)
-        pthread_create (&t[i], NULL, s_writer, (void *) i);
+        pthread_create (&t[i], NULL, s_writer, (void *)i);
     for (int i = 0; i < 4; i++)
         pthread_join (t[i], NULL);
     char *out = s_read_all ();

@@ -38,26 +38,25 @@
 static void
 s_usage (FILE *out)
 {
-    fprintf (out,
-             "usage: lanternctl audit verify [--db CONNINFO] --schema SCHEMA\n"
-             "\n"
-             "Check a node's audit trail: every row is hash-chained to the one before,\n"
-             "and the head records the last one, so a row changed, removed from the\n"
-             "middle or removed from the end is detected and the first bad row named.\n"
-             "\n"
-             "Prints 'audit: ok, N rows' and the head (exit 0), or\n"
-             "'audit: FAILED at seq N: PROBLEM' (exit 1).  If the check cannot be made\n"
-             "(no connection, no audit table) it says why on stderr and exits 1.\n"
-             "Someone with the database owner's rights could rewrite the whole chain\n"
-             "from some row on: record the printed head somewhere they cannot write,\n"
-             "and compare it later.\n"
-             "\n"
-             "options:\n"
-             "  -d, --db CONNINFO     libpq connection string or URI of the node's database\n"
-             "                        (default: $LANTERN_DB; prefer the environment, since\n"
-             "                        a password on the command line is visible to others)\n"
-             "  -s, --schema SCHEMA   the node's schema\n"
-             "  -h, --help            show this help\n");
+    fprintf (out, "usage: lanternctl audit verify [--db CONNINFO] --schema SCHEMA\n"
+                  "\n"
+                  "Check a node's audit trail: every row is hash-chained to the one before,\n"
+                  "and the head records the last one, so a row changed, removed from the\n"
+                  "middle or removed from the end is detected and the first bad row named.\n"
+                  "\n"
+                  "Prints 'audit: ok, N rows' and the head (exit 0), or\n"
+                  "'audit: FAILED at seq N: PROBLEM' (exit 1).  If the check cannot be made\n"
+                  "(no connection, no audit table) it says why on stderr and exits 1.\n"
+                  "Someone with the database owner's rights could rewrite the whole chain\n"
+                  "from some row on: record the printed head somewhere they cannot write,\n"
+                  "and compare it later.\n"
+                  "\n"
+                  "options:\n"
+                  "  -d, --db CONNINFO     libpq connection string or URI of the node's database\n"
+                  "                        (default: $LANTERN_DB; prefer the environment, since\n"
+                  "                        a password on the command line is visible to others)\n"
+                  "  -s, --schema SCHEMA   the node's schema\n"
+                  "  -h, --help            show this help\n");
 }
 
 #define s_usage_error(...) lanternctl_usage_error ("audit", __VA_ARGS__)
