@@ -230,6 +230,8 @@ lint: $(PROTO_H)
 	$(Q)cppcheck --quiet --error-exitcode=1 --std=c11 --enable=warning,portability,performance \
 	    --inline-suppr --suppress=missingIncludeSystem -Icommon -I$(BUILD)/gen \
 	    $(LINT_DIRS)
+	$(Q)clang-format --dry-run --Werror $$(find $(LINT_DIRS) -name '*.[ch]') \
+	    || { echo "lint: not clang-formatted (make format fixes it)" >&2; exit 1; }
 	@echo "lint: ok"
 
 format:
