@@ -9,6 +9,7 @@
     point, including after a failure half-way.
 */
 #include "intake_tokens.h"
+#include "intake_country.h"
 #include "ln_alloc.h"
 
 #include <stdbool.h>
@@ -61,7 +62,8 @@ s_norm (const s_ctx_t *ctx, s_norm_fn fn, const char *in, char out[LN_PSEUDONYM_
 }
 
 /* Country as stored for a token: "" for the Netherlands (empty, NL, NLD in
-   any case), else 2 or 3 uppercased ASCII letters. */
+   any case), else the ISO 3166-1 alpha-2 code, whether alpha-2 or alpha-3
+   was written (DE and DEU give DE: intake_country). */
 static int
 s_country (const s_ctx_t *ctx, const char *in, char out[4], const char *list, size_t index)
 {
@@ -77,15 +79,15 @@ s_country (const s_ctx_t *ctx, const char *in, char out[4], const char *list, si
         out[n++] = c >= 'a' ? (char)(c - 'a' + 'A') : c;
     }
     out[n] = '\0';
-    if (p[n + strspn (p + n, " \t")] != '\0' || n < 2)
+    if (p[n + strspn (p + n, " \t")] != '\0' || !intake_country_find (out, out))
         goto bad;
-    if (strcmp (out, "NL") == 0 || strcmp (out, "NLD") == 0)
+    if (strcmp (out, "NL") == 0)
         out[0] = '\0';
     return 0;
 bad:
     out[0] = '\0';
     ln_error_set (ctx->err, "INVALID_COUNTRY", NULL,
-                  "country: expected an ISO 3166-1 code of 2 or 3 letters");
+                  "country: not an ISO 3166-1 code of 2 or 3 letters");
     s_set_field (ctx, list, index, "country");
     return -1;
 }

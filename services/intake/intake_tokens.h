@@ -36,18 +36,18 @@
                 postcode is not checked (its format is not ours to know)
                 and is not used.
       vehicle   VEHICLE   "12ABC3"       Dutch (country empty, NL or NLD)
-                VEHICLE   "CC|WX12345"   foreign: the country, uppercased
+                VEHICLE   "CC|WX12345"   foreign: the country's alpha-2 code
       employer  EMPLOYER  "12345678"     when kvk_number
 
-    Countries are taken as written (ISO 3166-1 alpha-2 or alpha-3,
-    uppercased; the validator checks them): "DE" and "DEU" give different
-    tokens, except for the Netherlands (NL = NLD).
+    Countries may be written as ISO 3166-1 alpha-2 or alpha-3 codes, in any
+    case (intake_country); tokens hold the alpha-2 code, so "DE", "deu" and
+    "DEU" give the same token (and NL = NLD = empty for the Netherlands).
 
     Errors: the normaliser's code (INVALID_NAME, INVALID_DATE,
     INVALID_PHONE, INVALID_BSN, BSN_CHECKSUM, INVALID_DOCUMENT,
     INVALID_POSTCODE, INVALID_HOUSE_NUMBER, INVALID_ADDRESS (street or
-    city), INVALID_PLATE, INVALID_KVK), or INVALID_COUNTRY (not 2 or 3
-    ASCII letters), with field the path, e.g. "details.persons[2].phone";
+    city), INVALID_PLATE, INVALID_KVK), or INVALID_COUNTRY (not an ISO
+    3166-1 code), with field the path, e.g. "details.persons[2].phone";
     INTERNAL when key or details is NULL.
 */
 #ifndef INTAKE_TOKENS_H

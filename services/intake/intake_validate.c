@@ -56,8 +56,8 @@
       empty, NL or NLD); abroad they are text.  Names of persons must pass
       the name normaliser (INVALID_NAME); employer names, streets and cities
       are free text.
-    - Nationality: ISO 3166-1 alpha-2 or alpha-3 in upper case from the table
-      below (iso-codes 4.15), plus XK/XKX (Kosovo) and the ICAO 9303 codes
+    - Nationality: ISO 3166-1 alpha-2 or alpha-3 in upper case
+      (intake_country: iso-codes 4.15), plus XK/XKX (Kosovo) and the ICAO 9303 codes
       XXA (stateless), XXB (refugee), XXC (other refugee) and XXX
       (unspecified), which victims' documents do carry.  Countries of
       addresses and vehicles: ISO 3166-1 and XK/XKX only.
@@ -65,6 +65,7 @@
     - Messages never quote a value that a user typed.
 */
 #include "intake_validate.h"
+#include "intake_country.h"
 #include "ln_pseudonym.h"
 #include "ln_utf8.h"
 
@@ -91,49 +92,6 @@
 #define S_EMPADDR_MAX   300
 /* Room for a "YYYY-MM-DD" date (and for what a compiler thinks an int may print). */
 #define S_DATEBUF 48
-
-/* ISO 3166-1 alpha-2 and alpha-3, sorted (iso-codes 4.15, /usr/share/iso-codes). */
-static const char s_alpha2[][3] = {
-    "AD", "AE", "AF", "AG", "AI", "AL", "AM", "AO", "AQ", "AR", "AS", "AT", "AU", "AW", "AX", "AZ",
-    "BA", "BB", "BD", "BE", "BF", "BG", "BH", "BI", "BJ", "BL", "BM", "BN", "BO", "BQ", "BR", "BS",
-    "BT", "BV", "BW", "BY", "BZ", "CA", "CC", "CD", "CF", "CG", "CH", "CI", "CK", "CL", "CM", "CN",
-    "CO", "CR", "CU", "CV", "CW", "CX", "CY", "CZ", "DE", "DJ", "DK", "DM", "DO", "DZ", "EC", "EE",
-    "EG", "EH", "ER", "ES", "ET", "FI", "FJ", "FK", "FM", "FO", "FR", "GA", "GB", "GD", "GE", "GF",
-    "GG", "GH", "GI", "GL", "GM", "GN", "GP", "GQ", "GR", "GS", "GT", "GU", "GW", "GY", "HK", "HM",
-    "HN", "HR", "HT", "HU", "ID", "IE", "IL", "IM", "IN", "IO", "IQ", "IR", "IS", "IT", "JE", "JM",
-    "JO", "JP", "KE", "KG", "KH", "KI", "KM", "KN", "KP", "KR", "KW", "KY", "KZ", "LA", "LB", "LC",
-    "LI", "LK", "LR", "LS", "LT", "LU", "LV", "LY", "MA", "MC", "MD", "ME", "MF", "MG", "MH", "MK",
-    "ML", "MM", "MN", "MO", "MP", "MQ", "MR", "MS", "MT", "MU", "MV", "MW", "MX", "MY", "MZ", "NA",
-    "NC", "NE", "NF", "NG", "NI", "NL", "NO", "NP", "NR", "NU", "NZ", "OM", "PA", "PE", "PF", "PG",
-    "PH", "PK", "PL", "PM", "PN", "PR", "PS", "PT", "PW", "PY", "QA", "RE", "RO", "RS", "RU", "RW",
-    "SA", "SB", "SC", "SD", "SE", "SG", "SH", "SI", "SJ", "SK", "SL", "SM", "SN", "SO", "SR", "SS",
-    "ST", "SV", "SX", "SY", "SZ", "TC", "TD", "TF", "TG", "TH", "TJ", "TK", "TL", "TM", "TN", "TO",
-    "TR", "TT", "TV", "TW", "TZ", "UA", "UG", "UM", "US", "UY", "UZ", "VA", "VC", "VE", "VG", "VI",
-    "VN", "VU", "WF", "WS", "YE", "YT", "ZA", "ZM", "ZW",
-};
-
-static const char s_alpha3[][4] = {
-    "ABW", "AFG", "AGO", "AIA", "ALA", "ALB", "AND", "ARE", "ARG", "ARM", "ASM", "ATA", "ATF",
-    "ATG", "AUS", "AUT", "AZE", "BDI", "BEL", "BEN", "BES", "BFA", "BGD", "BGR", "BHR", "BHS",
-    "BIH", "BLM", "BLR", "BLZ", "BMU", "BOL", "BRA", "BRB", "BRN", "BTN", "BVT", "BWA", "CAF",
-    "CAN", "CCK", "CHE", "CHL", "CHN", "CIV", "CMR", "COD", "COG", "COK", "COL", "COM", "CPV",
-    "CRI", "CUB", "CUW", "CXR", "CYM", "CYP", "CZE", "DEU", "DJI", "DMA", "DNK", "DOM", "DZA",
-    "ECU", "EGY", "ERI", "ESH", "ESP", "EST", "ETH", "FIN", "FJI", "FLK", "FRA", "FRO", "FSM",
-    "GAB", "GBR", "GEO", "GGY", "GHA", "GIB", "GIN", "GLP", "GMB", "GNB", "GNQ", "GRC", "GRD",
-    "GRL", "GTM", "GUF", "GUM", "GUY", "HKG", "HMD", "HND", "HRV", "HTI", "HUN", "IDN", "IMN",
-    "IND", "IOT", "IRL", "IRN", "IRQ", "ISL", "ISR", "ITA", "JAM", "JEY", "JOR", "JPN", "KAZ",
-    "KEN", "KGZ", "KHM", "KIR", "KNA", "KOR", "KWT", "LAO", "LBN", "LBR", "LBY", "LCA", "LIE",
-    "LKA", "LSO", "LTU", "LUX", "LVA", "MAC", "MAF", "MAR", "MCO", "MDA", "MDG", "MDV", "MEX",
-    "MHL", "MKD", "MLI", "MLT", "MMR", "MNE", "MNG", "MNP", "MOZ", "MRT", "MSR", "MTQ", "MUS",
-    "MWI", "MYS", "MYT", "NAM", "NCL", "NER", "NFK", "NGA", "NIC", "NIU", "NLD", "NOR", "NPL",
-    "NRU", "NZL", "OMN", "PAK", "PAN", "PCN", "PER", "PHL", "PLW", "PNG", "POL", "PRI", "PRK",
-    "PRT", "PRY", "PSE", "PYF", "QAT", "REU", "ROU", "RUS", "RWA", "SAU", "SDN", "SEN", "SGP",
-    "SGS", "SHN", "SJM", "SLB", "SLE", "SLV", "SMR", "SOM", "SPM", "SRB", "SSD", "STP", "SUR",
-    "SVK", "SVN", "SWE", "SWZ", "SXM", "SYC", "SYR", "TCA", "TCD", "TGO", "THA", "TJK", "TKL",
-    "TKM", "TLS", "TON", "TTO", "TUN", "TUR", "TUV", "TWN", "TZA", "UGA", "UKR", "UMI", "URY",
-    "USA", "UZB", "VAT", "VCT", "VEN", "VGB", "VIR", "VNM", "VUT", "WLF", "WSM", "YEM", "ZAF",
-    "ZMB", "ZWE",
-};
 
 /* One validation run. */
 typedef struct {
@@ -263,34 +221,14 @@ s_norm (s_check_t *ck, s_norm_fn norm, const char *field, const char *value, cha
     return s_fail (ck, e.code ? e.code : "INVALID_VALUE", field, "%s", *msg ? msg : "not valid");
 }
 
-static int
-s_cmp_code (const void *key, const void *elem)
-{
-    return strcmp (key, elem);
-}
-
-/* ISO 3166-1 (see the header comment); `nationality` adds the ICAO codes. */
+/* ISO 3166-1 (intake_country); `nationality` adds the ICAO codes. */
 static bool
 s_country_valid (const char *code, bool nationality)
 {
-    size_t len = strlen (code);
-    for (size_t i = 0; i < len; i++)
-        if (code[i] < 'A' || code[i] > 'Z')
-            return false;
-    if (len == 2)
-        return bsearch (code, s_alpha2, sizeof s_alpha2 / sizeof s_alpha2[0], sizeof s_alpha2[0],
-                        s_cmp_code) != NULL ||
-               strcmp (code, "XK") == 0;
-    if (len == 3) {
-        if (strcmp (code, "XKX") == 0)
-            return true;
-        if (nationality && (strcmp (code, "XXA") == 0 || strcmp (code, "XXB") == 0 ||
-                            strcmp (code, "XXC") == 0 || strcmp (code, "XXX") == 0))
-            return true;
-        return bsearch (code, s_alpha3, sizeof s_alpha3 / sizeof s_alpha3[0], sizeof s_alpha3[0],
-                        s_cmp_code) != NULL;
-    }
-    return false;
+    if (nationality && (strcmp (code, "XXA") == 0 || strcmp (code, "XXB") == 0 ||
+                        strcmp (code, "XXC") == 0 || strcmp (code, "XXX") == 0))
+        return true;
+    return intake_country_find (code, NULL);
 }
 
 bool

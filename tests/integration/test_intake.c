@@ -557,8 +557,10 @@ test_same_identifiers_same_tokens (void **state)
     s_replace (&b->addresses[0]->postcode, "5911ab");
     s_replace (&a->addresses[0]->house_number, "12a");
     s_replace (&b->addresses[0]->house_number, "12 A");
-    s_replace (&a->vehicles[0]->licence_plate, "12-ABC-3");
-    s_replace (&b->vehicles[0]->licence_plate, "12 abc 3");
+    s_replace (&a->vehicles[0]->licence_plate, "B-AB 1234"); /* a German plate */
+    s_replace (&b->vehicles[0]->licence_plate, "b ab-1234");
+    s_replace (&a->vehicles[0]->country, "DE");  /* ISO 3166-1 alpha-2 ... */
+    s_replace (&b->vehicles[0]->country, "DEU"); /* ... and alpha-3 */
     s_replace (&a->employers[0]->kvk_number, "12345678");
     s_replace (&b->employers[0]->kvk_number, "1234.5678");
     char ida[INTAKE_SIGNAL_ID_SIZE], idb[INTAKE_SIGNAL_ID_SIZE];

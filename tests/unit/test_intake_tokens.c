@@ -218,11 +218,11 @@ static const spec_t s_signal_b = {
         {
             {"KERKSTRAAT", "12 A", "5911ab", " venlo", "nld"},
             {NULL, "3", "5912cd", NULL, ""},
-            {"hauptstrasse", "7", "10115", "BERLIN", "DE"},
+            {"hauptstrasse", "7", "10115", "BERLIN", "deu"}, /* alpha-3 = alpha-2 */
             {NULL, NULL, "5913EF", NULL, NULL},
         },
     .n_vehicles = 2,
-    .vehicles = {{"12 abc 3", "NL"}, {"wx-12345", "pl"}},
+    .vehicles = {{"12 abc 3", "NL"}, {"wx-12345", "POL"}},
     .n_employers = 2,
     .employers = {{"Schoonmaak B.V.", "1234 5678"}, {"Tuinderij", ""}},
 };
@@ -417,6 +417,10 @@ test_errors_name_the_field (void **state)
     s_expect_error (&veh, "", "INVALID_PLATE", "vehicles[0].licence_plate");
     veh.vehicles[0].licence_plate = "12ABC3";
     veh.vehicles[0].country = "P L";
+    s_expect_error (&veh, NULL, "INVALID_COUNTRY", "vehicles[0].country");
+    veh.vehicles[0].country = "XYZ"; /* letters, but no country */
+    s_expect_error (&veh, NULL, "INVALID_COUNTRY", "vehicles[0].country");
+    veh.vehicles[0].country = "QQ";
     s_expect_error (&veh, NULL, "INVALID_COUNTRY", "vehicles[0].country");
 
     spec_t emp = {.n_employers = 2, .employers = {{"A", "12345678"}, {"B", "1234567"}}};
