@@ -7,6 +7,7 @@
     envp, paths) is prepared before the fork.
 */
 #include "proc_child.h"
+#include "cpu_usage.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -278,41 +279,8 @@ proc_rss_kib (pid_t pid)
 long
 proc_cpu_ms (pid_t pid)
 {
-    char path[64], buf[1024];
-    snprintf (path, sizeof path, "/proc/%d/stat", (int)pid);
-    FILE *f = fopen (path, "r");
-    if (!f)
-        return -1;
-    size_t n = fread (buf, 1, sizeof buf - 1, f);
-    fclose (f);
-    buf[n] = '\0';
-    /* The command name (field 2) is in parentheses and may hold spaces:
-       count fields from the last ')'.  utime and stime are fields 14, 15. */
-    char *p = strrchr (buf, ')');
-    if (!p)
-        return -1;
-    p++;
-    long ticks = 0;
-    for (int field = 3; field <= 15; field++) {
-        char *end = NULL;
-        while (*p == ' ')
-            p++;
-        if (field >= 14) {
-            errno = 0;
-            long v = strtol (p, &end, 10);
-            if (errno != 0 || end == p || v < 0)
-                return -1;
-            ticks += v;
-            p = end;
-        }
-        else {
-            p = strchr (p, ' ');
-            if (!p)
-                return -1;
-        }
-    }
-    long hz = sysconf (_SC_CLK_TCK);
-    return hz > 0 ? ticks * 1000 / hz : -1;
+    double cpu = cpu_pid (pid);
+    return cpu < 0 ? -1 : (long)(cpu * 1000.0 + 0.5);
 }
 
 int
