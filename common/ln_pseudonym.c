@@ -171,7 +171,9 @@ s_classify (uint32_t cp, bool digits)
             return CP_SEP;
         if (c == '\'' || c == '`')
             return CP_DROP;
-        return CP_BAD; /* other punctuation, symbols, controls */
+        if (digits && c != '\0' && strchr ("()/&+;:\"", c))
+            return CP_SEP; /* places: "Blerick (Venlo)", "Maas/Waal" */
+        return CP_BAD;     /* other punctuation, symbols, controls */
     }
     if (cp < 0xA0)
         return CP_BAD; /* C1 controls */

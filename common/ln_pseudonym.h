@@ -68,7 +68,9 @@
         Example: "  Jan-Willem  D'Éçole " -> "jan willem decole".
 
     place (INVALID_ADDRESS): a street or city name.  As name, but ASCII
-        digits are kept ("Laan 1940-1945" -> "laan 1940 1945").
+        digits are kept ("Laan 1940-1945" -> "laan 1940 1945") and
+        ( ) / & + ; : " separate words too ("Blerick (Venlo)" ->
+        "blerick venlo"); other ASCII punctuation (# ! ? * ...) is refused.
 
     date  (INVALID_DATE) -> "YYYY-MM-DD"
         YYYY-MM-DD, or day first: D-M-YYYY, DD-MM-YYYY, D/M/YYYY,

@@ -54,8 +54,10 @@
       later makes the tokens), so whatever passes here can be tokenised.
       Dutch postcode and house-number rules apply to addresses in NL (country
       empty, NL or NLD); abroad they are text.  Names of persons must pass
-      the name normaliser (INVALID_NAME); employer names, streets and cities
-      are free text.
+      the name normaliser (INVALID_NAME), streets and cities the place
+      normaliser (INVALID_ADDRESS: letters, digits, separators, no other
+      symbols; they are part of an address's token); employer names are
+      free text.
     - Nationality: ISO 3166-1 alpha-2 or alpha-3 in upper case
       (intake_country: iso-codes 4.15), plus XK/XKX (Kosovo) and the ICAO 9303 codes
       XXA (stateless), XXB (refugee), XXC (other refugee) and XXX
@@ -634,6 +636,14 @@ s_check_address (s_check_t *ck, size_t i, const Lantern__V1__Address *a)
     if (s_given (a->country) && !s_country_valid (a->country, false))
         return s_fail (ck, "INVALID_COUNTRY", s_elem (f, sizeof f, "addresses", i, "country"),
                        "not an ISO 3166-1 country code in upper case (e.g. NL, DEU)");
+    if (s_given (a->street) &&
+        s_norm (ck, ln_pseudonym_norm_place, s_elem (f, sizeof f, "addresses", i, "street"),
+                a->street, norm, sizeof norm) != 0)
+        return -1;
+    if (s_given (a->city) &&
+        s_norm (ck, ln_pseudonym_norm_place, s_elem (f, sizeof f, "addresses", i, "city"), a->city,
+                norm, sizeof norm) != 0)
+        return -1;
     if (!s_dutch (a->country))
         return 0;
     if (s_given (a->postcode) &&

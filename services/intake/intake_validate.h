@@ -43,7 +43,8 @@
                        (INVALID_DATE, DATE_IN_FUTURE, DATE_BEFORE_1900),
                        INVALID_NATIONALITY, INVALID_BSN, BSN_CHECKSUM,
                        INVALID_DOCUMENT, INVALID_PHONE, MINOR_FLAG_MISSING
-     12. addresses     each: EMPTY_ADDRESS, INVALID_COUNTRY, INVALID_POSTCODE,
+     12. addresses     each: EMPTY_ADDRESS, INVALID_COUNTRY, INVALID_ADDRESS
+                       (street, then city), INVALID_POSTCODE,
                        INVALID_HOUSE_NUMBER
      13. vehicles      each: EMPTY_VEHICLE, INVALID_PLATE, INVALID_COUNTRY
      14. employers     each: EMPTY_EMPLOYER, INVALID_KVK

@@ -684,6 +684,18 @@ m_address_country_name (Lantern__V1__SignalDetails *d)
 }
 
 static void
+m_street_symbol (Lantern__V1__SignalDetails *d)
+{
+    s_set (&d->addresses[0]->street, "Kasteelstraat #12");
+}
+
+static void
+m_city_symbol (Lantern__V1__SignalDetails *d)
+{
+    s_set (&d->addresses[0]->city, "Venlo!");
+}
+
+static void
 m_postcode_invalid (Lantern__V1__SignalDetails *d)
 {
     s_set (&d->addresses[0]->postcode, "59111 AB");
@@ -801,6 +813,8 @@ static const intake_case_t s_cases[] = {
     CASE (minor_without_flag, "MINOR_FLAG_MISSING", "details.persons[0].date_of_birth"),
     CASE (empty_address, "EMPTY_ADDRESS", "details.addresses[1]"),
     CASE (address_country_name, "INVALID_COUNTRY", "details.addresses[0].country"),
+    CASE (street_symbol, "INVALID_ADDRESS", "details.addresses[0].street"),
+    CASE (city_symbol, "INVALID_ADDRESS", "details.addresses[0].city"),
     CASE (postcode_invalid, "INVALID_POSTCODE", "details.addresses[0].postcode"),
     CASE (house_number_invalid, "INVALID_HOUSE_NUMBER", "details.addresses[0].house_number"),
     CASE (empty_vehicle, "EMPTY_VEHICLE", "details.vehicles[1]"),
@@ -900,6 +914,13 @@ m_foreign_address (Lantern__V1__SignalDetails *d)
 }
 
 static void
+m_place_with_parentheses (Lantern__V1__SignalDetails *d)
+{
+    s_set (&d->addresses[0]->street, "Maas/Waalweg");
+    s_set (&d->addresses[0]->city, "Blerick (Venlo)");
+}
+
+static void
 m_vehicle_description_only (Lantern__V1__SignalDetails *d)
 {
     s_add_vehicle (d, s_vehicle ("", "PL", "grijze personenauto met Pools kenteken"));
@@ -936,6 +957,7 @@ static const intake_case_t s_valid[] = {
     CASE (description_only_person, NULL, NULL),
     CASE (stateless_victim, NULL, NULL),
     CASE (foreign_address, NULL, NULL),
+    CASE (place_with_parentheses, NULL, NULL),
     CASE (vehicle_description_only, NULL, NULL),
     CASE (account_only, NULL, NULL),
     CASE (twenty_persons, NULL, NULL),

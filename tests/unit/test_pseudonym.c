@@ -168,6 +168,11 @@ test_name_refusals (void **state)
     NORM (ln_pseudonym_norm_place, "Laan 1940-1945", "laan 1940 1945");
     NORM (ln_pseudonym_norm_place, "'s-Hertogenbosch", "s hertogenbosch");
     FAIL (ln_pseudonym_norm_place, "Kerkstraat #1", "INVALID_ADDRESS");
+    NORM (ln_pseudonym_norm_place, "Blerick (Venlo)", "blerick venlo");
+    NORM (ln_pseudonym_norm_place, "Maas/Waal", "maas waal");
+    NORM (ln_pseudonym_norm_place, "\"De Roode Roos\" & Zn; achterom", "de roode roos zn achterom");
+    FAIL (ln_pseudonym_norm_place, "( / )", "INVALID_ADDRESS");  /* nothing left */
+    FAIL (ln_pseudonym_norm_name, "Jan (Piet)", "INVALID_NAME"); /* names stay strict */
     FAIL (ln_pseudonym_norm_place, " ", "INVALID_ADDRESS");
 }
 
