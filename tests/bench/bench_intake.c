@@ -10,8 +10,8 @@
     by the benchmark's one thread, each submitting the shared test baseline
     signal
     (tests/support/intake_cases.c: 2 persons, an address, a vehicle, an
-    employer, indicators, an account; validated, pseudonymised, stored with
-    its history row, its event, its stored reply and its audit row)
+    employer, indicators, an account; validated, pseudonymised, stored,
+    with its event, its stored reply and its audit row)
     synchronously, one after the other, for SECONDS seconds after a warm-up.
     "Accepted" counts OK replies only, and the run checks that the database
     holds exactly that many signals afterwards (durable, nothing lost,
@@ -171,7 +171,9 @@ s_run (const char *label, int batch_max, int clients, double seconds)
     bool in_window = false, after = false;
     long acc0 = 0, acc1 = 0;
     int64_t w0 = 0, w1 = 0;
-    cpu_t c0, c1;
+    cpu_t c0, c1; /* read when the window opens and closes */
+    memset (&c0, 0, sizeof c0);
+    memset (&c1, 0, sizeof c1);
     for (;;) {
         int64_t now = ln_clock_mono_ms ();
         if (!in_window && !after && now >= t0) {
