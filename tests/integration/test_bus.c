@@ -165,6 +165,42 @@ test_ping_reads_principal (void **state)
     ln_client_destroy (&c);
 }
 
+static uint64_t s_last_position (void);
+
+/* Ping's last_position is the newest position, also on a node that has no
+   subscriber (which then does not read its bounds after every batch). */
+static void
+test_ping_last_position_is_fresh (void **state)
+{
+    (void)state;
+    ln_client_t *op = bus_client (s_keys, s_server, "op");
+    ln_client_t *reader = bus_client (s_keys, s_server, "reader");
+    assert_non_null (op);
+    assert_non_null (reader);
+    for (int round = 0; round < 3; round++) {
+        char id[32];
+        snprintf (id, sizeof id, "fresh-%d", round);
+        Lantern__V1__ServerMessage *posted = s_post (op, id, "a notice");
+        assert_non_null (posted);
+        assert_int_equal (posted->reply->status, LANTERN__V1__REPLY__STATUS__OK);
+        s_free (posted);
+
+        Lantern__V1__Ping ping = LANTERN__V1__PING__INIT;
+        Lantern__V1__Request req = LANTERN__V1__REQUEST__INIT;
+        snprintf (id, sizeof id, "fresh-ping-%d", round);
+        req.request_id = id;
+        req.command_case = LANTERN__V1__REQUEST__COMMAND_PING;
+        req.ping = &ping;
+        Lantern__V1__ServerMessage *m = s_call (reader, &req);
+        assert_non_null (m);
+        assert_int_equal (m->reply->status, LANTERN__V1__REPLY__STATUS__OK);
+        assert_int_equal (m->reply->ping->last_position, s_last_position ());
+        s_free (m);
+    }
+    ln_client_destroy (&op);
+    ln_client_destroy (&reader);
+}
+
 static void
 test_retry_returns_first_reply (void **state)
 {
@@ -880,6 +916,7 @@ main (void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test (test_ping_reads_principal),
+        cmocka_unit_test (test_ping_last_position_is_fresh),
         cmocka_unit_test (test_retry_returns_first_reply),
         cmocka_unit_test (test_forbidden_is_refused_and_audited),
         cmocka_unit_test (test_invalid_argument_changes_nothing),
