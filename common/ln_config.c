@@ -946,9 +946,7 @@ s_check_group_list (s_walk_t *w, const config_setting_t *s, const ln_config_spec
     char eprefix[LN_CONFIG_PATH_MAX + 4];
     snprintf (eprefix, sizeof eprefix, "%s.[]", spath);
     size_t count = (size_t)config_setting_length (s);
-    view->lists = realloc (view->lists, (view->nlists + 1) * sizeof *view->lists);
-    if (!view->lists)
-        abort ();
+    view->lists = ln_xrealloc (view->lists, view->nlists + 1, sizeof *view->lists);
     s_list_t *list = &view->lists[view->nlists++];
     list->path = ln_xstrdup (spath + (*view->prefix ? strlen (view->prefix) + 1 : 0));
     list->count = count;

@@ -13,6 +13,7 @@
       hold several statements); it is code shipped in the binary, not input.
 */
 #include "ln_db.h"
+#include "ln_alloc.h"
 #include "ln_clock.h"
 
 #include <errno.h>
@@ -670,16 +671,7 @@ out:
 static void
 s_array_put (ln_db_array_t *a, const void *bytes, size_t size)
 {
-    if (a->size + size > a->cap) {
-        size_t cap = a->cap ? a->cap : 256;
-        while (cap < a->size + size)
-            cap *= 2;
-        char *p = realloc (a->data, cap);
-        if (!p)
-            abort ();
-        a->data = p;
-        a->cap = cap;
-    }
+    a->data = ln_xgrow (a->data, &a->cap, a->size + size, 1);
     if (size)
         memcpy (a->data + a->size, bytes, size);
     a->size += size;

@@ -1,5 +1,6 @@
 /*  ln_dynbuf: a growing text buffer with a hard maximum (ln_dynbuf.h). */
 #include "ln_dynbuf.h"
+#include "ln_alloc.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -44,16 +45,7 @@ ln_dynbuf_addn (ln_dynbuf_t *self, const char *data, size_t len)
 {
     if (len > self->max - self->len)
         return -1;
-    if (self->len + len + 1 > self->cap) {
-        size_t cap = self->cap;
-        while (self->len + len + 1 > cap)
-            cap *= 2;
-        char *text = realloc (self->text, cap);
-        if (!text)
-            abort ();
-        self->text = text;
-        self->cap = cap;
-    }
+    self->text = ln_xgrow (self->text, &self->cap, self->len + len + 1, 1);
     memcpy (self->text + self->len, data, len);
     self->len += len;
     self->text[self->len] = '\0';

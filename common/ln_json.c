@@ -12,6 +12,7 @@
     (DESIGN.md), and stops at OUTPUT_DEPTH_MAX anyway.
 */
 #include "ln_json.h"
+#include "ln_alloc.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -1045,16 +1046,7 @@ s_put (buf_t *b, const void *data, size_t n)
 {
     if (n == 0)
         return;
-    if (b->cap - b->len < n) {
-        size_t cap = b->cap ? b->cap : 64;
-        while (cap - b->len < n)
-            cap *= 2;
-        uint8_t *grown = realloc (b->data, cap);
-        if (!grown)
-            abort ();
-        b->data = grown;
-        b->cap = cap;
-    }
+    b->data = ln_xgrow (b->data, &b->cap, b->len + n, 1);
     memcpy (b->data + b->len, data, n);
     b->len += n;
 }

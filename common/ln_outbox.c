@@ -18,6 +18,7 @@
       ln_db_conn and classifies failures itself, as ln_db does.
 */
 #include "ln_outbox.h"
+#include "ln_alloc.h"
 #include "ln_clock.h"
 
 #include <inttypes.h>
@@ -803,10 +804,7 @@ ln_outbox_read (ln_db_t *db, uint64_t after_position, size_t limit, ln_outbox_ba
         goto out;
     }
     if ((size_t)ntuples > batch->capacity) {
-        ln_outbox_row_t *rows = realloc (batch->rows, (size_t)ntuples * sizeof *rows);
-        if (!rows)
-            abort ();
-        batch->rows = rows;
+        batch->rows = ln_xrealloc (batch->rows, (size_t)ntuples, sizeof *batch->rows);
         batch->capacity = (size_t)ntuples;
     }
     for (int i = 0; i < ntuples; i++) {

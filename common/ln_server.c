@@ -16,6 +16,7 @@
          reconnection.
 */
 #include "ln_server.h"
+#include "ln_alloc.h"
 #include "ln_clock.h"
 
 #include <errno.h>
@@ -322,14 +323,7 @@ ln_call_stage (ln_call_t *call, void *item, void (*destroy) (void *item))
         abort ();
     }
     stash_t *st = &call->stash;
-    if (st->nitems == st->items_cap) {
-        size_t cap = st->items_cap ? st->items_cap * 2 : 4;
-        staged_t *items = realloc (st->items, cap * sizeof *items);
-        if (!items)
-            abort ();
-        st->items = items;
-        st->items_cap = cap;
-    }
+    st->items = ln_xgrow (st->items, &st->items_cap, st->nitems + 1, sizeof *st->items);
     st->items[st->nitems++] = (staged_t){item, destroy};
 }
 
@@ -365,14 +359,7 @@ s_stash_event (stash_t *st, const ln_outbox_event_t *event, const char *event_id
     memcpy (corr, event->correlation_id ? event->correlation_id : "", corr_len + 1);
     if (event->payload_size)
         memcpy (payload, event->payload, event->payload_size);
-    if (st->nevents == st->events_cap) {
-        size_t cap = st->events_cap ? st->events_cap * 2 : 2;
-        deferred_t *events = realloc (st->events, cap * sizeof *events);
-        if (!events)
-            abort ();
-        st->events = events;
-        st->events_cap = cap;
-    }
+    st->events = ln_xgrow (st->events, &st->events_cap, st->nevents + 1, sizeof *st->events);
     deferred_t *d = &st->events[st->nevents++];
     d->block = block;
     d->event = *event;

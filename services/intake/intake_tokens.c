@@ -108,12 +108,8 @@ s_add_token (const s_ctx_t *ctx, Lantern__V1__Token ***tokens, size_t *n, int ki
     lantern__v1__token__init (token);
     token->kind = (Lantern__V1__IdentifierKind)kind;
     token->token = ln_xstrdup (hex);
-    Lantern__V1__Token **grown = realloc (*tokens, (*n + 1) * sizeof *grown);
-    if (!grown)
-        abort ();
-    grown[*n] = token;
-    *tokens = grown;
-    (*n)++;
+    *tokens = ln_xrealloc (*tokens, *n + 1, sizeof **tokens);
+    (*tokens)[(*n)++] = token;
     return 0;
 }
 

@@ -35,6 +35,7 @@
 #include <time.h>
 
 #include "connect.h"
+#include "ln_alloc.h"
 #include "lanternctl.h"
 #include "ln_json.h"
 #include "request.h"
@@ -278,11 +279,8 @@ typedef struct {
 static void
 s_strv_push (strv_t *v, const char *item)
 {
-    const char **grown = realloc (v->items, (v->count + 1) * sizeof *grown);
-    if (!grown)
-        abort ();
-    grown[v->count++] = item;
-    v->items = grown;
+    v->items = ln_xrealloc (v->items, v->count + 1, sizeof *v->items);
+    v->items[v->count++] = item;
 }
 
 static void

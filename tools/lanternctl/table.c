@@ -1,5 +1,6 @@
 /*  lanternctl table: see table.h. */
 #include "table.h"
+#include "ln_alloc.h"
 
 #include <stdbool.h>
 #include <stdlib.h>
@@ -56,14 +57,8 @@ s_cell (const char *text)
 void
 lanternctl_table_add (lanternctl_table_t *self, const char *const *cells)
 {
-    if (self->rows == self->capacity) {
-        size_t capacity = self->capacity ? self->capacity * 2 : 8;
-        char **grown = realloc (self->cells, capacity * self->columns * sizeof *grown);
-        if (!grown)
-            abort ();
-        self->cells = grown;
-        self->capacity = capacity;
-    }
+    self->cells = ln_xgrow (self->cells, &self->capacity, self->rows + 1,
+                            self->columns * sizeof *self->cells);
     for (size_t c = 0; c < self->columns; c++)
         self->cells[self->rows * self->columns + c] = s_cell (cells[c]);
     self->rows++;
