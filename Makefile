@@ -54,6 +54,10 @@ WKT        := google/protobuf/any google/protobuf/timestamp
 PROTO_C    := $(patsubst proto/%.proto,$(BUILD)/gen/%.pb-c.c,$(PROTOS)) \
               $(patsubst %,$(BUILD)/gen/%.pb-c.c,$(WKT))
 PROTO_H    := $(PROTO_C:.c=.h)
+# The table of every lantern.v1 message (common/ln_messages.h), generated
+# from the .proto files so that a service's new proto file needs no edit in
+# common/.
+MSG_TABLE  := $(BUILD)/gen/ln_messages_table.c
 COMMON_SRC := $(wildcard common/*.c)
 CTL_SRC    := $(wildcard tools/lanternctl/*.c)
 SUPPORT_SRC:= $(wildcard tests/support/*.c)
@@ -74,7 +78,7 @@ SVC_TEST_SRC := $(wildcard tests/unit/test_intake*.c tests/integration/test_inta
 # $(call objs,VARIANT,SOURCES)
 objs = $(patsubst %.c,$(BUILD)/$(1)/%.o,$(patsubst $(BUILD)/gen/%,gen/%,$(2)))
 
-LIB_SRC    := $(COMMON_SRC) $(PROTO_C)
+LIB_SRC    := $(COMMON_SRC) $(PROTO_C) $(MSG_TABLE)
 LIB_plain  := $(BUILD)/plain/liblantern.a
 LIB_asan   := $(BUILD)/asan/liblantern.a
 SUP_plain  := $(BUILD)/plain/libtestsupport.a
@@ -111,6 +115,11 @@ $(BUILD)/gen/google/protobuf/%.pb-c.c $(BUILD)/gen/google/protobuf/%.pb-c.h: /us
 	@mkdir -p $(BUILD)/gen
 	@echo "  PROTOC  $<"
 	$(Q)protoc-c --proto_path=/usr/include --c_out=$(BUILD)/gen $<
+
+$(MSG_TABLE): $(PROTOS) tools/build/gen-messages.sh
+	@mkdir -p $(@D)
+	@echo "  GEN     $@"
+	$(Q)tools/build/gen-messages.sh $(PROTOS) > $@.tmp && mv $@.tmp $@
 
 # --- compile ------------------------------------------------------------------
 # Generated code is compiled with the same warnings; every object waits for
@@ -155,12 +164,14 @@ endef
 $(eval $(call variant,plain,$(OPT)))
 $(eval $(call variant,asan,$(SANFLAGS)))
 
-$(BUILD)/bin/lanternctl: $(call objs,plain,$(CTL_SRC)) $(LIB_plain)
+# lanternctl also links the services' archive, for the tables of event types
+# it shows (tools/lanternctl/known.c): only what it references is taken.
+$(BUILD)/bin/lanternctl: $(call objs,plain,$(CTL_SRC)) $(SVC_plain) $(LIB_plain)
 	@mkdir -p $(@D)
 	@echo "  LD      $@"
 	$(Q)$(CC) $(OPT) -o $@ $^ $(PKG_LIBS) -lpthread
 
-$(BUILD)/asan/bin/lanternctl: $(call objs,asan,$(CTL_SRC)) $(LIB_asan)
+$(BUILD)/asan/bin/lanternctl: $(call objs,asan,$(CTL_SRC)) $(SVC_asan) $(LIB_asan)
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(SANFLAGS) -o $@ $^ $(PKG_LIBS) -lpthread
 

@@ -313,6 +313,12 @@ ln_auth_principal_of (ln_auth_t *self, zframe_t *frame)
 }
 
 const ln_principal_t *
+ln_auth_principal_of_user_id (ln_auth_t *self, const char *user_id)
+{
+    return self && user_id ? ln_registry_lookup (self->registry, user_id) : NULL;
+}
+
+const ln_principal_t *
 ln_auth_principal_of_msg (ln_auth_t *self, zmsg_t *msg)
 {
     return msg ? ln_auth_principal_of (self, zmsg_first (msg)) : NULL;

@@ -90,6 +90,10 @@ const ln_registry_t *ln_auth_registry (const ln_auth_t *self);
    pointer is valid until ln_auth_destroy. */
 const ln_principal_t *ln_auth_principal_of (ln_auth_t *self, zframe_t *frame);
 
+/* Same, from the User-Id metadata of a received zmq_msg_t
+   (zmq_msg_gets (msg, "User-Id")); NULL-safe. */
+const ln_principal_t *ln_auth_principal_of_user_id (ln_auth_t *self, const char *user_id);
+
 /* Same, for a whole message (reads its first frame; moves its cursor). */
 const ln_principal_t *ln_auth_principal_of_msg (ln_auth_t *self, zmsg_t *msg);
 

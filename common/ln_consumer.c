@@ -25,7 +25,9 @@
 #include <zmq.h>
 
 #include "ln_auth.h"
+#include "ln_clock.h"
 #include "ln_log.h"
+#include "ln_server.h"
 #include "ln_pbcheck.h"
 #include "wire.pb-c.h"
 
@@ -50,13 +52,22 @@ struct _ln_consumer_t {
     size_t batch_max;
 
     ln_consumer_state_t state;
-    uint64_t committed; /* cursor as the database holds it */
+    uint64_t committed;     /* cursor as the database holds it */
+    char projection[16];    /* asked for in Subscribe ("" = what the policy allows) */
+    uint64_t upstream_last; /* the upstream's newest position, from its last Deliver/Reset */
+    int64_t last_heard_us;  /* wall time of the last message from the upstream (0: never) */
+    char problem[256];      /* why it stopped or waits */
+    uint64_t stopped_at;    /* RESET: first position held; POISONED: the refused position */
 
     /* The batch being gathered; empty between calls. */
     ln_event_t **events;
     uint64_t *positions;
     size_t count;
-    uint32_t credit_owed; /* duplicates consumed since the last Credit */
+    uint32_t credit_owed; /* Delivers read and not applied (duplicates, leftovers of an
+                             earlier subscription, those read while stopped or backing
+                             off) since the last Credit: every Deliver read is confirmed
+                             (docs/protocol.md 5.3), so that the node's ledger of
+                             unconfirmed bytes empties */
 
     int64_t heard_at;      /* last Deliver (accepted or duplicate) or Subscribe */
     int64_t holdoff_until; /* gaps and bad messages before this are leftovers */
@@ -140,6 +151,17 @@ s_send (ln_consumer_t *self, const Lantern__V1__ClientMessage *msg)
     return 0;
 }
 
+static void s_grant (ln_consumer_t *self, uint64_t n);
+
+/* One more Deliver read and not applied: to be confirmed with the next
+   Credit. */
+static void
+s_owe (ln_consumer_t *self, uint64_t n)
+{
+    uint64_t owed = self->credit_owed + n;
+    self->credit_owed = owed > UINT32_MAX ? UINT32_MAX : (uint32_t)owed;
+}
+
 /* Send Subscribe{after_position: cursor, credit}.  `holdoff`: the previous
    subscription may still have messages in flight (we resubscribe because of
    a gap, a bad message or a failed batch), so gaps and bad messages that
@@ -155,12 +177,16 @@ s_subscribe (ln_consumer_t *self, int64_t now, const char *why, bool holdoff)
     Lantern__V1__ClientMessage msg = LANTERN__V1__CLIENT_MESSAGE__INIT;
     sub.after_position = self->committed;
     sub.credit = self->credit;
+    sub.projection = self->projection;
     msg.kind_case = LANTERN__V1__CLIENT_MESSAGE__KIND_SUBSCRIBE;
     msg.subscribe = &sub;
+    /* What we read and did not apply is confirmed first: the node's ledger
+       of this connection counts every Deliver it sent. */
+    s_grant (self, self->credit_owed);
+    self->credit_owed = 0;
     bool sent = s_send (self, &msg) == 0;
     self->holdoff_until = holdoff ? now + self->holdoff_ms : 0;
     self->heard_at = now;
-    self->credit_owed = 0; /* the new subscription starts with a full window */
     if (!sent) {
         self->sub_pending = true;
         self->sub_why = why;
@@ -281,8 +307,8 @@ s_fail (ln_consumer_t *self, const char *what, const ln_error_t *err)
                   self->upstream, what, err && err->code ? err->code : "-", err ? err->field : "",
                   err ? err->message : "", s_ull (self->committed), self->count,
                   ln_db_last_lost (self->db) ? "yes" : "no");
+    s_owe (self, self->count); /* read, not applied: confirmed at the resubscription */
     s_drop_batch (self);
-    self->credit_owed = 0;
     self->state = LN_CONSUMER_BACKOFF;
     s_schedule_retry (self);
 }
@@ -402,6 +428,9 @@ s_poison (ln_consumer_t *self, uint64_t position, const char *code, const char *
     if (s_flush (self) != 0)
         return; /* BACKOFF: the event comes again after the recovery */
     self->state = LN_CONSUMER_POISONED;
+    self->stopped_at = position;
+    snprintf (self->problem, sizeof self->problem, "event at %llu refused: %s %s: %s",
+              s_ull (position), code, field, message);
     ln_log_error ("stream stopped: event refused, an operator must look",
                   "upstream=%s position=%llu cursor=%llu code=%s field=%s error=%s", self->upstream,
                   s_ull (position), s_ull (self->committed), code, field, message);
@@ -418,11 +447,11 @@ s_on_deliver (ln_consumer_t *self, const Lantern__V1__Deliver *d, int64_t now)
     if (d->position <= have) {
         /* A duplicate after a resubscription: it took one credit. */
         self->heard_at = now;
-        if (self->credit_owed < UINT32_MAX)
-            self->credit_owed++;
+        s_owe (self, 1);
         return;
     }
     if (d->previous_position != have) {
+        s_owe (self, 1); /* dropped: a leftover, or the stream is suspect */
         char detail[128];
         snprintf (detail, sizeof detail, "have=%llu previous=%llu position=%llu", s_ull (have),
                   s_ull (d->previous_position), s_ull (d->position));
@@ -461,11 +490,29 @@ out:
 }
 
 static void
-s_on_reset (ln_consumer_t *self, const Lantern__V1__Reset *r)
+s_on_reset (ln_consumer_t *self, const Lantern__V1__Reset *r, int64_t now)
 {
     if (s_flush (self) != 0)
         return; /* BACKOFF; a later Subscribe will hear the Reset again */
+    const char *reason = r->reason ? r->reason : "";
+    self->upstream_last = r->last_position;
+    if (strcmp (reason, "LIMIT") == 0 || strcmp (reason, "UNAVAILABLE") == 0) {
+        /* the upstream cannot serve us now: subscribe again later */
+        int wait = r->retry_after_ms ? (int)(r->retry_after_ms > 60000 ? 60000 : r->retry_after_ms)
+                                     : RESEND_MAX_MS;
+        snprintf (self->problem, sizeof self->problem, "upstream said %s: %s", reason,
+                  r->message ? r->message : "");
+        ln_log_warn ("stream refused for now, subscribing again later",
+                     "upstream=%s reason=%s retry_ms=%d message=%s", self->upstream, reason, wait,
+                     r->message ? r->message : "");
+        self->heard_at = now + wait - self->idle_ms; /* the idle resubscribe comes after wait */
+        return;
+    }
     self->state = LN_CONSUMER_RESET;
+    self->stopped_at = r->first_position;
+    snprintf (self->problem, sizeof self->problem, "upstream sent Reset %s (log %llu..%llu): %s",
+              reason, s_ull (r->first_position), s_ull (r->last_position),
+              r->message ? r->message : "");
     ln_log_error ("stream stopped: upstream sent Reset, an operator must resynchronise",
                   "upstream=%s cursor=%llu first=%llu last=%llu reason=%s", self->upstream,
                   s_ull (self->committed), s_ull (r->first_position), s_ull (r->last_position),
@@ -492,18 +539,34 @@ s_on_message (ln_consumer_t *self, const void *data, size_t size, bool multipart
         s_suspect (self, now, "CONSUMER_BAD_MESSAGE", detail);
         return;
     }
+    self->last_heard_us = ln_clock_wall_us ();
     switch (msg->kind_case) {
     case LANTERN__V1__SERVER_MESSAGE__KIND_DELIVER:
+        if (msg->deliver->last_position > self->upstream_last)
+            self->upstream_last = msg->deliver->last_position;
         s_on_deliver (self, msg->deliver, now);
         break;
     case LANTERN__V1__SERVER_MESSAGE__KIND_RESET:
-        s_on_reset (self, msg->reset);
+        s_on_reset (self, msg->reset, now);
         break;
     default:
         s_suspect (self, now, "CONSUMER_BAD_MESSAGE", "neither Deliver nor Reset");
         break;
     }
     protobuf_c_message_free_unpacked (&msg->base, NULL);
+}
+
+/* A message read while not following (backing off, stopped): a Deliver is
+   owed a Credit all the same. */
+static void
+s_count_unapplied (ln_consumer_t *self, const void *data, size_t size)
+{
+    Lantern__V1__ServerMessage *msg = (Lantern__V1__ServerMessage *)ln_pbcheck_unpack (
+        &lantern__v1__server_message__descriptor, data, size, NULL, NULL, NULL);
+    if (msg && msg->kind_case == LANTERN__V1__SERVER_MESSAGE__KIND_DELIVER)
+        s_owe (self, 1);
+    if (msg)
+        protobuf_c_message_free_unpacked (&msg->base, NULL);
 }
 
 /* --- public ------------------------------------------------------------------------------ */
@@ -533,6 +596,12 @@ ln_consumer_new (const ln_consumer_config_t *cfg, ln_db_t *db, ln_consumer_apply
                       "a consumer needs the upstream's public key and our key pair");
         goto out;
     }
+    ln_projection_t asked;
+    if (cfg->projection && *cfg->projection && ln_projection_parse (cfg->projection, &asked) != 0) {
+        ln_error_set (err, "CONSUMER_INVALID", "projection",
+                      "projection must be full, pseudonymised or statistical");
+        goto out;
+    }
     if (cfg->idle_ms < 0 || (cfg->idle_ms > 0 && cfg->idle_ms < IDLE_MIN_MS)) {
         ln_error_set (err, "CONSUMER_INVALID", "idle_ms", "idle_ms must be 0 or >= %d",
                       IDLE_MIN_MS);
@@ -543,6 +612,8 @@ ln_consumer_new (const ln_consumer_config_t *cfg, ln_db_t *db, ln_consumer_apply
         abort ();
     snprintf (self->upstream, sizeof self->upstream, "%s", cfg->upstream);
     snprintf (self->endpoint, sizeof self->endpoint, "%s", cfg->endpoint);
+    snprintf (self->projection, sizeof self->projection, "%s",
+              cfg->projection ? cfg->projection : "");
     self->db = db;
     self->apply = apply;
     self->arg = arg;
@@ -636,6 +707,8 @@ ln_consumer_on_readable (ln_consumer_t *self)
         bool more = zmq_msg_more (&msg);
         if (self->state == LN_CONSUMER_FOLLOWING)
             s_on_message (self, zmq_msg_data (&msg), zmq_msg_size (&msg), more, now);
+        else if (!more)
+            s_count_unapplied (self, zmq_msg_data (&msg), zmq_msg_size (&msg));
         zmq_msg_close (&msg);
         /* Discard the rest of a multi-frame message. */
         while (more) {
@@ -711,4 +784,77 @@ ln_consumer_state_t
 ln_consumer_state (const ln_consumer_t *self)
 {
     return self ? self->state : LN_CONSUMER_POISONED;
+}
+
+const char *
+ln_consumer_upstream (const ln_consumer_t *self)
+{
+    return self->upstream;
+}
+
+void
+ln_consumer_status (const ln_consumer_t *self, ln_consumer_status_t *st)
+{
+    memset (st, 0, sizeof *st);
+    snprintf (st->upstream, sizeof st->upstream, "%s", self->upstream);
+    snprintf (st->endpoint, sizeof st->endpoint, "%s", self->endpoint);
+    st->state = self->state;
+    st->position = self->committed;
+    st->upstream_position = self->upstream_last;
+    st->last_heard_us = self->last_heard_us;
+    st->stopped_at = self->stopped_at;
+    /* Following, but nothing heard for three idle intervals (each brings a
+       Subscribe, which a live upstream answers or serves): lagging. */
+    st->lagging = self->state == LN_CONSUMER_FOLLOWING &&
+                  zclock_mono () - self->heard_at > 3LL * self->idle_ms &&
+                  (self->last_heard_us == 0 ||
+                   ln_clock_wall_us () - self->last_heard_us > 3000LL * self->idle_ms);
+    snprintf (st->problem, sizeof st->problem, "%s",
+              self->state == LN_CONSUMER_FOLLOWING && !st->lagging ? "" : self->problem);
+    if (st->lagging && !st->problem[0])
+        snprintf (st->problem, sizeof st->problem, "nothing heard from %.180s since %s",
+                  self->endpoint, self->last_heard_us ? "a while" : "start");
+}
+
+int
+ln_consumer_resync (ln_consumer_t *self, uint64_t after_position, ln_error_t *err)
+{
+    int rc = -1;
+    PGresult *res = NULL;
+    char to[POSITION_TEXT];
+    if (after_position > (uint64_t)INT64_MAX) {
+        ln_error_set (err, "CONSUMER_INVALID", "after_position", "position out of range");
+        return -1;
+    }
+    snprintf (to, sizeof to, "%" PRIu64, after_position);
+    const char *params[2] = {self->upstream, to};
+    if (ln_db_begin (self->db) != 0) {
+        *err = *ln_db_last_error (self->db);
+        goto out;
+    }
+    res = ln_db_exec (self->db,
+                      "INSERT INTO stream_cursors (upstream, position) VALUES ($1, $2::bigint) "
+                      "ON CONFLICT (upstream) DO UPDATE SET position = EXCLUDED.position, "
+                      "updated_at = now ()",
+                      2, params, err);
+    if (!res || ln_db_commit (self->db) != 0) {
+        if (res)
+            *err = *ln_db_last_error (self->db);
+        goto out;
+    }
+    ln_log_warn ("stream resynchronised by an operator", "upstream=%s from=%llu to=%llu",
+                 self->upstream, s_ull (self->committed), s_ull (after_position));
+    s_drop_batch (self);
+    self->committed = after_position;
+    self->state = LN_CONSUMER_FOLLOWING;
+    self->problem[0] = '\0';
+    self->stopped_at = 0;
+    self->backoff_ms = LN_CONSUMER_BACKOFF_MIN_MS;
+    s_subscribe (self, zclock_mono (), "resync", true);
+    rc = 0;
+out:
+    if (rc != 0)
+        ln_db_rollback (self->db);
+    PQclear (res);
+    return rc;
 }

@@ -63,11 +63,14 @@
       This is how a restarted node, a replaced connection or a lost Credit
       are survived: a ZMTP reconnect is invisible to a DEALER, and a node
       keeps no subscription across either.
-    - Reset (PRUNED, AHEAD): what we hold is committed, the consumer logs an
-      error with first/last position and reason, and stops: state RESET, no
-      Subscribe or Credit is sent again by this object.  Skipping ahead would
-      silently lose events; resynchronising is an operator's decision
-      (protocol 5.5).
+    - Reset (PRUNED, AHEAD, FORBIDDEN): what we hold is committed, the
+      consumer logs an error with first/last position and reason, and stops:
+      state RESET, no Subscribe or Credit is sent again by this object.
+      Skipping ahead would silently lose events; resynchronising is an
+      operator's decision (protocol 5.5): ResyncUpstream (lanternctl
+      upstream resync), which calls ln_consumer_resync.  Reset LIMIT or
+      UNAVAILABLE is not a stop: the consumer subscribes again after the
+      Reset's retry_after_ms.
     - An accepted event that fails ln_envelope_parse, or whose sequence or
       source contradicts the Deliver, is NOT applied and NOT skipped: what
       came before it is committed and the consumer stops in state POISONED,
@@ -76,10 +79,8 @@
       lose an event for good (our cursor would pass it, and nothing would
       ever bring it back); stopping keeps it at the head of the stream, and a
       restart of the service meets it again.  An operator must look: fix the
-      upstream, or deliberately skip it with
-          UPDATE stream_cursors SET position = <N> WHERE upstream = '<name>';
-      and restart.  The same UPDATE is how an operator resynchronises after
-      a Reset.
+      upstream, or deliberately skip it (ResyncUpstream with the poisoned
+      position: `lanternctl upstream skip NAME`), which is audited.
     - Failure of the apply callback, the cursor update or the commit
       (including a lost database connection): ROLLBACK, the gathered batch is
       dropped, state BACKOFF; after a backoff (100 ms doubling to 5 s, with
@@ -200,6 +201,9 @@ typedef struct {
     int idle_ms;                   /* resubscribe after this long without a Deliver;
                                       0: LN_CONSUMER_IDLE_MS_DEFAULT; >= 20 */
     size_t batch_max;              /* events per transaction; 0: = credit */
+    const char *projection;        /* the most revealing projection wanted (Subscribe's
+                                      projection): "full", "pseudonymised", "statistical";
+                                      NULL or "": whatever the upstream's policy allows */
 } ln_consumer_config_t;
 
 /* Create a consumer: validate the configuration (strings are copied), make
@@ -242,6 +246,30 @@ ln_consumer_state_t ln_consumer_state (const ln_consumer_t *self);
 
 /* "FOLLOWING", "BACKOFF", "RESET", "POISONED". */
 const char *ln_consumer_state_name (ln_consumer_state_t state);
+
+/* The upstream's name. */
+const char *ln_consumer_upstream (const ln_consumer_t *self);
+
+/* What an operator sees of a consumer (ListUpstreams). */
+typedef struct {
+    char upstream[LN_ENVELOPE_NODE_MAX + 1];
+    char endpoint[256];
+    ln_consumer_state_t state;
+    bool lagging;               /* FOLLOWING, but nothing heard for three idle intervals */
+    uint64_t position;          /* the committed cursor */
+    uint64_t upstream_position; /* the upstream's newest position, as last heard (0: unknown) */
+    int64_t last_heard_us;      /* wall time of the last message (0: never) */
+    uint64_t stopped_at;        /* RESET: the upstream's first position; POISONED: the event's */
+    char problem[256];          /* why it stopped or waits; "" when following */
+} ln_consumer_status_t;
+
+void ln_consumer_status (const ln_consumer_t *self, ln_consumer_status_t *status);
+
+/* An operator's decision after a Reset or a poisoned event: store the
+   cursor `after_position` (the next event applied is the one after it) in
+   a transaction of its own, and follow again from it.  The caller audits
+   it.  Returns 0 or -1 with err set. */
+int ln_consumer_resync (ln_consumer_t *self, uint64_t after_position, ln_error_t *err);
 
 /* Migration that creates stream_cursors (version 3, name "consumer"). */
 extern const ln_migration_t ln_consumer_migration;

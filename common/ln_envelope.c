@@ -1,8 +1,9 @@
 /*  ln_envelope: see ln_envelope.h.
 
-    The registry of event types is the table s_types below: one row per
-    CloudEvent type, naming the lantern.v1 message its payload must be.
-    Later issues add rows here and nowhere else.
+    The registry of event types (s_types below) holds one row per CloudEvent
+    type, naming the lantern.v1 message its payload must be: the node's own
+    types are built in, and each service registers its own at start-up
+    (ln_envelope_register), so a new service adds none here.
 
     Parsing order matters: the size is checked before a single byte is
     decoded, the raw bytes are walked by ln_pbcheck before protobuf-c
@@ -12,6 +13,7 @@
 #include "ln_envelope.h"
 
 #include <inttypes.h>
+#include <pthread.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,17 +24,28 @@
 #include "lantern.pb-c.h"
 
 // --------------------------------------------------------------------------
-// The registry of event types: CloudEvent type -> payload message.
+// The registry of event types: CloudEvent type -> payload message.  The
+// node's own types are here; every service registers its own (and those of
+// the upstreams it follows) with ln_envelope_register at start-up.  Rows
+// are never removed, so a pointer to one stays valid; readers take the
+// count under the lock and scan rows that no writer touches again.
 
-static const ln_event_type_t s_types[] = {
-    {"nl.lantern.node.started.v1", &lantern__v1__node_started__descriptor},
-    {"nl.lantern.notice.posted.v1", &lantern__v1__notice__descriptor},
-    {"nl.lantern.signal.received.v1", &lantern__v1__signal_received__descriptor},
-    {"nl.lantern.signal.amended.v1", &lantern__v1__signal_amended__descriptor},
-    {"nl.lantern.signal.withdrawn.v1", &lantern__v1__signal_withdrawn__descriptor},
+static ln_event_type_t s_types[LN_ENVELOPE_TYPES_MAX] = {
+    {"nl.lantern.node.started.v1", &lantern__v1__node_started__descriptor, false},
+    {"nl.lantern.notice.posted.v1", &lantern__v1__notice__descriptor, false},
+    {LN_ENVELOPE_TYPE_ERASED, &lantern__v1__record_erased__descriptor, false},
 };
+static size_t s_type_count = 3;
+static pthread_mutex_t s_types_lock = PTHREAD_MUTEX_INITIALIZER;
 
-#define TYPE_COUNT (sizeof s_types / sizeof s_types[0])
+static size_t
+s_types_count (void)
+{
+    pthread_mutex_lock (&s_types_lock);
+    size_t n = s_type_count;
+    pthread_mutex_unlock (&s_types_lock);
+    return n;
+}
 
 const ln_envelope_limits_t ln_envelope_default_limits = LN_ENVELOPE_LIMITS_DEFAULT;
 
@@ -71,17 +84,56 @@ ln_envelope_type_lookup (const char *type)
 {
     if (!type)
         return NULL;
-    for (size_t i = 0; i < TYPE_COUNT; i++)
+    size_t n = s_types_count ();
+    for (size_t i = 0; i < n; i++)
         if (strcmp (s_types[i].type, type) == 0)
             return &s_types[i];
     return NULL;
+}
+
+int
+ln_envelope_register (const ln_event_type_t *types, size_t n, ln_error_t *err)
+{
+    int rc = -1;
+    pthread_mutex_lock (&s_types_lock);
+    for (size_t k = 0; k < n; k++) {
+        const ln_event_type_t *t = &types[k];
+        if (!t->type || !t->payload || strlen (t->type) > LN_ENVELOPE_TYPE_MAX ||
+            strncmp (t->payload->name, "lantern.v1.", 11) != 0) {
+            ln_error_set (err, "EVENT_REGISTER", "type", "event type %zu is not a lantern.v1 type",
+                          k);
+            goto out;
+        }
+        size_t i = 0;
+        while (i < s_type_count && strcmp (s_types[i].type, t->type) != 0)
+            i++;
+        if (i < s_type_count) {
+            if (s_types[i].payload != t->payload) {
+                ln_error_set (err, "EVENT_REGISTER", "type",
+                              "event type %s is already registered with payload %s", t->type,
+                              s_types[i].payload->name);
+                goto out;
+            }
+            continue; /* the same type again: fine (a service and a follower of it) */
+        }
+        if (s_type_count == LN_ENVELOPE_TYPES_MAX) {
+            ln_error_set (err, "EVENT_REGISTER", "type", "more than %d event types",
+                          LN_ENVELOPE_TYPES_MAX);
+            goto out;
+        }
+        s_types[s_type_count++] = *t;
+    }
+    rc = 0;
+out:
+    pthread_mutex_unlock (&s_types_lock);
+    return rc;
 }
 
 const ln_event_type_t *
 ln_envelope_types (size_t *count)
 {
     if (count)
-        *count = TYPE_COUNT;
+        *count = s_types_count ();
     return s_types;
 }
 

@@ -9,7 +9,8 @@
         source        the node URI, "urn:lantern:node:<node>"
         spec_version  "1.0"
         type          e.g. "nl.lantern.node.started.v1"; must be in the
-                      registry of event types (ln_envelope.c, one table)
+                      registry of event types (built-in node types, and
+                      those registered with ln_envelope_register)
         attributes    time               ce_timestamp   required
                       sequence           ce_string      required, 20 decimal
                                          digits, zero-padded, so that string
@@ -120,12 +121,29 @@ extern const ln_envelope_limits_t ln_envelope_default_limits;
 typedef struct {
     const char *type;                          /* CloudEvent type */
     const ProtobufCMessageDescriptor *payload; /* its lantern.v1 payload */
+    bool personal; /* its full projection carries personal data: deliveries
+                      are counted in the stream's audit (docs/security.md) */
 } ln_event_type_t;
+
+#define LN_ENVELOPE_TYPES_MAX 512 /* registered types in one process */
+#define LN_ENVELOPE_TYPE_MAX  255 /* bytes of a type name */
+
+/* The node's own event types, always registered. */
+#define LN_ENVELOPE_TYPE_ERASED "nl.lantern.record.erased.v1" /* RecordErased */
+
+/* Register event types, process-wide: the service that emits them does so
+   at start-up, and so does every service (and lanternctl) that reads them
+   from an upstream.  The strings and descriptors must live as long as the
+   process (static tables).  Registering a type again with the same payload
+   is allowed; with another payload it fails (EVENT_REGISTER), as does a
+   payload outside lantern.v1.  Thread-safe.  Returns 0 or -1. */
+int ln_envelope_register (const ln_event_type_t *types, size_t n, ln_error_t *err);
 
 /* The registered type named `type`, or NULL. */
 const ln_event_type_t *ln_envelope_type_lookup (const char *type);
 
-/* All registered types: *count is set to their number. */
+/* All registered types: *count is set to their number (the rows up to
+ *count stay valid; later registrations add after them). */
 const ln_event_type_t *ln_envelope_types (size_t *count);
 
 /* True when `name` is a valid node name: 1..63 bytes of [a-z0-9-], starting

@@ -30,6 +30,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "lantern.pb-c.h"
 #include "ln_log.h"
 #include "ln_utf8.h"
 
@@ -215,98 +216,29 @@ int
 ln_outbox_append (ln_db_t *db, const ln_outbox_event_t *ev, char *event_id_out, size_t out_size,
                   ln_error_t *err)
 {
-    int rc = -1;
-    char *hex = NULL;
-    PGresult *res = NULL;
-    char generated[LN_OUTBOX_EVENT_ID_SIZE];
-    char channel[LN_OUTBOX_CHANNEL_SIZE];
-    char level[8];
-    char time_us[U64_TEXT];
-    ln_error_t e;
-
+    char id[1][LN_OUTBOX_EVENT_ID_SIZE];
     if (!db || !ev) {
         ln_error_set (err, "OUTBOX_INVALID", NULL, "no database handle or event");
         return -1;
     }
-    PGconn *conn = ln_db_conn (db);
-    if (!conn || PQtransactionStatus (conn) != PQTRANS_INTRANS) {
-        ln_error_set (err, "OUTBOX_NO_TRANSACTION", NULL,
-                      "append must run inside the caller's open (not failed) transaction");
-        goto out;
-    }
-    if (ln_outbox_channel (db, channel, sizeof channel) != 0) {
-        ln_error_set (err, "OUTBOX_INVALID", "schema", "the connection has no schema");
-        goto out;
-    }
-    const char *event_id = ev->event_id;
-    if (!event_id || !*event_id) {
-        ln_outbox_new_id (generated);
-        event_id = generated;
-    }
-    if (s_check_text ("event_id", event_id, LN_OUTBOX_EVENT_ID_MAX, true, err) != 0 ||
-        s_check_text ("type", ev->type, LN_OUTBOX_TYPE_MAX, true, err) != 0 ||
-        s_check_text ("correlation_id", ev->correlation_id, LN_OUTBOX_CORRELATION_ID_MAX, false,
-                      err) != 0)
-        goto out;
-    if (!ln_level_name (ev->level)) {
-        ln_error_set (err, "OUTBOX_INVALID", "level", "level %d is not a confidentiality level",
-                      (int)ev->level);
-        goto out;
-    }
-    if (ev->time_us < 0) {
-        ln_error_set (err, "OUTBOX_INVALID", "time_us", "time_us must not be negative");
-        goto out;
-    }
-    if (ev->payload_size > LN_OUTBOX_PAYLOAD_MAX || (ev->payload_size > 0 && !ev->payload)) {
-        ln_error_set (err, "OUTBOX_INVALID", "payload", "payload missing or larger than %u bytes",
-                      LN_OUTBOX_PAYLOAD_MAX);
-        goto out;
-    }
-    size_t id_len = strlen (event_id);
-    if (event_id_out && out_size <= id_len) {
+    const char *given = ev->event_id && *ev->event_id ? ev->event_id : NULL;
+    size_t need = given ? strlen (given) : 2 * GENERATED_ID_BYTES;
+    if (event_id_out && out_size <= need) {
         ln_error_set (err, "OUTBOX_INVALID", "event_id_out",
-                      "event_id_out holds %zu bytes, %zu needed", out_size, id_len + 1);
-        goto out;
+                      "event_id_out holds %zu bytes, %zu needed", out_size, need + 1);
+        return -1;
     }
-
-    /* bytea's text input: "\x" then hex. */
-    hex = malloc (ev->payload_size * 2 + 3);
-    if (!hex)
-        abort ();
-    hex[0] = '\\';
-    hex[1] = 'x';
-    sodium_bin2hex (hex + 2, ev->payload_size * 2 + 1,
-                    ev->payload ? ev->payload : (const uint8_t *)"", ev->payload_size);
-    snprintf (level, sizeof level, "%d", (int)ev->level);
-    snprintf (time_us, sizeof time_us, "%" PRId64, ev->time_us ? ev->time_us : ln_clock_wall_us ());
-
-    const char *params[7] = {
-        event_id, ev->type, level,  ev->correlation_id ? ev->correlation_id : "",
-        time_us,  hex,      channel};
-    /* pg_notify in the same transaction: heard by listeners at commit, never
-       after a rollback; repeats within one transaction are folded into one. */
-    res =
-        ln_db_exec (db,
-                    "WITH ins AS ("
-                    " INSERT INTO outbox (event_id, type, level, correlation_id, time_us, payload)"
-                    " VALUES ($1, $2, $3::smallint, $4, $5::bigint, $6::bytea) RETURNING 1)"
-                    " SELECT pg_catalog.pg_notify($7, 'append') FROM ins",
-                    7, params, &e);
-    if (!res) {
-        if (strcmp (ln_db_last_sqlstate (db), "23505") == 0)
-            ln_error_set (err, "OUTBOX_DUPLICATE_ID", "event_id",
-                          "an event with this event_id is already in the outbox");
-        else
-            s_wrap (err, "outbox append", &e);
-        goto out;
+    /* Stamped as it is written, like a batch (see the header, "ORDER"): a
+       single event's position follows commit order too. */
+    if (ln_outbox_append_batch (db, ev, 1, id, err) != 0) {
+        /* one event: its field names need no "events[0]." */
+        if (err && strncmp (err->field, "events[0].", 10) == 0)
+            memmove (err->field, err->field + 10, strlen (err->field + 10) + 1);
+        return -1;
     }
     if (event_id_out)
-        memcpy (event_id_out, event_id, id_len + 1);
-    rc = 0;
-out:
-    PQclear (res);
-    free (hex);
-    return rc;
+        snprintf (event_id_out, out_size, "%s", id[0]);
+    return 0;
 }
 
 /* Random bytes for ids are taken from the system a pool at a time: one
@@ -760,9 +692,11 @@ ln_outbox_read (ln_db_t *db, uint64_t after_position, size_t limit, ln_outbox_ba
        the limit; octet_length does not detoast. */
     res = s_exec_binary (db, "outbox read",
                          "SELECT (SELECT pruned FROM outbox_head), (SELECT head FROM outbox_head),"
-                         " position, event_id, type, level, correlation_id, time_us, payload"
+                         " position, event_id, type, level, correlation_id, time_us, payload,"
+                         " redacted_us IS NOT NULL"
                          " FROM (SELECT position, event_id, type, level, correlation_id, time_us,"
-                         "  payload, sum(octet_length(payload)) OVER (ORDER BY position) AS run"
+                         "  payload, redacted_us,"
+                         "  sum(octet_length(payload)) OVER (ORDER BY position) AS run"
                          "  FROM outbox WHERE position > $1::bigint"
                          "  ORDER BY position LIMIT $2::bigint) s"
                          " WHERE run - octet_length(payload) < $3::bigint"
@@ -789,7 +723,7 @@ ln_outbox_read (ln_db_t *db, uint64_t after_position, size_t limit, ln_outbox_ba
         rc = 0;
         goto out;
     }
-    if (PQnfields (res) != 9 || ln_db_int_value (res, 0, 0, 8, &pruned) != 0 ||
+    if (PQnfields (res) != 10 || ln_db_int_value (res, 0, 0, 8, &pruned) != 0 ||
         ln_db_int_value (res, 0, 1, 8, &head) != 0 || pruned < 0 || head < pruned) {
         ln_error_set (err, "OUTBOX_CORRUPT", "outbox_head",
                       "outbox_head must hold exactly one row");
@@ -841,6 +775,7 @@ ln_outbox_read (ln_db_t *db, uint64_t after_position, size_t limit, ln_outbox_ba
         row->correlation_id = PQgetvalue (res, i, 6);
         row->payload = (const uint8_t *)PQgetvalue (res, i, 8);
         row->payload_size = (size_t)PQgetlength (res, i, 8);
+        row->redacted = PQgetlength (res, i, 9) == 1 && PQgetvalue (res, i, 9)[0] != 0;
     }
     batch->count = (size_t)ntuples;
     batch->res = res;
@@ -963,5 +898,114 @@ out:
     if (in_tx)
         ln_db_rollback (db);
     PQclear (res);
+    return rc;
+}
+
+/* --- erasure ------------------------------------------------------------------------ */
+
+const ln_migration_t ln_outbox_redaction_migration = {
+    8, "outbox_redaction",
+    /* set when ln_outbox_erase removed the payload; the row keeps its
+       position so that the log stays dense */
+    "ALTER TABLE outbox ADD COLUMN redacted_us bigint;\n"};
+
+int
+ln_outbox_erase (ln_db_t *db, const char *const *correlation_ids, size_t n, const char *reason,
+                 ln_level_t level, uint64_t *redacted, ln_error_t *err)
+{
+    int rc = -1;
+    PGresult *res = NULL;
+    ln_db_array_t ids;
+    ln_outbox_event_t *events = NULL;
+    uint8_t **payloads = NULL;
+    ln_error_t e;
+    char now[U64_TEXT];
+    ln_db_array_init (&ids, LN_DB_OID_TEXT);
+    if (redacted)
+        *redacted = 0;
+    if (!db || (n > 0 && !correlation_ids) || !reason || !ln_level_name (level)) {
+        ln_error_set (err, "OUTBOX_INVALID", NULL, "erase needs ids, a reason and a level");
+        goto out;
+    }
+    if (n == 0) {
+        rc = 0;
+        goto out;
+    }
+    PGconn *conn = ln_db_conn (db);
+    if (!conn || PQtransactionStatus (conn) != PQTRANS_INTRANS) {
+        ln_error_set (err, "OUTBOX_NO_TRANSACTION", NULL,
+                      "erase must run inside the caller's open (not failed) transaction");
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (s_check_text ("correlation_id", correlation_ids[i], LN_OUTBOX_CORRELATION_ID_MAX, true,
+                          err) != 0)
+            goto out;
+        ln_db_array_add_text (&ids, correlation_ids[i]);
+    }
+    snprintf (now, sizeof now, "%" PRId64, ln_clock_wall_us ());
+    const char *values[3] = {ln_db_array_data (&ids), now, LN_OUTBOX_TYPE_ERASED};
+    int lengths[3] = {ln_db_array_size (&ids), 0, 0};
+    int formats[3] = {1, 0, 0};
+    /* Without an index on correlation_id (it would cost every append), one
+       scan of the log per call: erase many records in one call. */
+    res =
+        ln_db_exec_prepared (db, "ln_outbox_erase",
+                             "WITH u AS (UPDATE outbox SET payload = '\\x'::bytea,"
+                             "  redacted_us = $2::bigint"
+                             " WHERE correlation_id = ANY ($1::text[]) AND redacted_us IS NULL"
+                             "  AND type <> $3::text RETURNING correlation_id)"
+                             " SELECT i.id, (SELECT count(*) FROM u WHERE u.correlation_id = i.id)"
+                             " FROM unnest ($1::text[]) WITH ORDINALITY AS i (id, n) ORDER BY i.n",
+                             3, values, lengths, formats, 0, &e);
+    if (!res) {
+        s_wrap (err, "outbox erase", &e);
+        goto out;
+    }
+    if ((size_t)PQntuples (res) != n) {
+        ln_error_set (err, "OUTBOX_CORRUPT", NULL, "erase: %d rows for %zu ids", PQntuples (res),
+                      n);
+        goto out;
+    }
+    events = calloc (n, sizeof *events);
+    payloads = calloc (n, sizeof *payloads);
+    if (!events || !payloads)
+        abort ();
+    for (size_t i = 0; i < n; i++) {
+        uint64_t count = 0;
+        if (s_parse_u64 (PQgetvalue (res, (int)i, 1), &count) != 0) {
+            ln_error_set (err, "OUTBOX_CORRUPT", NULL, "erase: unreadable count");
+            goto out;
+        }
+        if (redacted)
+            *redacted += count;
+        Lantern__V1__RecordErased erased = LANTERN__V1__RECORD_ERASED__INIT;
+        erased.correlation_id = (char *)correlation_ids[i];
+        erased.reason = (char *)reason;
+        erased.events_redacted = count;
+        size_t size = lantern__v1__record_erased__get_packed_size (&erased);
+        payloads[i] = malloc (size ? size : 1);
+        if (!payloads[i])
+            abort ();
+        lantern__v1__record_erased__pack (&erased, payloads[i]);
+        events[i] = (ln_outbox_event_t){
+            .type = LN_OUTBOX_TYPE_ERASED,
+            .level = level,
+            .correlation_id = correlation_ids[i],
+            .payload = payloads[i],
+            .payload_size = size,
+        };
+    }
+    if (ln_outbox_append_batch (db, events, n, NULL, err) != 0)
+        goto out;
+    rc = 0;
+out:
+    if (payloads)
+        for (size_t i = 0; i < n; i++)
+            free (payloads[i]);
+    free (payloads);
+    free (events);
+    PQclear (res);
+    ln_db_array_clear (&ids);
     return rc;
 }

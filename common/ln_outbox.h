@@ -136,6 +136,7 @@
 #ifndef LN_OUTBOX_H
 #define LN_OUTBOX_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -280,6 +281,7 @@ typedef struct {
     int64_t time_us;
     const uint8_t *payload; /* never NULL, also when payload_size is 0 */
     size_t payload_size;
+    bool redacted; /* erased (ln_outbox_erase): payload empty, never delivered */
 } ln_outbox_row_t;
 
 /* A batch of events, owned by the caller.  Initialise to all zeros
@@ -327,6 +329,25 @@ int ln_outbox_bounds (ln_db_t *db, uint64_t *first, uint64_t *last, ln_error_t *
    connection has a transaction open); on -1 a prefix may already be gone
    (*pruned counts it) and a later call continues. */
 int ln_outbox_prune (ln_db_t *db, int64_t cutoff_time_us, uint64_t *pruned, ln_error_t *err);
+
+/* ERASURE ("erased means erased everywhere", docs/security.md).  A
+   service that purges a record calls ln_outbox_erase in the purge's own
+   transaction, with the record's correlation ids: every event of the log
+   with one of them loses its payload (an empty payload and redacted_us
+   set: the row keeps its position, so the log stays dense, and it is never
+   delivered again, ln_outbox_row_t.redacted), and one event
+   nl.lantern.record.erased.v1 (payload lantern.v1.RecordErased, at
+   `level`) per id is appended, so that every follower erases its own
+   copies.  *redacted (may be NULL) gets the number of events redacted.
+   The statement scans the log once (there is no index on correlation_id:
+   it would cost every append), so erase many records per call.  Returns 0
+   or -1 with err set (OUTBOX_NO_TRANSACTION, OUTBOX_INVALID, DB_*). */
+#define LN_OUTBOX_TYPE_ERASED "nl.lantern.record.erased.v1"
+int ln_outbox_erase (ln_db_t *db, const char *const *correlation_ids, size_t n, const char *reason,
+                     ln_level_t level, uint64_t *redacted, ln_error_t *err);
+
+/* The migration that adds redacted_us (version 8, "outbox_redaction"). */
+extern const ln_migration_t ln_outbox_redaction_migration;
 
 /* Write the LISTEN/NOTIFY channel of db's schema into out:
    "lantern_outbox_<schema>", or, when that would pass 63 bytes,

@@ -21,6 +21,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -32,28 +33,51 @@
 
 #include "ln_audit.h"
 #include "ln_envelope.h"
+#include "google/protobuf/any.pb-c.h"
 #include "ln_log.h"
+#include "ln_messages.h"
 #include "ln_pbcheck.h"
 #include "ln_utf8.h"
 #include "ln_version.h"
 #include "lantern.pb-c.h"
 
-#define MAX_SUBSCRIBERS    1024
-#define MAX_CONSUMERS      32
-#define BATCH_MAX_DEFAULT  256
-#define CREDIT_MAX_DEFAULT 10000
-#define READ_CHUNK         500               /* outbox rows per read */
-#define INFLIGHT_BYTES_MAX (8 * 1024 * 1024) /* Deliver bytes a subscriber may hold unconfirmed */
-#define SCAN_BUDGET        4000              /* rows examined per subscriber per turn */
-#define STAMP_CHUNK        10000             /* rows stamped per relay transaction */
-#define RELAY_INTERVAL_MS  20                /* the relay stamps at most this often */
-#define RELAY_IDLE_MS      1000              /* and looks at least this often */
-#define DB_RETRY_MS        1000
-#define PRUNE_EVERY_MS     60000
-#define REPLY_KEEP_MS      (7LL * 24 * 3600 * 1000)
-#define REQUEST_ID_MAX     64
-#define NOTICE_TEXT_MAX    1000
-#define NOTICE_TYPE        "nl.lantern.notice.posted.v1"
+#define MONITOR_EVENTS                                                                             \
+    (ZMQ_EVENT_ACCEPTED | ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL |          \
+     ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL)
+#define STREAM_AUDIT_EVERY_MS (3600LL * 1000) /* a long stream's deliveries are audited hourly */
+#define RETRY_LIMIT_MS        5000            /* Reset LIMIT: subscribe again after this */
+#define RETRY_UNAVAILABLE_MS  1000            /* Reset UNAVAILABLE: ditto */
+#define TRIM_EVERY_MS         1000            /* give freed memory back at most this often */
+#define BATCH_MAX_DEFAULT     256
+#define CREDIT_MAX_DEFAULT    10000
+#define READ_CHUNK            500   /* outbox rows per read */
+#define SCAN_BUDGET           4000  /* rows examined per subscriber per turn */
+#define STAMP_CHUNK           10000 /* rows stamped per relay transaction */
+#define RELAY_INTERVAL_MS     20    /* the relay stamps at most this often */
+#define RELAY_IDLE_MS         1000  /* and looks at least this often */
+#define DB_RETRY_MS           1000
+#define PRUNE_EVERY_MS        60000
+#define REPLY_KEEP_MS         (7LL * 24 * 3600 * 1000)
+#define REQUEST_ID_MAX        64
+#define NOTICE_TEXT_MAX       1000
+#define NOTICE_TYPE           "nl.lantern.notice.posted.v1"
+#define PURPOSE_MAX           200
+#define REQUEST_HASH_BYTES    32
+/* Request.call and Reply.call_result: commands named by their message. */
+#define CALL_FIELD 90
+
+/* What the node accepts in a ClientMessage.  The frame is at most
+   LN_AUTH_MAXMSGSIZE (libzmq drops anything larger), which bounds every
+   string and bytes field; the services check their own text limits with
+   their own codes (docs/protocol.md "Limits").  Counts and nesting keep
+   the defaults. */
+static const ln_pbcheck_limits_t s_wire_limits = {
+    .max_string = LN_AUTH_MAXMSGSIZE,
+    .max_bytes = LN_AUTH_MAXMSGSIZE,
+    .max_repeated = 1024,
+    .max_depth = 8,
+    .allow_unknown = false,
+};
 
 /* --- small helpers ------------------------------------------------------------- */
 
@@ -109,15 +133,24 @@ static const ln_migration_t s_replies_migration = {
     ");\n"
     "CREATE INDEX command_replies_created ON command_replies (created_us);\n"};
 
+/* A request_id reused for another request is refused (REQUEST_ID_REUSED):
+   each stored reply keeps a hash of the request it answers.  Rows stored
+   before this migration have none and are replayed as before. */
+static const ln_migration_t s_request_hash_migration = {
+    7, "command_replies_request_hash",
+    "ALTER TABLE command_replies ADD COLUMN request_hash bytea;\n"};
+
 const ln_migration_t *
 ln_server_migrations (size_t *count)
 {
-    static ln_migration_t list[4];
+    static ln_migration_t list[6];
     list[0] = ln_outbox_migration;
     list[1] = ln_audit_migration;
     list[2] = ln_consumer_migration;
     list[3] = s_replies_migration;
-    *count = 4;
+    list[4] = s_request_hash_migration;
+    list[5] = ln_outbox_redaction_migration;
+    *count = 6;
     return list;
 }
 
@@ -139,22 +172,58 @@ ln_server_migrate (ln_db_t *db, const ln_migration_t *service, size_t count, ln_
 
 /* --- structures --------------------------------------------------------------------- */
 
+/* A streaming connection: the state a peer made with Subscribe.  It
+   belongs to the connection it came on (routing id and socket) AND to the
+   principal that connection authenticated as; it dies with the connection
+   (the socket monitor's DISCONNECTED) and is never touched by a message of
+   another principal.  It holds the connection's ledger of Delivers sent and
+   not yet confirmed by Credit (they sit in the peer's or in libzmq's
+   queues: memory the peer pins), which outlives a subscription that ends
+   while the connection stays (a Reset, a new Subscribe), and a
+   subscription when `active`. */
 typedef struct {
     zframe_t *routing_id;
+    int fd; /* the connection's socket (ZMQ_SRCFD of its messages) */
     const ln_principal_t *principal;
-    uint64_t scan;    /* highest position examined */
-    uint64_t prev;    /* last position delivered: next Deliver's previous_position */
-    uint32_t credit;  /* Delivers allowed in flight */
-    int64_t retry_at; /* its queue was full: not before this (monotonic ms) */
-    int retry_ms;     /* the current backoff */
+    bool active;           /* subscribed (the fields below from `asked` on) */
+    ln_projection_t asked; /* Subscribe.projection: the most it wants (0: any) */
+    uint64_t scan;         /* highest position examined */
+    uint64_t prev;         /* last position delivered: next Deliver's previous_position */
+    uint32_t credit;       /* Delivers allowed in flight */
+    int64_t retry_at;      /* its queue was full: not before this (monotonic ms) */
+    int retry_ms;          /* the current backoff */
     /* Sizes of the Delivers sent and not yet confirmed by Credit, oldest
-       first (a ring of credit_max entries): credit bounds how many, this
-       bounds how many bytes, whatever the events' size. */
+       first (a ring that grows up to credit_max entries): credit bounds how
+       many, this bounds how many bytes, whatever the events' size. */
     uint32_t *sizes;
-    size_t ring_head, ring_count;
+    size_t ring_cap, ring_head, ring_count;
     uint64_t bytes;
     bool bytes_full; /* waiting for Credit to free bytes */
+    uint64_t serial; /* order of creation: the oldest of a principal goes first */
+    /* the stream's audit (docs/security.md): from where, since when, what */
+    uint64_t after;
+    int64_t since_us;
+    uint64_t delivered, personal; /* since the subscription began */
+    uint64_t audited_delivered;   /* counted in an audit row already */
+    uint64_t audited_personal;
+    int64_t audit_at; /* next periodic audit (monotonic ms) */
 } subscriber_t;
+
+/* What one principal holds in the stream (its subscriptions and the bytes
+   they have not confirmed), for the per-principal limits. */
+typedef struct {
+    const ln_principal_t *principal;
+    size_t subscriptions;
+    uint64_t bytes;
+} principal_use_t;
+
+/* A stream audit row waiting for the loop's next audit transaction. */
+typedef struct {
+    char principal[LN_AUDIT_NAME_MAX];
+    char organisation[LN_AUDIT_NAME_MAX];
+    char action[32];
+    char reason[LN_AUDIT_REASON_MAX];
+} stream_audit_t;
 
 /* An item a staged command's handler handed over (ln_call_stage). */
 typedef struct {
@@ -184,6 +253,7 @@ struct ln_call_t {
     const ln_principal_t *principal;
     const char *request_id;
     char object[LN_AUDIT_OBJECT_MAX];
+    char purpose[PURPOSE_MAX + 1];
     ln_error_t error;
     zlist_t *allocs;
     stash_t stash; /* staged commands only */
@@ -193,12 +263,18 @@ struct ln_call_t {
 typedef struct {
     zframe_t *routing_id;
     const ln_principal_t *principal;
-    Lantern__V1__ClientMessage *msg; /* owned; msg->request is the Request */
-    const ln_command_t *command;     /* NULL when refused before the handler */
-    ln_error_t precheck;             /* set when refused before the handler */
-    int dup_of;                      /* index of the same request earlier in the batch, or -1 */
-    bool replayed;                   /* reply came from command_replies */
-    bool malformed;                  /* failed the checks; msg holds only the request_id */
+    Lantern__V1__ClientMessage *msg;  /* owned; msg->request is the Request */
+    const ln_command_t *command;      /* NULL when refused before the handler */
+    const ProtobufCMessage *input;    /* the command message: inside msg, or input_owned */
+    ProtobufCMessage *input_owned;    /* decoded from Request.call (owned) */
+    int via_field;                    /* the Request field it came in (CALL_FIELD: call) */
+    uint8_t hash[REQUEST_HASH_BYTES]; /* of the request's command bytes (REQUEST_ID_REUSED) */
+    bool reused;                      /* its request_id answered another request */
+    ln_error_t precheck;              /* set when refused before the handler */
+    int dup_of;                       /* index of the same request earlier in the batch, or -1 */
+    bool replayed;                    /* reply came from command_replies */
+    bool malformed;                   /* failed the checks; msg holds only the request_id */
+    bool silent;                      /* refused unaudited, answered without request_id */
     bool store; /* accepted: its reply goes into command_replies with the batch's */
     char object[LN_AUDIT_OBJECT_MAX];
     const char *outcome; /* audit outcome */
@@ -241,10 +317,21 @@ struct ln_server_t {
     bool more_work; /* work left for the next turn (a subscriber ran out of scan
                        budget, requests wait beyond batch_max): do not sleep */
 
-    subscriber_t subs[MAX_SUBSCRIBERS];
-    size_t nsubs;
-    ln_consumer_t *consumers[MAX_CONSUMERS];
-    size_t nconsumers;
+    subscriber_t *subs; /* nsubs in use, of subs_cap */
+    size_t nsubs, subs_cap;
+    uint64_t next_serial;
+    principal_use_t *uses; /* one per principal with a subscription */
+    size_t nuses, uses_cap;
+    uint64_t unconfirmed; /* bytes of every subscription */
+    ln_stream_limits_t limits;
+    stream_audit_t *audits; /* rows waiting for s_flush_stream_audit */
+    size_t naudits, audits_cap;
+    zsock_t *monitor;  /* the ROUTER's socket monitor: connections come and go */
+    uint8_t *fd_state; /* per socket: 0 unknown, 1 open, 2 closed (monitor) */
+    size_t fd_cap;
+    int64_t trim_at; /* memory was freed: give it back (malloc_trim) after this */
+    ln_consumer_t **consumers;
+    size_t nconsumers, consumers_cap;
     pending_t *pending; /* batch_max entries */
 
     volatile sig_atomic_t stopped;
@@ -283,6 +370,25 @@ ln_call_set_object (ln_call_t *call, const char *object)
     snprintf (call->object, sizeof call->object, "%s", object ? object : "");
 }
 
+void
+ln_call_set_purpose (ln_call_t *call, const char *purpose)
+{
+    snprintf (call->purpose, sizeof call->purpose, "%s", purpose ? purpose : "");
+}
+
+int64_t
+ln_call_now_us (const ln_call_t *call)
+{
+    (void)call;
+    return ln_clock_wall_us ();
+}
+
+const char *
+ln_command_name (const ln_command_t *command)
+{
+    return command->input->short_name;
+}
+
 void *
 ln_call_alloc (ln_call_t *call, size_t size)
 {
@@ -319,7 +425,7 @@ ln_call_stage (ln_call_t *call, void *item, void (*destroy) (void *item))
     if (!call->command->flush) {
         /* a programming error: nothing would ever write it */
         ln_log_error ("ln_call_stage in a command without flush", "command=%s",
-                      call->command->name);
+                      ln_command_name (call->command));
         abort ();
     }
     stash_t *st = &call->stash;
@@ -401,11 +507,10 @@ ln_call_emit (ln_call_t *call, const ln_outbox_event_t *event, char *event_id_ou
 /* --- node commands ----------------------------------------------------------------------- */
 
 static int
-s_cmd_ping (void *arg, ln_call_t *call, const Lantern__V1__Request *request,
-            Lantern__V1__Reply *reply)
+s_cmd_ping (void *arg, ln_call_t *call, const ProtobufCMessage *input, ProtobufCMessage **output)
 {
     (void)arg;
-    (void)request;
+    (void)input;
     ln_server_t *self = call->server;
     const ln_principal_t *p = call->principal;
     Lantern__V1__Pong *pong = ln_call_alloc (call, sizeof *pong);
@@ -428,23 +533,22 @@ s_cmd_ping (void *arg, ln_call_t *call, const Lantern__V1__Request *request,
         self->bounds_stale = false;
     }
     pong->last_position = self->last_position;
-    reply->result_case = LANTERN__V1__REPLY__RESULT_PING;
-    reply->ping = pong;
+    *output = &pong->base;
     return 0;
 }
 
 static int
-s_cmd_post_notice (void *arg, ln_call_t *call, const Lantern__V1__Request *request,
-                   Lantern__V1__Reply *reply)
+s_cmd_post_notice (void *arg, ln_call_t *call, const ProtobufCMessage *input,
+                   ProtobufCMessage **output)
 {
     (void)arg;
-    const char *text = request->post_notice->text;
+    const char *text = ((const Lantern__V1__PostNotice *)input)->text;
     size_t len = text ? strlen (text) : 0;
     if (len == 0)
-        return ln_call_fail (call, "INVALID_ARGUMENT", "post_notice.text", "text is empty");
+        return ln_call_fail (call, "INVALID_ARGUMENT", "text", "text is empty");
     if (len > NOTICE_TEXT_MAX)
-        return ln_call_fail (call, "INVALID_ARGUMENT", "post_notice.text",
-                             "text is longer than %d bytes", NOTICE_TEXT_MAX);
+        return ln_call_fail (call, "INVALID_ARGUMENT", "text", "text is longer than %d bytes",
+                             NOTICE_TEXT_MAX);
 
     Lantern__V1__Notice notice = LANTERN__V1__NOTICE__INIT;
     notice.text = (char *)text;
@@ -469,8 +573,7 @@ s_cmd_post_notice (void *arg, ln_call_t *call, const Lantern__V1__Request *reque
     Lantern__V1__PostNoticeResult *result = ln_call_alloc (call, sizeof *result);
     lantern__v1__post_notice_result__init (result);
     result->event_id = ln_call_strdup (call, id);
-    reply->result_case = LANTERN__V1__REPLY__RESULT_POST_NOTICE;
-    reply->post_notice = result;
+    *output = &result->base;
     return 0;
 }
 
@@ -489,11 +592,11 @@ s_flush_post_notice (void *arg, ln_db_t *db, void *const *items, size_t n, ln_er
 }
 
 static int
-s_cmd_verify_audit (void *arg, ln_call_t *call, const Lantern__V1__Request *request,
-                    Lantern__V1__Reply *reply)
+s_cmd_verify_audit (void *arg, ln_call_t *call, const ProtobufCMessage *input,
+                    ProtobufCMessage **output)
 {
     (void)arg;
-    (void)request;
+    (void)input;
     ln_audit_report_t report;
     if (ln_audit_verify (call->server->db, &report, &call->error) != 0)
         return -1;
@@ -503,20 +606,110 @@ s_cmd_verify_audit (void *arg, ln_call_t *call, const Lantern__V1__Request *requ
     r->rows = report.rows;
     r->first_bad_seq = report.first_bad_seq;
     r->problem = ln_call_strdup (call, report.problem);
-    reply->result_case = LANTERN__V1__REPLY__RESULT_VERIFY_AUDIT;
-    reply->verify_audit = r;
+    *output = &r->base;
     return 0;
 }
+
+static const char *
+s_upstream_state (const ln_consumer_status_t *st)
+{
+    if (st->lagging)
+        return "LAGGING";
+    return ln_consumer_state_name (st->state);
+}
+
+/* ListUpstreams: what the node's consumers see of their upstreams. */
+static int
+s_cmd_list_upstreams (void *arg, ln_call_t *call, const ProtobufCMessage *input,
+                      ProtobufCMessage **output)
+{
+    (void)arg;
+    (void)input;
+    ln_server_t *self = call->server;
+    Lantern__V1__UpstreamList *list = ln_call_alloc (call, sizeof *list);
+    lantern__v1__upstream_list__init (list);
+    list->n_upstreams = self->nconsumers;
+    list->upstreams = ln_call_alloc (call, (self->nconsumers + 1) * sizeof *list->upstreams);
+    for (size_t i = 0; i < self->nconsumers; i++) {
+        ln_consumer_status_t st;
+        ln_consumer_status (self->consumers[i], &st);
+        Lantern__V1__UpstreamStatus *u = ln_call_alloc (call, sizeof *u);
+        lantern__v1__upstream_status__init (u);
+        u->name = ln_call_strdup (call, st.upstream);
+        u->endpoint = ln_call_strdup (call, st.endpoint);
+        u->state = ln_call_strdup (call, s_upstream_state (&st));
+        u->position = st.position;
+        u->upstream_position = st.upstream_position;
+        u->last_heard_us = st.last_heard_us;
+        u->problem = ln_call_strdup (call, st.problem);
+        u->stopped_at = st.stopped_at;
+        list->upstreams[i] = u;
+    }
+    *output = &list->base;
+    return 0;
+}
+
+/* ResyncUpstream: an operator moves a stopped (or any) consumer's cursor;
+   audited with the reason.  It runs in a transaction of its own (the
+   cursor must be committed before the consumer subscribes from it); a
+   retry sets the same cursor again. */
+static int
+s_cmd_resync_upstream (void *arg, ln_call_t *call, const ProtobufCMessage *input,
+                       ProtobufCMessage **output)
+{
+    (void)arg;
+    ln_server_t *self = call->server;
+    const Lantern__V1__ResyncUpstream *r = (const Lantern__V1__ResyncUpstream *)input;
+    size_t reason_len = r->reason ? strlen (r->reason) : 0;
+    ln_call_set_object (call, r->name);
+    if (reason_len == 0 || reason_len > NOTICE_TEXT_MAX)
+        return ln_call_fail (call, "MISSING_REASON", "reason",
+                             "a resynchronisation needs a reason of 1..%d bytes", NOTICE_TEXT_MAX);
+    ln_consumer_t *c = NULL;
+    for (size_t i = 0; i < self->nconsumers && !c; i++)
+        if (strcmp (ln_consumer_upstream (self->consumers[i]), r->name ? r->name : "") == 0)
+            c = self->consumers[i];
+    if (!c)
+        return ln_call_fail (call, "NOT_FOUND", "name", "this node follows no upstream %s",
+                             r->name ? r->name : "");
+    uint64_t previous = ln_consumer_position (c);
+    ln_error_t err;
+    if (ln_consumer_resync (c, r->after_position, &err) != 0)
+        return ln_call_fail (call, "UNAVAILABLE", NULL, "the cursor could not be stored: %s",
+                             err.message);
+    snprintf (call->purpose, sizeof call->purpose, "from %llu to %llu: %.150s",
+              (unsigned long long)previous, (unsigned long long)r->after_position, r->reason);
+    Lantern__V1__UpstreamResynced *out = ln_call_alloc (call, sizeof *out);
+    lantern__v1__upstream_resynced__init (out);
+    out->name = ln_call_strdup (call, r->name);
+    out->previous_position = previous;
+    out->after_position = r->after_position;
+    *output = &out->base;
+    return 0;
+}
+
+/* The node's own event types go to every follower, after the service's
+   rules (docs/protocol.md 5.4): notices, start-ups, erasures. */
+static const ln_stream_rule_t s_node_rules[] = {
+    {"*", NOTICE_TYPE, LN_PROJECTION_FULL},
+    {"*", "nl.lantern.node.started.v1", LN_PROJECTION_FULL},
+    {"*", LN_OUTBOX_TYPE_ERASED, LN_PROJECTION_FULL},
+};
 
 static const char *const s_roles_operator[] = {"operator", NULL};
 static const char *const s_roles_auditor[] = {"operator", "auditor", NULL};
 
 static const ln_command_t s_node_commands[] = {
-    {LANTERN__V1__REQUEST__COMMAND_PING, "Ping", NULL, false, s_cmd_ping, false, NULL},
-    {LANTERN__V1__REQUEST__COMMAND_POST_NOTICE, "PostNotice", s_roles_operator, true,
-     s_cmd_post_notice, false, s_flush_post_notice},
-    {LANTERN__V1__REQUEST__COMMAND_VERIFY_AUDIT, "VerifyAudit", s_roles_auditor, false,
-     s_cmd_verify_audit, true, NULL},
+    {&lantern__v1__ping__descriptor, &lantern__v1__pong__descriptor, NULL, false, s_cmd_ping, false,
+     NULL},
+    {&lantern__v1__post_notice__descriptor, &lantern__v1__post_notice_result__descriptor,
+     s_roles_operator, true, s_cmd_post_notice, false, s_flush_post_notice},
+    {&lantern__v1__verify_audit__descriptor, &lantern__v1__audit_report__descriptor,
+     s_roles_auditor, false, s_cmd_verify_audit, true, NULL},
+    {&lantern__v1__list_upstreams__descriptor, &lantern__v1__upstream_list__descriptor,
+     s_roles_auditor, false, s_cmd_list_upstreams, false, NULL},
+    {&lantern__v1__resync_upstream__descriptor, &lantern__v1__upstream_resynced__descriptor,
+     s_roles_operator, false, s_cmd_resync_upstream, true, NULL},
 };
 
 /* --- sending -------------------------------------------------------------------------- */
@@ -543,6 +736,50 @@ s_pack_server_message (const Lantern__V1__ServerMessage *msg, size_t *size)
     if (!buf)
         abort ();
     lantern__v1__server_message__pack (msg, buf);
+    return buf;
+}
+
+/* The OK reply to a request that came in Request field `via_field`: the
+   result goes in Reply's field of the same number when that field has the
+   result's type (commands from before Request.call), otherwise in
+   call_result as a google.protobuf.Any. */
+static uint8_t *
+s_pack_ok_reply (const char *request_id, int via_field, const ProtobufCMessage *result,
+                 size_t *size)
+{
+    Lantern__V1__Reply reply = LANTERN__V1__REPLY__INIT;
+    reply.request_id = (char *)request_id;
+    reply.status = LANTERN__V1__REPLY__STATUS__OK;
+    Google__Protobuf__Any any = GOOGLE__PROTOBUF__ANY__INIT;
+    char type_url[LN_ENVELOPE_TYPE_MAX + 32];
+    uint8_t *packed = NULL;
+    const ProtobufCFieldDescriptor *f =
+        via_field != CALL_FIELD ? protobuf_c_message_descriptor_get_field (
+                                      &lantern__v1__reply__descriptor, (unsigned)via_field)
+                                : NULL;
+    if (f && f->type == PROTOBUF_C_TYPE_MESSAGE && f->descriptor == result->descriptor) {
+        *(const ProtobufCMessage **)((char *)&reply + f->offset) = result;
+        *(uint32_t *)((char *)&reply + f->quantifier_offset) = f->id;
+    }
+    else {
+        if (ln_messages_type_url (result->descriptor, type_url, sizeof type_url) != 0)
+            abort (); /* a lantern.v1 name is far shorter */
+        size_t len = protobuf_c_message_get_packed_size (result);
+        packed = malloc (len ? len : 1);
+        if (!packed)
+            abort ();
+        protobuf_c_message_pack (result, packed);
+        any.type_url = type_url;
+        any.value.data = packed;
+        any.value.len = len;
+        reply.result_case = LANTERN__V1__REPLY__RESULT_CALL_RESULT;
+        reply.call_result = &any;
+    }
+    Lantern__V1__ServerMessage msg = LANTERN__V1__SERVER_MESSAGE__INIT;
+    msg.kind_case = LANTERN__V1__SERVER_MESSAGE__KIND_REPLY;
+    msg.reply = &reply;
+    uint8_t *buf = s_pack_server_message (&msg, size);
+    free (packed);
     return buf;
 }
 
@@ -777,6 +1014,87 @@ s_relay_stop (ln_server_t *self)
 
 /* --- the stream ------------------------------------------------------------------------------ */
 
+/* Is this routing id one the ROUTER made (a zero byte and a 32-bit counter,
+   never reused while the socket lives)?  A client may choose its own
+   routing id; one that chooses the id of a departed subscriber must not
+   inherit what that subscriber was sent, so a stream needs a ROUTER-made
+   id (docs/protocol.md 5.2). */
+static bool
+s_routing_id_ours (zframe_t *routing_id)
+{
+    return zframe_size (routing_id) == 5 && zframe_data (routing_id)[0] == 0;
+}
+
+static principal_use_t *
+s_use (ln_server_t *self, const ln_principal_t *principal)
+{
+    for (size_t i = 0; i < self->nuses; i++)
+        if (self->uses[i].principal == principal)
+            return &self->uses[i];
+    self->uses = ln_xgrow (self->uses, &self->uses_cap, self->nuses + 1, sizeof *self->uses);
+    principal_use_t *u = &self->uses[self->nuses++];
+    *u = (principal_use_t){principal, 0, 0};
+    return u;
+}
+
+/* Queue a stream audit row (written by s_flush_stream_audit, in one
+   transaction per turn of the loop). */
+static void s_stream_audit (ln_server_t *self, const subscriber_t *sub, const char *action,
+                            const char *fmt, ...) __attribute__ ((format (printf, 4, 5)));
+static void
+s_stream_audit (ln_server_t *self, const subscriber_t *sub, const char *action, const char *fmt,
+                ...)
+{
+    self->audits =
+        ln_xgrow (self->audits, &self->audits_cap, self->naudits + 1, sizeof *self->audits);
+    stream_audit_t *a = &self->audits[self->naudits++];
+    snprintf (a->principal, sizeof a->principal, "%s", sub->principal->name);
+    snprintf (a->organisation, sizeof a->organisation, "%s", sub->principal->organisation);
+    snprintf (a->action, sizeof a->action, "%s", action);
+    va_list ap;
+    va_start (ap, fmt);
+    vsnprintf (a->reason, sizeof a->reason, fmt, ap);
+    va_end (ap);
+}
+
+/* Write the queued stream audit rows in one transaction.  0, or -1 (they
+   stay queued; the caller serves no subscriber whose start is not
+   audited). */
+static int
+s_flush_stream_audit (ln_server_t *self)
+{
+    if (self->naudits == 0)
+        return 0;
+    ln_error_t err;
+    ln_audit_entry_t *entries = calloc (self->naudits, sizeof *entries);
+    if (!entries)
+        abort ();
+    for (size_t i = 0; i < self->naudits; i++)
+        entries[i] = (ln_audit_entry_t){
+            .principal = self->audits[i].principal,
+            .organisation = self->audits[i].organisation,
+            .action = self->audits[i].action,
+            .object = "stream",
+            .outcome = LN_AUDIT_READ,
+            .reason = self->audits[i].reason,
+        };
+    int rc = -1;
+    if (ln_db_begin (self->db) == 0 &&
+        ln_audit_append_batch (self->db, entries, self->naudits, &err) == 0 &&
+        ln_db_commit (self->db) == 0)
+        rc = 0;
+    else {
+        ln_db_rollback (self->db);
+        if (ln_db_last_lost (self->db))
+            s_db_lost (self);
+        ln_log_error ("cannot audit the stream", "rows=%zu", self->naudits);
+    }
+    free (entries);
+    if (rc == 0)
+        self->naudits = 0;
+    return rc;
+}
+
 static subscriber_t *
 s_find_sub (ln_server_t *self, zframe_t *routing_id)
 {
@@ -786,25 +1104,145 @@ s_find_sub (ln_server_t *self, zframe_t *routing_id)
     return NULL;
 }
 
+/* Free a connection's entry (its connection went, or nothing is left of
+   it): what it still had unconfirmed is off the books, since libzmq freed
+   its queue with the connection, or the peer confirmed it all. */
 static void
-s_remove_sub (ln_server_t *self, subscriber_t *sub)
+s_free_conn (ln_server_t *self, subscriber_t *sub)
 {
+    principal_use_t *u = s_use (self, sub->principal);
+    u->bytes -= sub->bytes;
+    self->unconfirmed -= sub->bytes;
+    if (u->subscriptions == 0 && u->bytes == 0)
+        *u = self->uses[--self->nuses];
     zframe_destroy (&sub->routing_id);
     free (sub->sizes);
     size_t i = (size_t)(sub - self->subs);
     self->subs[i] = self->subs[self->nsubs - 1];
     memset (&self->subs[self->nsubs - 1], 0, sizeof (subscriber_t));
     self->nsubs--;
-    self->stats.subscribers = self->nsubs;
+    if (self->trim_at == 0)
+        self->trim_at = ln_clock_mono_ms () + TRIM_EVERY_MS;
 }
 
-static void
-s_send_reset (ln_server_t *self, zframe_t *routing_id, const char *reason)
+/* End a connection's subscription (reset, replaced by another principal,
+   its connection gone, the node stopping), auditing what it delivered.
+   Its ledger stays until the peer confirms it or the connection goes;
+   the entry is freed once nothing is left, or at once when `gone` (the
+   connection went, or its state must not survive).  Returns true when the
+   entry was freed (the caller must not use it again: another entry may
+   have taken its place). */
+static bool
+s_end_sub (ln_server_t *self, subscriber_t *sub, const char *why, bool gone)
 {
+    if (sub->active) {
+        s_stream_audit (self, sub, "StreamEnded",
+                        "why=%s after=%llu delivered=%llu personal=%llu since_us=%lld", why,
+                        (unsigned long long)sub->after, (unsigned long long)sub->delivered,
+                        (unsigned long long)sub->personal, (long long)sub->since_us);
+        ln_log_info ("subscription ended", "principal=%s why=%s delivered=%llu",
+                     sub->principal->name, why, (unsigned long long)sub->delivered);
+        s_use (self, sub->principal)->subscriptions--;
+        sub->active = false;
+        self->stats.subscribers--;
+    }
+    if (sub->ring_count == 0 || gone) {
+        s_free_conn (self, sub);
+        return true;
+    }
+    return false;
+}
+
+/* Read what the socket monitor says: a connection accepted or gone.  A
+   connection that goes takes its subscriptions with it (docs/protocol.md
+   6).  Called before every Subscribe and Credit is judged and before
+   subscribers are served, so that a message read after a connection's
+   DISCONNECTED never acts for it.  (libzmq reports DISCONNECTED before it
+   closes the socket, so before the number can be reused by a new
+   connection, and ACCEPTED before any message of the new connection can be
+   read.) */
+static void
+s_monitor_drain (ln_server_t *self)
+{
+    if (!self->monitor)
+        return;
+    void *sock = zsock_resolve (self->monitor);
+    for (;;) {
+        zmq_msg_t head, addr;
+        zmq_msg_init (&head);
+        if (zmq_msg_recv (&head, sock, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close (&head);
+            return;
+        }
+        uint16_t event = 0;
+        uint32_t value = 0;
+        if (zmq_msg_size (&head) >= 6) {
+            memcpy (&event, zmq_msg_data (&head), 2);
+            memcpy (&value, (uint8_t *)zmq_msg_data (&head) + 2, 4);
+        }
+        bool more = zmq_msg_more (&head);
+        zmq_msg_close (&head);
+        while (more) {
+            zmq_msg_init (&addr);
+            if (zmq_msg_recv (&addr, sock, 0) < 0) {
+                zmq_msg_close (&addr);
+                break;
+            }
+            more = zmq_msg_more (&addr);
+            zmq_msg_close (&addr);
+        }
+        int fd = (int)value;
+        if (event == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL ||
+            event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL) {
+            /* a peer that does not speak CURVE never reaches ZAP */
+            ln_log_warn ("handshake failed", "event=%u", (unsigned)event);
+            continue;
+        }
+        if (fd < 0 || fd > 1 << 20)
+            continue;
+        if ((size_t)fd >= self->fd_cap) {
+            size_t old = self->fd_cap;
+            self->fd_state = ln_xgrow (self->fd_state, &self->fd_cap, (size_t)fd + 1, 1);
+            memset (self->fd_state + old, 0, self->fd_cap - old);
+        }
+        if (event == ZMQ_EVENT_ACCEPTED)
+            self->fd_state[fd] = 1;
+        else if (event == ZMQ_EVENT_DISCONNECTED) {
+            self->fd_state[fd] = 2;
+            for (size_t i = 0; i < self->nsubs;)
+                if (self->subs[i].fd == fd)
+                    s_end_sub (self, &self->subs[i], "disconnected", true);
+                else
+                    i++;
+        }
+    }
+}
+
+/* Is the connection of socket fd known to be gone? */
+static bool
+s_fd_closed (const ln_server_t *self, int fd)
+{
+    return fd >= 0 && (size_t)fd < self->fd_cap && self->fd_state[fd] == 2;
+}
+
+static void s_send_reset (ln_server_t *self, zframe_t *routing_id, const char *reason,
+                          uint32_t retry_after_ms, const char *fmt, ...)
+    __attribute__ ((format (printf, 5, 6)));
+static void
+s_send_reset (ln_server_t *self, zframe_t *routing_id, const char *reason, uint32_t retry_after_ms,
+              const char *fmt, ...)
+{
+    char message[256];
+    va_list ap;
+    va_start (ap, fmt);
+    vsnprintf (message, sizeof message, fmt, ap);
+    va_end (ap);
     Lantern__V1__Reset reset = LANTERN__V1__RESET__INIT;
     reset.first_position = self->first_position;
     reset.last_position = self->last_position;
     reset.reason = (char *)reason;
+    reset.message = message;
+    reset.retry_after_ms = retry_after_ms;
     Lantern__V1__ServerMessage msg = LANTERN__V1__SERVER_MESSAGE__INIT;
     msg.kind_case = LANTERN__V1__SERVER_MESSAGE__KIND_RESET;
     msg.reset = &reset;
@@ -814,74 +1252,9 @@ s_send_reset (ln_server_t *self, zframe_t *routing_id, const char *reason)
     free (buf);
 }
 
-static void
-s_on_subscribe (ln_server_t *self, zframe_t *routing_id, const ln_principal_t *principal,
-                const Lantern__V1__Subscribe *subscribe)
-{
-    /* Without fresh bounds we cannot tell AHEAD from fine: say nothing, the
-       client subscribes again after its idle interval. */
-    if (s_refresh_bounds (self) != 0)
-        return;
-    uint64_t after = subscribe->after_position;
-    const char *reason = NULL;
-    if (after > self->last_position)
-        reason = "AHEAD";
-    else if (self->first_position > 0 && after + 1 < self->first_position)
-        reason = "PRUNED";
-    subscriber_t *sub = s_find_sub (self, routing_id);
-    if (reason) {
-        ln_log_warn ("subscription reset", "principal=%s after=%llu first=%llu last=%llu reason=%s",
-                     principal->name, (unsigned long long)after,
-                     (unsigned long long)self->first_position,
-                     (unsigned long long)self->last_position, reason);
-        if (sub)
-            s_remove_sub (self, sub);
-        s_send_reset (self, routing_id, reason);
-        return;
-    }
-    if (!sub) {
-        if (self->nsubs == MAX_SUBSCRIBERS) {
-            ln_log_warn ("too many subscribers", "principal=%s max=%d", principal->name,
-                         MAX_SUBSCRIBERS);
-            return;
-        }
-        sub = &self->subs[self->nsubs++];
-        sub->routing_id = zframe_dup (routing_id);
-        self->stats.subscribers = self->nsubs;
-        ln_log_info ("subscribed", "principal=%s after=%llu credit=%u", principal->name,
-                     (unsigned long long)after, subscribe->credit);
-    }
-    sub->principal = principal;
-    sub->scan = after;
-    sub->prev = after;
-    sub->retry_at = 0;
-    sub->retry_ms = 0;
-    sub->credit = subscribe->credit < self->credit_max ? subscribe->credit : self->credit_max;
-    if (!sub->sizes && !(sub->sizes = calloc (self->credit_max, sizeof (uint32_t))))
-        abort ();
-    sub->ring_head = sub->ring_count = 0;
-    sub->bytes = 0;
-    sub->bytes_full = false;
-}
-
-static void
-s_on_credit (ln_server_t *self, zframe_t *routing_id, const Lantern__V1__Credit *credit)
-{
-    subscriber_t *sub = s_find_sub (self, routing_id);
-    if (!sub)
-        return; /* a late Credit for a subscription that was reset or replaced */
-    uint64_t sum = (uint64_t)sub->credit + credit->credit;
-    sub->credit = sum < self->credit_max ? (uint32_t)sum : self->credit_max;
-    /* n confirmed: the n oldest Delivers in flight are off the books */
-    for (uint32_t n = credit->credit; n > 0 && sub->ring_count > 0; n--) {
-        sub->bytes -= sub->sizes[sub->ring_head];
-        sub->ring_head = (sub->ring_head + 1) % self->credit_max;
-        sub->ring_count--;
-    }
-    sub->bytes_full = false;
-}
-
-/* Which projection may this principal see `type` in?  0 = none. */
+/* Which projection may this principal see `type` in?  0 = none.  The
+   service's rules first, then the node's own (its notices, erasures and
+   audit anchors go to every follower). */
 static ln_projection_t
 s_policy (const ln_server_t *self, const ln_principal_t *principal, const char *type)
 {
@@ -892,39 +1265,209 @@ s_policy (const ln_server_t *self, const ln_principal_t *principal, const char *
         if (strcmp (r->role, "*") == 0 || ln_principal_has_role (principal, r->role))
             return r->projection;
     }
+    for (size_t i = 0; i < sizeof s_node_rules / sizeof s_node_rules[0]; i++)
+        if (strcmp (s_node_rules[i].type, type) == 0)
+            return s_node_rules[i].projection;
     return 0;
 }
 
-/* Build the Deliver for one row as this subscriber may see it.  Returns the
-   packed ServerMessage, or NULL when the subscriber may not see it. */
-static uint8_t *
-s_deliver_for (ln_server_t *self, const subscriber_t *sub, const ln_outbox_row_t *row, size_t *size)
+/* May this principal receive anything of the service's (beyond the node's
+   own notices)?  A subscriber that may not is told so (Reset FORBIDDEN)
+   rather than left waiting. */
+static bool
+s_policy_serves (const ln_server_t *self, const ln_principal_t *principal)
 {
-    if (row->level > sub->principal->level)
+    for (size_t i = 0; i < self->rule_count; i++)
+        if (strcmp (self->rules[i].role, "*") == 0 ||
+            ln_principal_has_role (principal, self->rules[i].role))
+            return true;
+    return false;
+}
+
+static void
+s_on_subscribe (ln_server_t *self, zframe_t *routing_id, int fd, const ln_principal_t *principal,
+                const Lantern__V1__Subscribe *subscribe)
+{
+    s_monitor_drain (self);
+    if (s_fd_closed (self, fd))
+        return; /* its connection is gone: no one to serve */
+    if (!s_routing_id_ours (routing_id)) {
+        ln_log_warn ("subscription refused", "principal=%s reason=routing_id", principal->name);
+        s_send_reset (self, routing_id, "FORBIDDEN", 0,
+                      "a subscriber must not set its own routing id (ZMQ_ROUTING_ID)");
+        return;
+    }
+    ln_projection_t asked = 0;
+    if (subscribe->projection && *subscribe->projection &&
+        ln_projection_parse (subscribe->projection, &asked) != 0) {
+        s_send_reset (self, routing_id, "FORBIDDEN", 0,
+                      "projection must be \"\", full, pseudonymised or statistical");
+        return;
+    }
+    if (!s_policy_serves (self, principal)) {
+        ln_log_warn ("subscription refused", "principal=%s reason=no_rule", principal->name);
+        s_send_reset (self, routing_id, "FORBIDDEN", 0, "%s's roles receive no events from node %s",
+                      principal->name, self->node);
+        return;
+    }
+    if ((self->db_down && s_db_ready (self) != 0) || s_refresh_bounds (self) != 0) {
+        /* without fresh bounds we cannot tell AHEAD from fine */
+        s_send_reset (self, routing_id, "UNAVAILABLE", RETRY_UNAVAILABLE_MS,
+                      "the node cannot read its event log now");
+        return;
+    }
+    subscriber_t *sub = s_find_sub (self, routing_id);
+    if (sub && sub->principal != principal) {
+        /* cannot happen while routing ids are the ROUTER's; never mix two
+           principals' state */
+        s_end_sub (self, sub, "other principal", true);
+        sub = NULL;
+    }
+    uint64_t after = subscribe->after_position;
+    const char *reason = NULL;
+    if (after > self->last_position)
+        reason = "AHEAD";
+    else if (self->first_position > 0 && after + 1 < self->first_position)
+        reason = "PRUNED";
+    if (reason) {
+        ln_log_warn ("subscription reset", "principal=%s after=%llu first=%llu last=%llu reason=%s",
+                     principal->name, (unsigned long long)after,
+                     (unsigned long long)self->first_position,
+                     (unsigned long long)self->last_position, reason);
+        if (sub)
+            s_end_sub (self, sub, reason, false);
+        s_send_reset (
+            self, routing_id, reason, 0, "position %llu is %s the log (%llu..%llu)",
+            (unsigned long long)after, strcmp (reason, "AHEAD") == 0 ? "beyond" : "no longer in",
+            (unsigned long long)self->first_position, (unsigned long long)self->last_position);
+        return;
+    }
+    principal_use_t *u = s_use (self, principal);
+    if (!sub || !sub->active) {
+        /* Limits: what one principal may hold, and the node as a whole.  A
+           refused Subscribe is told so (Reset LIMIT): the peer tries again
+           later, by when a connection of its that went is gone too. */
+        const char *full = NULL;
+        if (u->subscriptions >= self->limits.subscriptions_per_principal)
+            full = "subscriptions of this principal";
+        else if (!sub && self->nsubs >= self->limits.subscribers_max)
+            full = "subscriptions of this node";
+        if (full) {
+            ln_log_warn ("subscription refused", "principal=%s reason=limit which=%s",
+                         principal->name, full);
+            s_send_reset (self, routing_id, "LIMIT", RETRY_LIMIT_MS, "too many %s", full);
+            if (u->subscriptions == 0 && u->bytes == 0)
+                *u = self->uses[--self->nuses];
+            return;
+        }
+    }
+    if (!sub) {
+        self->subs = ln_xgrow (self->subs, &self->subs_cap, self->nsubs + 1, sizeof *self->subs);
+        sub = &self->subs[self->nsubs++];
+        memset (sub, 0, sizeof *sub);
+        sub->routing_id = zframe_dup (routing_id);
+        sub->principal = principal;
+    }
+    if (!sub->active) {
+        sub->active = true;
+        sub->serial = ++self->next_serial;
+        sub->since_us = ln_clock_wall_us ();
+        sub->audit_at = ln_clock_mono_ms () + STREAM_AUDIT_EVERY_MS;
+        sub->delivered = sub->personal = sub->audited_delivered = sub->audited_personal = 0;
+        u = s_use (self, principal);
+        u->subscriptions++;
+        self->stats.subscribers++;
+        s_stream_audit (self, sub, "Subscribe", "after=%llu projection=%s",
+                        (unsigned long long)after, asked ? ln_projection_name (asked) : "policy");
+        ln_log_info ("subscribed", "principal=%s after=%llu credit=%u", principal->name,
+                     (unsigned long long)after, subscribe->credit);
+    }
+    /* A new Subscribe on the same connection starts afresh from `after`
+       with its credit; what is still unconfirmed on the connection stays
+       on its ledger until Credit confirms it (docs/protocol.md 5.2). */
+    sub->fd = fd;
+    sub->asked = asked;
+    sub->after = after;
+    sub->scan = after;
+    sub->prev = after;
+    sub->retry_at = 0;
+    sub->retry_ms = 0;
+    sub->credit = subscribe->credit < self->credit_max ? subscribe->credit : self->credit_max;
+    sub->bytes_full = false;
+}
+
+static void
+s_on_credit (ln_server_t *self, zframe_t *routing_id, const ln_principal_t *principal,
+             const Lantern__V1__Credit *credit)
+{
+    s_monitor_drain (self);
+    subscriber_t *sub = s_find_sub (self, routing_id);
+    if (!sub)
+        return; /* a late Credit for a subscription that was reset or replaced */
+    if (sub->principal != principal) {
+        ln_log_warn ("credit of another principal ignored", "principal=%s owner=%s",
+                     principal->name, sub->principal->name);
+        return;
+    }
+    uint64_t sum = (uint64_t)sub->credit + credit->credit;
+    if (sub->active)
+        sub->credit = sum < self->credit_max ? (uint32_t)sum : self->credit_max;
+    /* n confirmed: the n oldest Delivers in flight on this connection are
+       off the books */
+    principal_use_t *u = s_use (self, principal);
+    for (uint32_t n = credit->credit; n > 0 && sub->ring_count > 0; n--) {
+        uint32_t size = sub->sizes[sub->ring_head];
+        sub->bytes -= size;
+        u->bytes -= size;
+        self->unconfirmed -= size;
+        sub->ring_head = (sub->ring_head + 1) % sub->ring_cap;
+        sub->ring_count--;
+    }
+    sub->bytes_full = false;
+    if (!sub->active && sub->ring_count == 0)
+        s_free_conn (self, sub); /* nothing left of an ended subscription */
+}
+
+/* Build the Deliver for one row as this subscriber may see it.  Returns the
+   packed ServerMessage, or NULL when the subscriber may not see it; sets
+   *personal when what it carries is personal data (a type that carries it,
+   in a projection other than statistical). */
+static uint8_t *
+s_deliver_for (ln_server_t *self, const subscriber_t *sub, const ln_outbox_row_t *row, size_t *size,
+               bool *personal)
+{
+    *personal = false;
+    if (row->redacted || row->level > sub->principal->level)
         return NULL;
     ln_projection_t projection = s_policy (self, sub->principal, row->type);
     if (projection == 0)
         return NULL;
+    if (sub->asked > projection)
+        projection = sub->asked; /* it asked for less: never more than asked */
 
     uint8_t *projected = NULL;
     size_t projected_size = 0;
     const uint8_t *payload = row->payload;
     size_t payload_size = row->payload_size;
-    if (projection != LN_PROJECTION_FULL) {
-        if (!self->project)
-            return NULL;
-        int rc = self->project (self->arg, row->type, projection, row->payload, row->payload_size,
-                                &projected, &projected_size);
-        if (rc != 0) {
-            if (rc < 0)
-                ln_log_error ("projection failed", "type=%s position=%llu projection=%s", row->type,
-                              (unsigned long long)row->position, ln_projection_name (projection));
-            free (projected);
-            return NULL;
-        }
+    int rc = LN_PROJECT_AS_STORED;
+    if (self->project)
+        rc =
+            self->project (self->arg, sub->principal, projection, row, &projected, &projected_size);
+    else if (projection != LN_PROJECTION_FULL)
+        rc = LN_PROJECT_DROP; /* nothing else can make a reduced projection */
+    if (rc == LN_PROJECT_PROJECTED) {
         payload = projected;
         payload_size = projected_size;
     }
+    else if (rc != LN_PROJECT_AS_STORED) {
+        if (rc < 0)
+            ln_log_error ("projection failed", "type=%s position=%llu projection=%s", row->type,
+                          (unsigned long long)row->position, ln_projection_name (projection));
+        free (projected);
+        return NULL;
+    }
+    const ln_event_type_t *t = ln_envelope_type_lookup (row->type);
+    *personal = t && t->personal && projection != LN_PROJECTION_STATISTICAL;
 
     ln_error_t err;
     ln_event_fields_t fields = {
@@ -949,6 +1492,7 @@ s_deliver_for (ln_server_t *self, const subscriber_t *sub, const ln_outbox_row_t
     deliver.previous_position = sub->prev;
     deliver.event.data = event;
     deliver.event.len = event_size;
+    deliver.last_position = self->last_position;
     Lantern__V1__ServerMessage msg = LANTERN__V1__SERVER_MESSAGE__INIT;
     msg.kind_case = LANTERN__V1__SERVER_MESSAGE__KIND_DELIVER;
     msg.deliver = &deliver;
@@ -957,17 +1501,34 @@ s_deliver_for (ln_server_t *self, const subscriber_t *sub, const ln_outbox_row_t
     return buf;
 }
 
+/* May this subscriber hold `size` more unconfirmed bytes?  Its own cap, its
+   principal's and the node's (always at least one Deliver in flight per
+   subscription, so that an event larger than a cap still moves). */
+static bool
+s_room_for (const ln_server_t *self, const subscriber_t *sub, const principal_use_t *u, size_t size)
+{
+    if (sub->ring_count == 0)
+        return true;
+    if (sub->ring_count == self->credit_max ||
+        sub->bytes + size > LN_STREAM_UNCONFIRMED_SUBSCRIPTION)
+        return false;
+    return u->bytes + size <= self->limits.unconfirmed_per_principal &&
+           self->unconfirmed + size <= self->limits.unconfirmed_total;
+}
+
 /* Send what one subscriber may see, within its credit and the scan budget.
-   Returns -1 when the subscriber is gone (removed by the caller). */
+   Returns -1 when the subscriber is gone, -2 when its position was pruned
+   (removed by the caller). */
 static int
 s_serve_one (ln_server_t *self, subscriber_t *sub)
 {
     size_t scanned = 0;
     ln_outbox_batch_t batch = {0};
     int rc = 0;
-    if (sub->retry_at > ln_clock_mono_ms () || sub->bytes_full)
+    if (!sub->active || sub->retry_at > ln_clock_mono_ms () || sub->bytes_full)
         return 0;
     sub->retry_at = 0;
+    principal_use_t *u = s_use (self, sub->principal);
     while (sub->credit > 0 && sub->scan < self->last_position && !self->db_down) {
         if (scanned >= SCAN_BUDGET) {
             self->more_work = true;
@@ -996,13 +1557,15 @@ s_serve_one (ln_server_t *self, subscriber_t *sub)
         for (size_t i = 0; i < batch.count && sub->credit > 0; i++) {
             const ln_outbox_row_t *row = &batch.rows[i];
             size_t size = 0;
-            uint8_t *buf = s_deliver_for (self, sub, row, &size);
-            if (buf && sub->ring_count > 0 &&
-                (sub->bytes + size > INFLIGHT_BYTES_MAX || sub->ring_count == self->credit_max)) {
+            bool personal = false;
+            uint8_t *buf = s_deliver_for (self, sub, row, &size, &personal);
+            if (buf && !s_room_for (self, sub, u, size)) {
                 /* enough unconfirmed bytes out: wait for Credit (this row
                    is sent then; the scan stays before it) */
                 free (buf);
-                sub->bytes_full = true;
+                sub->bytes_full =
+                    sub->ring_count > 0 && (sub->ring_count == self->credit_max ||
+                                            sub->bytes + size > LN_STREAM_UNCONFIRMED_SUBSCRIPTION);
                 goto out;
             }
             if (buf) {
@@ -1023,9 +1586,28 @@ s_serve_one (ln_server_t *self, subscriber_t *sub)
                 }
                 sub->prev = row->position;
                 sub->credit--;
-                sub->sizes[(sub->ring_head + sub->ring_count) % self->credit_max] = (uint32_t)size;
+                if (sub->ring_count == sub->ring_cap) {
+                    /* grow the ring, keeping its order (it is full, so
+                       head..end then start..head) */
+                    size_t old = sub->ring_cap;
+                    uint32_t *grown = calloc (old ? old * 2 : 16, sizeof *grown);
+                    if (!grown)
+                        abort ();
+                    for (size_t k = 0; k < sub->ring_count; k++)
+                        grown[k] = sub->sizes[(sub->ring_head + k) % old];
+                    free (sub->sizes);
+                    sub->sizes = grown;
+                    sub->ring_cap = old ? old * 2 : 16;
+                    sub->ring_head = 0;
+                }
+                sub->sizes[(sub->ring_head + sub->ring_count) % sub->ring_cap] = (uint32_t)size;
                 sub->ring_count++;
                 sub->bytes += size;
+                u->bytes += size;
+                self->unconfirmed += size;
+                sub->delivered++;
+                if (personal)
+                    sub->personal++;
                 self->stats.delivered++;
             }
             sub->scan = row->position;
@@ -1041,30 +1623,49 @@ out:
 static void
 s_serve (ln_server_t *self)
 {
+    s_monitor_drain (self);
+    int64_t now = ln_clock_mono_ms ();
     for (size_t i = 0; i < self->nsubs;) {
         subscriber_t *sub = &self->subs[i];
         int rc = s_serve_one (self, sub);
         if (rc == -2) {
-            s_send_reset (self, sub->routing_id, "PRUNED");
-            s_remove_sub (self, sub);
+            s_send_reset (self, sub->routing_id, "PRUNED", 0,
+                          "the log was pruned beneath position %llu",
+                          (unsigned long long)sub->scan);
+            if (!s_end_sub (self, sub, "pruned", false))
+                i++;
+            continue;
         }
-        else if (rc < 0) {
-            ln_log_info ("subscriber gone", "principal=%s", sub->principal->name);
-            s_remove_sub (self, sub);
+        if (rc < 0) {
+            s_end_sub (self, sub, "disconnected", true); /* a send found no peer */
+            continue;
         }
-        else
-            i++;
+        if (sub->active && now >= sub->audit_at) {
+            /* a long stream: what it delivered since the last row */
+            sub->audit_at = now + STREAM_AUDIT_EVERY_MS;
+            if (sub->personal > sub->audited_personal)
+                s_stream_audit (self, sub, "StreamDelivered",
+                                "after=%llu delivered=%llu personal=%llu since_us=%lld",
+                                (unsigned long long)sub->after,
+                                (unsigned long long)(sub->delivered - sub->audited_delivered),
+                                (unsigned long long)(sub->personal - sub->audited_personal),
+                                (long long)sub->since_us);
+            sub->audited_delivered = sub->delivered;
+            sub->audited_personal = sub->personal;
+        }
+        i++;
     }
 }
 
 /* --- commands -----------------------------------------------------------------------------------
  */
 
+/* The command whose input is the message named `full_name`, or NULL. */
 static const ln_command_t *
-s_find_command (const ln_server_t *self, int command_case)
+s_find_command (const ln_server_t *self, const char *full_name)
 {
     for (size_t i = 0; i < self->command_count; i++)
-        if ((int)self->commands[i].command == command_case)
+        if (strcmp (self->commands[i].input->name, full_name) == 0)
             return &self->commands[i];
     return NULL;
 }
@@ -1086,6 +1687,8 @@ s_pending_clear (pending_t *p)
     zframe_destroy (&p->routing_id);
     if (p->msg)
         protobuf_c_message_free_unpacked (&p->msg->base, NULL);
+    if (p->input_owned)
+        protobuf_c_message_free_unpacked (p->input_owned, NULL);
     free (p->reply);
     s_stash_clear (&p->stash);
     memset (p, 0, sizeof *p);
@@ -1101,7 +1704,7 @@ s_pending_reset (pending_t *p)
     free (p->reply);
     p->reply = NULL;
     p->reply_size = 0;
-    p->replayed = p->store = false;
+    p->replayed = p->store = p->reused = false;
     p->outcome = NULL;
     p->reason[0] = p->object[0] = '\0';
     s_stash_clear (&p->stash);
@@ -1161,10 +1764,10 @@ s_lookup_build (ln_server_t *self, size_t n, lookup_t *lk)
        keeps the subquery a per-row index scan. */
     lk->stmt = (ln_db_stmt_t){
         .name = "ln_server_lookup_replies",
-        .sql = "SELECT u.n, r.reply"
+        .sql = "SELECT u.n, r.reply, r.request_hash"
                " FROM unnest ($1::text[], $2::text[]) WITH ORDINALITY"
                "  AS u (principal, request_id, n)"
-               " CROSS JOIN LATERAL (SELECT c.reply FROM command_replies c"
+               " CROSS JOIN LATERAL (SELECT c.reply, c.request_hash FROM command_replies c"
                "  WHERE c.principal = u.principal AND c.request_id = u.request_id"
                "  LIMIT 1) AS r",
         .nparams = 2,
@@ -1187,6 +1790,23 @@ s_lookup_apply (ln_server_t *self, const lookup_t *lk, const PGresult *res)
             return -1;
         }
         pending_t *p = &self->pending[lk->index[k - 1]];
+        if (!PQgetisnull (res, row, 2) &&
+            ((size_t)PQgetlength (res, row, 2) != sizeof p->hash ||
+             memcmp (PQgetvalue (res, row, 2), p->hash, sizeof p->hash) != 0)) {
+            /* answered under this request_id before, but for another request */
+            free (p->reply);
+            p->reused = true;
+            p->outcome = LN_AUDIT_REFUSED;
+            snprintf (p->reason, sizeof p->reason, "REQUEST_ID_REUSED request_id");
+            ln_error_t e;
+            ln_error_set (&e, "REQUEST_ID_REUSED", "request_id",
+                          "request_id %s was already used for another request; use a new one",
+                          s_request_id (p));
+            p->reply = s_pack_error_reply (s_request_id (p), &e, &p->reply_size);
+            p->replayed = true; /* answered without running the handler */
+            self->stats.refused++;
+            continue;
+        }
         size_t len = (size_t)PQgetlength (res, row, 1);
         free (p->reply);
         p->reply = malloc (len ? len : 1);
@@ -1214,9 +1834,9 @@ s_lookup_clear (lookup_t *lk)
    INSERT. */
 typedef struct {
     ln_db_stmt_t stmt;
-    ln_db_array_t principals, ids, replies;
-    const char *values[4];
-    int lengths[4], formats[4];
+    ln_db_array_t principals, ids, replies, hashes;
+    const char *values[5];
+    int lengths[5], formats[5];
     char created[24];
 } replies_t;
 
@@ -1227,27 +1847,32 @@ s_replies_build (pending_t *const *list, size_t m, replies_t *r)
     ln_db_array_init (&r->principals, LN_DB_OID_TEXT);
     ln_db_array_init (&r->ids, LN_DB_OID_TEXT);
     ln_db_array_init (&r->replies, LN_DB_OID_BYTEA);
+    ln_db_array_init (&r->hashes, LN_DB_OID_BYTEA);
     for (size_t i = 0; i < m; i++) {
         ln_db_array_add_text (&r->principals, list[i]->principal->name);
         ln_db_array_add_text (&r->ids, s_request_id (list[i]));
         ln_db_array_add (&r->replies, list[i]->reply, list[i]->reply_size);
+        ln_db_array_add (&r->hashes, list[i]->hash, sizeof list[i]->hash);
     }
     snprintf (r->created, sizeof r->created, "%lld", (long long)ln_clock_wall_us ());
     r->values[0] = ln_db_array_data (&r->principals);
     r->values[1] = ln_db_array_data (&r->ids);
     r->values[2] = ln_db_array_data (&r->replies);
     r->values[3] = r->created;
+    r->values[4] = ln_db_array_data (&r->hashes);
     r->lengths[0] = ln_db_array_size (&r->principals);
     r->lengths[1] = ln_db_array_size (&r->ids);
     r->lengths[2] = ln_db_array_size (&r->replies);
-    r->formats[0] = r->formats[1] = r->formats[2] = 1;
+    r->lengths[4] = ln_db_array_size (&r->hashes);
+    r->formats[0] = r->formats[1] = r->formats[2] = r->formats[4] = 1;
     r->stmt = (ln_db_stmt_t){
         .name = "ln_server_store_replies",
-        .sql = "INSERT INTO command_replies (principal, request_id, reply, created_us)"
-               " SELECT u.principal, u.request_id, u.reply, $4::bigint"
-               " FROM unnest ($1::text[], $2::text[], $3::bytea[])"
-               "  AS u (principal, request_id, reply)",
-        .nparams = 4,
+        .sql = "INSERT INTO command_replies (principal, request_id, reply, created_us,"
+               " request_hash)"
+               " SELECT u.principal, u.request_id, u.reply, $4::bigint, u.request_hash"
+               " FROM unnest ($1::text[], $2::text[], $3::bytea[], $5::bytea[])"
+               "  AS u (principal, request_id, reply, request_hash)",
+        .nparams = 5,
         .values = r->values,
         .lengths = r->lengths,
         .formats = r->formats,
@@ -1260,6 +1885,7 @@ s_replies_clear (replies_t *r)
     ln_db_array_clear (&r->principals);
     ln_db_array_clear (&r->ids);
     ln_db_array_clear (&r->replies);
+    ln_db_array_clear (&r->hashes);
     memset (r, 0, sizeof *r);
 }
 
@@ -1365,8 +1991,8 @@ s_flush (ln_server_t *self, const ln_command_t *command, pending_t *const *list,
             items[k++] = list[i]->stash.items[j].item;
     int rc = command->flush (self->arg, self->db, items, total, &err);
     if (rc != 0)
-        s_log_failure (safe, "flush failed", "command=%s items=%zu code=%s error=%s", command->name,
-                       total, err.code ? err.code : "-", err.message);
+        s_log_failure (safe, "flush failed", "command=%s items=%zu code=%s error=%s",
+                       ln_command_name (command), total, err.code ? err.code : "-", err.message);
     free (items);
     return rc;
 }
@@ -1398,15 +2024,16 @@ s_run_one (ln_server_t *self, pending_t *p, bool safe)
     if (savepoint && ln_db_run (self->db, "SAVEPOINT lantern_request", 0, NULL, &err) != 0)
         goto out;
 
-    Lantern__V1__Reply reply = LANTERN__V1__REPLY__INIT;
-    reply.request_id = request->request_id;
-    reply.status = LANTERN__V1__REPLY__STATUS__OK;
-    int hrc = p->command->fn (self->arg, &call, request, &reply);
+    ProtobufCMessage *output = NULL;
+    int hrc = p->command->fn (self->arg, &call, p->input, &output);
+    if (hrc == 0 && (!output || output->descriptor != p->command->output)) {
+        /* a programming error in the handler: never reply with the wrong type */
+        ln_log_error ("command gave no result of its type", "command=%s",
+                      ln_command_name (p->command));
+        hrc = -1;
+    }
     if (hrc == 0) {
-        Lantern__V1__ServerMessage msg = LANTERN__V1__SERVER_MESSAGE__INIT;
-        msg.kind_case = LANTERN__V1__SERVER_MESSAGE__KIND_REPLY;
-        msg.reply = &reply;
-        p->reply = s_pack_server_message (&msg, &p->reply_size);
+        p->reply = s_pack_ok_reply (request->request_id, p->via_field, output, &p->reply_size);
         p->stash = call.stash; /* the request's now */
         memset (&call.stash, 0, sizeof call.stash);
         pending_t *one = p;
@@ -1426,6 +2053,8 @@ s_run_one (ln_server_t *self, pending_t *p, bool safe)
             p->outcome = LN_AUDIT_ACCEPTED;
             p->store = p->command->writes && !safe;
             snprintf (p->object, sizeof p->object, "%s", call.object);
+            if (call.purpose[0])
+                snprintf (p->reason, sizeof p->reason, "purpose: %s", call.purpose);
             rc = 0;
             goto out;
         }
@@ -1448,8 +2077,9 @@ s_run_one (ln_server_t *self, pending_t *p, bool safe)
         goto out;
     }
     if (!call.error.code) {
-        ln_log_error ("command failed", "command=%s request_id=%s error=%s", p->command->name,
-                      request->request_id, dberr.code ? dberr.message : "(none)");
+        ln_log_error ("command failed", "command=%s request_id=%s error=%s",
+                      ln_command_name (p->command), request->request_id,
+                      dberr.code ? dberr.message : "(none)");
         ln_error_set (&call.error, "INTERNAL", NULL, "the command failed; nothing changed");
     }
     p->outcome = LN_AUDIT_REFUSED;
@@ -1520,7 +2150,7 @@ s_audit_entry (const pending_t *p, ln_audit_entry_t *e)
     e->organisation = p->principal->organisation;
     const char *rid = s_request_id (p);
     e->request_id = s_request_id_valid (rid) ? rid : NULL;
-    e->action = p->command     ? p->command->name
+    e->action = p->command     ? ln_command_name (p->command)
                 : p->malformed ? "(malformed request)"
                                : "(unknown command)";
     e->object = p->object[0] ? p->object : NULL;
@@ -1647,14 +2277,19 @@ s_try_batch (ln_server_t *self, size_t n, bool safe, ln_audit_entry_t *entries)
     }
     (void)rp_at; /* an INSERT without RETURNING: success is all it says */
 
-    /* 3: the audit rows, COMMIT */
+    /* 3: the audit rows, COMMIT (a request refused for a malformed
+       request_id is not audited: docs/protocol.md 7) */
+    size_t na = 0;
     for (size_t i = 0; i < n; i++) {
         pending_t *p = &self->pending[i];
-        s_audit_entry (p->dup_of >= 0 ? &self->pending[p->dup_of] : p, &entries[i]);
+        if (p->silent)
+            continue;
+        s_audit_entry (p->dup_of >= 0 ? &self->pending[p->dup_of] : p, &entries[na]);
         if (p->dup_of >= 0)
-            entries[i].reason = "replayed stored reply";
+            entries[na].reason = "replayed stored reply";
+        na++;
     }
-    if (ln_audit_encode (self->db, res[lock_at], entries, n, &au, &err) != 0) {
+    if (na > 0 && ln_audit_encode (self->db, res[lock_at], entries, na, &au, &err) != 0) {
         ln_log_error ("audit append failed", "error=%s", err.message);
         goto out; /* no audit, no effect: the batch is not committed */
     }
@@ -1663,12 +2298,13 @@ s_try_batch (ln_server_t *self, size_t n, bool safe, ln_audit_entry_t *entries)
         res[i] = NULL;
     }
     ln_db_stmt_t rt3[2] = {au.stmt, {.sql = "COMMIT"}};
-    if (ln_db_exec_all (self->db, rt3, 2, res, &err) != 0) {
+    size_t c = na > 0 ? 1 : 0;
+    if (ln_db_exec_all (self->db, rt3 + (1 - c), 1 + c, res, &err) != 0) {
         s_log_failure (safe, "audit and commit failed", "requests=%zu error=%s", n, err.message);
         goto failed;
     }
-    if (ln_audit_encoded_check (&au, res[0], &err) != 0 ||
-        strcmp (PQcmdStatus (res[1]), "COMMIT") != 0) {
+    if ((na > 0 && ln_audit_encoded_check (&au, res[0], &err) != 0) ||
+        strcmp (PQcmdStatus (res[c]), "COMMIT") != 0) {
         /* cannot be after a successful insert, but never reply on a doubt */
         ln_log_error ("commit did not commit", "requests=%zu", n);
         goto out;
@@ -1708,7 +2344,8 @@ s_run_batch (ln_server_t *self, size_t n)
                 if (src->reply)
                     s_send (self, p->routing_id, src->reply, src->reply_size);
                 else if (p->precheck.code)
-                    s_send_error (self, p->routing_id, s_request_id (p), &p->precheck);
+                    s_send_error (self, p->routing_id, p->silent ? "" : s_request_id (p),
+                                  &p->precheck);
                 self->stats.requests++;
             }
             free (entries);
@@ -1745,11 +2382,24 @@ s_run_batch (ln_server_t *self, size_t n)
                   "the node could not commit; nothing changed; retry with the same request_id");
     for (size_t i = 0; i < n; i++) {
         pending_t *p = &self->pending[i];
-        s_send_error (self, p->routing_id, s_request_id (p),
+        s_send_error (self, p->routing_id, p->silent ? "" : s_request_id (p),
                       p->precheck.code ? &p->precheck : &err);
         self->stats.requests++;
     }
     free (entries);
+}
+
+static void s_refused (ln_server_t *self, pending_t *p);
+
+/* The request_id of this request answered another one (a stored reply, or
+   an earlier request of the same batch, with another hash). */
+static void
+s_reused (ln_server_t *self, pending_t *p)
+{
+    ln_error_set (&p->precheck, "REQUEST_ID_REUSED", "request_id",
+                  "request_id %s was already used for another request; use a new one",
+                  s_request_id (p));
+    s_refused (self, p);
 }
 
 /* A request refused before its handler: logged, counted, audited. */
@@ -1760,35 +2410,74 @@ s_refused (ln_server_t *self, pending_t *p)
     snprintf (p->reason, sizeof p->reason, "%s%s%s", p->precheck.code,
               p->precheck.field[0] ? " " : "", p->precheck.field);
     ln_log_warn ("command refused", "principal=%s command=%s code=%s field=%s", p->principal->name,
-                 p->command ? p->command->name : "-", p->precheck.code, p->precheck.field);
+                 p->command ? ln_command_name (p->command) : "-", p->precheck.code,
+                 p->precheck.field);
     self->stats.refused++;
 }
 
-/* Check a request before any handler sees it; fills p->precheck on refusal. */
+/* Check a request before any handler sees it: its request_id, which command
+   it is (a field of Request's oneof, or Request.call naming the command's
+   message), the command's message (Request.call's bytes are decoded and
+   checked here, like the rest of the frame was), and the caller's roles.
+   Fills p->precheck on refusal. */
 static void
 s_precheck (ln_server_t *self, pending_t *p)
 {
     const Lantern__V1__Request *request = p->msg->request;
     p->dup_of = -1;
     if (!s_request_id_valid (request->request_id)) {
-        ln_error_set (&p->precheck, "BAD_REQUEST_ID", "request.request_id",
+        /* not echoed, not audited: docs/protocol.md 7 */
+        ln_error_set (&p->precheck, "BAD_REQUEST_ID", "request_id",
                       "request_id must be 1..%d bytes of [A-Za-z0-9._:-]", REQUEST_ID_MAX);
+        p->silent = true;
         s_refused (self, p);
         return;
     }
-    p->command = s_find_command (self, request->command_case);
-    if (!p->command) {
-        if (request->command_case)
-            ln_error_set (&p->precheck, "UNKNOWN_COMMAND", "request.command",
-                          "this node does not serve command %d", (int)request->command_case);
-        else
-            ln_error_set (&p->precheck, "UNKNOWN_COMMAND", "request.command", "no command given");
+    if (request->command_case == LANTERN__V1__REQUEST__COMMAND__NOT_SET) {
+        ln_error_set (&p->precheck, "UNKNOWN_COMMAND", "", "no command given");
         s_refused (self, p);
         return;
+    }
+    if (request->command_case == LANTERN__V1__REQUEST__COMMAND_CALL) {
+        const char *url = request->call->type_url ? request->call->type_url : "";
+        const char *slash = strrchr (url, '/');
+        const char *name = slash ? slash + 1 : url;
+        p->command = s_find_command (self, name);
+        if (!p->command) {
+            ln_error_set (&p->precheck, "UNKNOWN_COMMAND", "call.type_url",
+                          "this node does not serve %.*s", 200, *name ? name : "(no type)");
+            s_refused (self, p);
+            return;
+        }
+        p->via_field = CALL_FIELD;
+        p->input_owned =
+            ln_pbcheck_unpack (p->command->input, request->call->value.data,
+                               request->call->value.len, &s_wire_limits, NULL, &p->precheck);
+        if (!p->input_owned) {
+            s_refused (self, p);
+            return;
+        }
+        p->input = p->input_owned;
+    }
+    else {
+        const ProtobufCFieldDescriptor *f = protobuf_c_message_descriptor_get_field (
+            &lantern__v1__request__descriptor, (unsigned)request->command_case);
+        p->command =
+            f && f->type == PROTOBUF_C_TYPE_MESSAGE
+                ? s_find_command (self, ((const ProtobufCMessageDescriptor *)f->descriptor)->name)
+                : NULL;
+        if (!p->command) {
+            ln_error_set (&p->precheck, "UNKNOWN_COMMAND", "",
+                          "this node does not serve command %s", f ? f->name : "(unknown)");
+            s_refused (self, p);
+            return;
+        }
+        p->via_field = (int)f->id;
+        p->input = *(const ProtobufCMessage *const *)((const char *)request + f->offset);
     }
     if (!s_allowed (p->command, p->principal)) {
-        ln_error_set (&p->precheck, "FORBIDDEN", NULL, "%s may not call %s", p->principal->name,
-                      p->command->name);
+        ln_error_set (&p->precheck, "FORBIDDEN", "", "%s may not call %s", p->principal->name,
+                      ln_command_name (p->command));
         s_refused (self, p);
         return;
     }
@@ -1812,91 +2501,194 @@ s_malformed_message (const char *request_id)
     return msg;
 }
 
+/* Error paths name fields from the command's own message (docs/protocol.md
+   8): a check of the whole ClientMessage says
+   "request.submit_signal.details.persons[0].role", the client reads
+   "details.persons[0].role"; "request.request_id" becomes "request_id". */
+static void
+s_relative_field (ln_error_t *err)
+{
+    const char *prefix = "request.";
+    size_t plen = strlen (prefix);
+    if (strncmp (err->field, prefix, plen) != 0)
+        return;
+    const char *rest = err->field + plen;
+    size_t len = strcspn (rest, ".[");
+    char name[64];
+    const char *keep = rest;
+    if (len < sizeof name) {
+        memcpy (name, rest, len);
+        name[len] = '\0';
+        const ProtobufCFieldDescriptor *f = protobuf_c_message_descriptor_get_field_by_name (
+            &lantern__v1__request__descriptor, name);
+        if (f && (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) && f->id != CALL_FIELD)
+            keep = rest[len] == '.' ? rest + len + 1 : rest + len;
+    }
+    memmove (err->field, keep, strlen (keep) + 1);
+}
+
+/* The request's hash, for REQUEST_ID_REUSED: SHA-256 of the command's name
+   and of the bytes of its Request field as the client sent them (a retry
+   sends the same bytes). */
+static void
+s_request_hash (pending_t *p, const uint8_t *data, size_t size)
+{
+    const uint32_t path[2] = {1, (uint32_t)p->via_field};
+    const uint8_t *value = NULL;
+    size_t len = 0;
+    crypto_hash_sha256_state st;
+    crypto_hash_sha256_init (&st);
+    crypto_hash_sha256_update (&st, (const uint8_t *)p->command->input->name,
+                               strlen (p->command->input->name) + 1);
+    if (ln_pbcheck_find_field (data, size, path, 2, &value, &len) == 0 && value)
+        crypto_hash_sha256_update (&st, value, len);
+    crypto_hash_sha256_final (&st, p->hash);
+}
+
+/* A frame that failed the checks: if it is a Request with a readable,
+   well-formed request_id, it is answered under it (so that its client can
+   tell its refusal from a lost reply) and audited as refused, naming the
+   command it was meant to be; anything else gets an error with no
+   request_id and is not audited.  Returns 1 when it became a pending
+   request (routing id taken), 0 otherwise. */
+static int
+s_malformed (ln_server_t *self, pending_t *p, zframe_t **routing_id,
+             const ln_principal_t *principal, const uint8_t *data, size_t size,
+             const ln_error_t *err)
+{
+    static const uint32_t request_id_path[2] = {1, 1};
+    char rid[REQUEST_ID_MAX + 1];
+    if (ln_pbcheck_find_id (data, size, request_id_path, 2, rid, sizeof rid) != 0 ||
+        !s_request_id_valid (rid)) {
+        s_send_error (self, *routing_id, "", err);
+        return 0;
+    }
+    memset (p, 0, sizeof *p);
+    p->routing_id = *routing_id;
+    *routing_id = NULL;
+    p->principal = principal;
+    p->msg = s_malformed_message (rid);
+    p->malformed = true;
+    p->dup_of = -1;
+    /* name the command it was meant to be, for the audit: the first field
+       of Request's oneof present in the frame that a command of ours has */
+    const ProtobufCMessageDescriptor *rd = &lantern__v1__request__descriptor;
+    for (unsigned i = 0; i < rd->n_fields && !p->command; i++) {
+        const ProtobufCFieldDescriptor *f = &rd->fields[i];
+        const uint32_t command_path[2] = {1, f->id};
+        if (!(f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) || f->id == CALL_FIELD ||
+            f->type != PROTOBUF_C_TYPE_MESSAGE ||
+            ln_pbcheck_find_field (data, size, command_path, 2, NULL, NULL) != 0)
+            continue;
+        p->command =
+            s_find_command (self, ((const ProtobufCMessageDescriptor *)f->descriptor)->name);
+    }
+    p->precheck = *err;
+    s_refused (self, p);
+    return 1;
+}
+
+/* Receive one message from the ROUTER without blocking: the routing id,
+   the first body frame (kept in *body, with the connection's metadata),
+   and the number of body frames (the rest are read and dropped).  Returns
+   the routing id, or NULL when nothing is waiting. */
+static zframe_t *
+s_recv (ln_server_t *self, zmq_msg_t *body, size_t *frames)
+{
+    void *sock = zsock_resolve (self->router);
+    zmq_msg_t part;
+    zmq_msg_init (&part);
+    if (zmq_msg_recv (&part, sock, ZMQ_DONTWAIT) < 0) {
+        zmq_msg_close (&part);
+        return NULL;
+    }
+    zframe_t *routing_id = zframe_new (zmq_msg_data (&part), zmq_msg_size (&part));
+    bool more = zmq_msg_more (&part);
+    zmq_msg_close (&part);
+    *frames = 0;
+    /* the rest of a message is there at once: libzmq delivers it whole */
+    if (more && zmq_msg_recv (body, sock, 0) >= 0) {
+        *frames = 1;
+        more = zmq_msg_more (body);
+    }
+    while (more) {
+        zmq_msg_init (&part);
+        if (zmq_msg_recv (&part, sock, 0) < 0) {
+            zmq_msg_close (&part);
+            break;
+        }
+        (*frames)++;
+        more = zmq_msg_more (&part);
+        zmq_msg_close (&part);
+    }
+    return routing_id;
+}
+
 /* Receive everything waiting on the ROUTER: streams now, requests batched. */
 static void
 s_drain (ln_server_t *self)
 {
     size_t n = 0;
-    /* The ROUTER's receive timeout is 0: zmsg_recv returns NULL when
+    /* The ROUTER's receive timeout is 0: a receive returns at once when
        nothing is waiting.  (Asking ZMQ_EVENTS before each message would cost
        a poll and a getpid system call per message; a receive only looks at
        libzmq's command pipe when its queue is empty.) */
     while (n < self->batch_max) {
-        zmsg_t *zmsg = zmsg_recv (self->router);
-        if (!zmsg)
+        zmq_msg_t body;
+        size_t frames = 0;
+        zmq_msg_init (&body);
+        zframe_t *routing_id = s_recv (self, &body, &frames);
+        if (!routing_id) {
+            zmq_msg_close (&body);
             break;
-        zframe_t *routing_id = zmsg_pop (zmsg);
-        /* The body frame carries the connection's metadata (the routing id
-           frame is made by the ROUTER itself). */
+        }
+        /* The body frame carries the connection's metadata: the User-Id the
+           ZAP handler gave it, and the connection's socket. */
         const ln_principal_t *principal =
-            zmsg_first (zmsg) ? ln_auth_principal_of (self->auth, zmsg_first (zmsg)) : NULL;
+            frames > 0 ? ln_auth_principal_of_user_id (self->auth, zmq_msg_gets (&body, "User-Id"))
+                       : NULL;
+        int fd = frames > 0 ? zmq_msg_get (&body, ZMQ_SRCFD) : -1;
+        const uint8_t *data = zmq_msg_data (&body);
+        size_t size = zmq_msg_size (&body);
         ln_error_t err;
         ln_error_clear (&err);
         if (!principal) {
             /* ZAP admitted it, so this cannot happen; refuse rather than guess */
-            ln_log_error ("message without a principal", "");
+            ln_log_error ("message without a principal", "frames=%zu", frames);
             goto drop;
         }
-        if (zmsg_size (zmsg) != 1) {
-            ln_log_warn ("bad frame count", "principal=%s frames=%zu", principal->name,
-                         zmsg_size (zmsg));
-            ln_error_set (&err, "BAD_FRAME", NULL, "a message must have exactly one frame");
+        if (frames != 1) {
+            ln_log_warn ("bad frame count", "principal=%s frames=%zu", principal->name, frames);
+            ln_error_set (&err, "BAD_FRAME", "", "a message must have exactly one frame");
             s_send_error (self, routing_id, "", &err);
             self->stats.dropped_frames++;
             goto drop;
         }
-        zframe_t *body = zmsg_first (zmsg);
         Lantern__V1__ClientMessage *msg = (Lantern__V1__ClientMessage *)ln_pbcheck_unpack (
-            &lantern__v1__client_message__descriptor, zframe_data (body), zframe_size (body), NULL,
-            NULL, &err);
+            &lantern__v1__client_message__descriptor, data, size, &s_wire_limits, NULL, &err);
         if (!msg || msg->kind_case == LANTERN__V1__CLIENT_MESSAGE__KIND__NOT_SET) {
             if (msg) {
                 protobuf_c_message_free_unpacked (&msg->base, NULL);
-                ln_error_set (&err, "BAD_FRAME", "kind", "empty ClientMessage");
+                ln_error_set (&err, "BAD_FRAME", "", "empty ClientMessage");
             }
+            s_relative_field (&err);
             ln_log_warn ("bad client message", "principal=%s code=%s field=%s", principal->name,
                          err.code, err.field);
             self->stats.dropped_frames++;
-            /* A Request that fails the checks but names a well-formed
-               request_id is answered under it (so that its client can tell
-               its refusal from a lost reply) and audited as refused, like
-               any refusal; anything else gets an error with no request_id. */
-            static const uint32_t request_id_path[2] = {1, 1};
-            char rid[REQUEST_ID_MAX + 1];
-            if (!msg &&
-                ln_pbcheck_find_id (zframe_data (body), zframe_size (body), request_id_path, 2, rid,
-                                    sizeof rid) == 0 &&
-                s_request_id_valid (rid)) {
-                pending_t *p = &self->pending[n++];
-                memset (p, 0, sizeof *p);
-                p->routing_id = routing_id;
-                routing_id = NULL;
-                p->principal = principal;
-                p->msg = s_malformed_message (rid);
-                p->malformed = true;
-                p->dup_of = -1;
-                /* name the command it was meant to be, for the audit */
-                for (size_t c = 0; c < self->command_count && !p->command; c++) {
-                    const uint32_t command_path[2] = {1, (uint32_t)self->commands[c].command};
-                    if (ln_pbcheck_find_field (zframe_data (body), zframe_size (body), command_path,
-                                               2, NULL, NULL) == 0)
-                        p->command = &self->commands[c];
-                }
-                p->precheck = err;
-                s_refused (self, p);
-                goto drop;
-            }
-            s_send_error (self, routing_id, "", &err);
+            if (!msg)
+                n += (size_t)s_malformed (self, &self->pending[n], &routing_id, principal, data,
+                                          size, &err);
+            else
+                s_send_error (self, routing_id, "", &err);
             goto drop;
         }
         if (msg->kind_case == LANTERN__V1__CLIENT_MESSAGE__KIND_SUBSCRIBE) {
-            if (!self->db_down || s_db_ready (self) == 0)
-                s_on_subscribe (self, routing_id, principal, msg->subscribe);
+            s_on_subscribe (self, routing_id, fd, principal, msg->subscribe);
             protobuf_c_message_free_unpacked (&msg->base, NULL);
             goto drop;
         }
         if (msg->kind_case == LANTERN__V1__CLIENT_MESSAGE__KIND_CREDIT) {
-            s_on_credit (self, routing_id, msg->credit);
+            s_on_credit (self, routing_id, principal, msg->credit);
             protobuf_c_message_free_unpacked (&msg->base, NULL);
             goto drop;
         }
@@ -1907,20 +2699,26 @@ s_drain (ln_server_t *self)
         p->principal = principal;
         p->msg = msg;
         s_precheck (self, p);
-        /* the same request twice in one batch: the second gets the first's reply */
+        if (!p->precheck.code && p->command->writes)
+            s_request_hash (p, data, size);
+        /* The same request twice in one batch: the second gets the first's
+           reply; the same request_id for another request is refused. */
         if (!p->precheck.code && p->command->writes)
             for (size_t j = 0; j + 1 < n; j++) {
                 pending_t *q = &self->pending[j];
-                if (!q->precheck.code && q->dup_of < 0 && q->command->writes &&
-                    q->principal == p->principal &&
-                    strcmp (s_request_id (q), s_request_id (p)) == 0) {
+                if (q->precheck.code || q->dup_of >= 0 || !q->command->writes ||
+                    q->principal != p->principal ||
+                    strcmp (s_request_id (q), s_request_id (p)) != 0)
+                    continue;
+                if (memcmp (q->hash, p->hash, sizeof p->hash) == 0)
                     p->dup_of = (int)j;
-                    break;
-                }
+                else
+                    s_reused (self, p);
+                break;
             }
     drop:
         zframe_destroy (&routing_id);
-        zmsg_destroy (&zmsg);
+        zmq_msg_close (&body);
     }
     if (n > 0)
         s_run_batch (self, n);
@@ -2013,26 +2811,43 @@ ln_server_new (const ln_server_config_t *config, ln_error_t *err)
         self->credit_max = LN_AUTH_SERVER_SNDHWM - 1000; /* what the queue holds */
     self->retention_ms = config->retention_ms;
     self->pending = calloc (self->batch_max, sizeof (pending_t));
+    self->limits = config->limits;
+    if (!self->limits.subscribers_max)
+        self->limits.subscribers_max = LN_STREAM_SUBSCRIBERS_MAX_DEFAULT;
+    if (!self->limits.subscriptions_per_principal)
+        self->limits.subscriptions_per_principal = LN_STREAM_PER_PRINCIPAL_DEFAULT;
+    if (!self->limits.unconfirmed_per_principal)
+        self->limits.unconfirmed_per_principal = LN_STREAM_UNCONFIRMED_PRINCIPAL_DEFAULT;
+    if (!self->limits.unconfirmed_total)
+        self->limits.unconfirmed_total = LN_STREAM_UNCONFIRMED_TOTAL_DEFAULT;
 
     size_t nnode = sizeof s_node_commands / sizeof s_node_commands[0];
-    self->command_count = nnode + config->command_count;
-    self->commands = calloc (self->command_count, sizeof (ln_command_t));
+    self->commands = calloc (nnode + config->command_count, sizeof (ln_command_t));
+    if (!self->commands)
+        abort ();
     memcpy (self->commands, s_node_commands, sizeof s_node_commands);
+    self->command_count = nnode;
     for (size_t i = 0; i < config->command_count; i++) {
-        if (s_find_command (self, config->commands[i].command) || !config->commands[i].fn) {
+        const ln_command_t *c = &config->commands[i];
+        if (!c->input || !c->output || !c->fn || strncmp (c->input->name, "lantern.v1.", 11) != 0 ||
+            strncmp (c->output->name, "lantern.v1.", 11) != 0) {
             ln_error_set (err, "SERVER_INVALID", "commands",
-                          "command %d is served twice or has no handler",
-                          (int)config->commands[i].command);
+                          "command %zu needs lantern.v1 input and output messages and a handler",
+                          i);
             goto fail;
         }
-        if (config->commands[i].flush &&
-            (!config->commands[i].writes || config->commands[i].own_transaction)) {
-            ln_error_set (err, "SERVER_INVALID", "commands",
-                          "command %d has a flush: it must write and not own its transaction",
-                          (int)config->commands[i].command);
+        if (s_find_command (self, c->input->name)) {
+            ln_error_set (err, "SERVER_INVALID", "commands", "command %s is served twice",
+                          c->input->name);
             goto fail;
         }
-        self->commands[nnode + i] = config->commands[i];
+        if (c->flush && (!c->writes || c->own_transaction)) {
+            ln_error_set (err, "SERVER_INVALID", "commands",
+                          "command %s has a flush: it must write and not own its transaction",
+                          c->input->name);
+            goto fail;
+        }
+        self->commands[self->command_count++] = *c;
     }
     self->rule_count = config->rule_count;
     self->rules = calloc (self->rule_count + 1, sizeof (ln_stream_rule_t));
@@ -2059,6 +2874,16 @@ ln_server_new (const ln_server_config_t *config, ln_error_t *err)
        vanishing silently, so its subscription is dropped. */
     zsock_set_router_mandatory (self->router, 1);
     zsock_set_rcvtimeo (self->router, 0); /* s_drain: never blocks */
+    /* Connections come and go: the monitor says when, so that a peer's
+       stream state dies with its connection (s_monitor_drain). */
+    char monitor_ep[64];
+    snprintf (monitor_ep, sizeof monitor_ep, "inproc://ln-server-monitor-%p", (void *)self);
+    if (zmq_socket_monitor (zsock_resolve (self->router), monitor_ep, MONITOR_EVENTS) != 0 ||
+        !(self->monitor = zsock_new_pair (monitor_ep))) {
+        ln_error_set (err, "SERVER_MONITOR", NULL, "cannot monitor the server socket: %s",
+                      zmq_strerror (zmq_errno ()));
+        goto fail;
+    }
     snprintf (self->endpoint, sizeof self->endpoint, "%s", zsock_endpoint (self->router));
     if (s_relay_start (self) != 0) {
         ln_error_set (err, "SERVER_RELAY", NULL, "cannot start the relay thread");
@@ -2081,10 +2906,18 @@ ln_server_destroy (ln_server_t **self_p)
         return;
     ln_server_t *self = *self_p;
     s_relay_stop (self);
-    for (size_t i = 0; i < self->nsubs; i++) {
-        zframe_destroy (&self->subs[i].routing_id);
-        free (self->subs[i].sizes);
-    }
+    while (self->nsubs > 0)
+        s_end_sub (self, &self->subs[0], "node stopped", true);
+    if (self->db && !self->db_down)
+        s_flush_stream_audit (self);
+    free (self->subs);
+    free (self->uses);
+    free (self->audits);
+    free (self->fd_state);
+    free (self->consumers);
+    if (self->router && self->monitor)
+        zmq_socket_monitor (zsock_resolve (self->router), NULL, 0);
+    zsock_destroy (&self->monitor);
     zsock_destroy (&self->router);
     free (self->pending);
     free (self->commands);
@@ -2102,8 +2935,10 @@ ln_server_endpoint (ln_server_t *self)
 int
 ln_server_add_consumer (ln_server_t *self, ln_consumer_t *consumer)
 {
-    if (!consumer || self->nconsumers == MAX_CONSUMERS)
+    if (!consumer)
         return -1;
+    self->consumers = ln_xgrow (self->consumers, &self->consumers_cap, self->nconsumers + 1,
+                                sizeof *self->consumers);
     self->consumers[self->nconsumers++] = consumer;
     return 0;
 }
@@ -2146,10 +2981,15 @@ ln_server_step (ln_server_t *self, int timeout_ms)
             timeout = t;
     }
 
-    zmq_pollitem_t items[2 + MAX_CONSUMERS];
-    memset (items, 0, sizeof items);
+    zmq_pollitem_t stack_items[3 + 16];
+    zmq_pollitem_t *items = stack_items;
+    if (self->nconsumers > 16 && !(items = calloc (3 + self->nconsumers, sizeof *items)))
+        abort ();
+    memset (items, 0, (3 + (self->nconsumers > 16 ? self->nconsumers : 16)) * sizeof *items);
     size_t nitems = 0;
     items[nitems].socket = zsock_resolve (self->router);
+    items[nitems++].events = ZMQ_POLLIN;
+    items[nitems].socket = zsock_resolve (self->monitor);
     items[nitems++].events = ZMQ_POLLIN;
     int pgfd = self->db_down ? -1 : PQsocket (ln_db_conn (self->db));
     size_t pg_item = nitems;
@@ -2162,20 +3002,31 @@ ln_server_step (ln_server_t *self, int timeout_ms)
         items[nitems].socket = zsock_resolve (ln_consumer_socket (self->consumers[i]));
         items[nitems++].events = ZMQ_POLLIN;
     }
-    if (zmq_poll (items, (int)nitems, timeout) < 0 && errno != EINTR)
+    int polled = zmq_poll (items, (int)nitems, timeout);
+    bool pg_readable = pgfd >= 0 && (items[pg_item].revents & ZMQ_POLLIN);
+    bool *readable = NULL;
+    if (self->nconsumers > 0) {
+        readable = calloc (self->nconsumers, sizeof *readable);
+        if (!readable)
+            abort ();
+        for (size_t i = 0; i < self->nconsumers; i++)
+            readable[i] = polled > 0 && (items[first_consumer + i].revents & ZMQ_POLLIN);
+    }
+    if (items != stack_items)
+        free (items);
+    if ((polled < 0 && errno != EINTR) || self->stopped) {
+        free (readable);
         return -1;
-    if (self->stopped)
-        return -1;
+    }
     now = ln_clock_mono_ms ();
+    s_monitor_drain (self);
 
     /* a reconnect made elsewhere (a consumer's recovery) lost our LISTEN */
     if ((self->db_down && now >= self->db_retry_at) ||
         (!self->db_down && ln_db_generation (self->db) != self->listening_on))
         s_db_ready (self);
-    if (pgfd >= 0 && (items[pg_item].revents & ZMQ_POLLIN))
-        s_db_notifications (self);
-    else
-        s_db_notifications (self); /* notifications read during other queries */
+    (void)pg_readable; /* notifications are also read during other queries: always look */
+    s_db_notifications (self);
 
     if (zsock_events (self->router) & ZMQ_POLLIN)
         s_drain (self);
@@ -2184,16 +3035,27 @@ ln_server_step (ln_server_t *self, int timeout_ms)
        (a round trip each; the events' NOTIFY marks them stale). */
     if (!self->db_down && self->bounds_stale && self->nsubs > 0 && s_refresh_bounds (self) == 0)
         self->bounds_stale = false;
-    if (!self->db_down && self->nsubs > 0)
+    /* A subscription is served only once its start is in the audit trail. */
+    bool audited = self->naudits == 0 || (!self->db_down && s_flush_stream_audit (self) == 0);
+    if (!self->db_down && self->nsubs > 0 && audited)
         s_serve (self);
+    if (self->naudits > 0 && !self->db_down)
+        s_flush_stream_audit (self); /* what serving ended */
 
     for (size_t i = 0; i < self->nconsumers; i++) {
-        if (items[first_consumer + i].revents & ZMQ_POLLIN)
+        if (readable[i])
             ln_consumer_on_readable (self->consumers[i]);
         ln_consumer_on_tick (self->consumers[i], now);
     }
+    free (readable);
     if (!self->db_down)
         s_housekeeping (self, now);
+    if (self->trim_at && now >= self->trim_at) {
+        /* subscriptions went: give the memory their queues held back to
+           the system (glibc keeps freed memory in its arenas otherwise) */
+        self->trim_at = 0;
+        malloc_trim (0);
+    }
     return 0;
 }
 

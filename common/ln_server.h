@@ -89,12 +89,23 @@ int ln_call_fail (ln_call_t *call, const char *code, const char *field, const ch
     __attribute__ ((format (printf, 4, 5)));
 
 /* A handler: do the command's work with ln_call_db (inside the transaction;
-   parameterised SQL only), set the reply's result (reply->result_case and
-   its member, allocated with ln_call_alloc), return 0; or return
-   ln_call_fail (...).  A lost database connection is detected by the
-   server (ln_db_last_lost) and the whole batch is retried. */
-typedef int (*ln_command_fn) (void *arg, ln_call_t *call, const Lantern__V1__Request *request,
-                              Lantern__V1__Reply *reply);
+   parameterised SQL only), set *output to the result (a message of the
+   command's output type, allocated with ln_call_alloc or borrowed from
+   memory that lives until the reply is packed), return 0; or return
+   ln_call_fail (...).  `input` is the decoded, checked command message of
+   the command's input type: cast it.  A lost database connection is
+   detected by the server (ln_db_last_lost) and the whole batch is
+   retried. */
+typedef int (*ln_command_fn) (void *arg, ln_call_t *call, const ProtobufCMessage *input,
+                              ProtobufCMessage **output);
+
+/* Record why an accepted read of personal data was made (the command's
+   purpose field): written as the reason of the command's audit row. */
+void ln_call_set_purpose (ln_call_t *call, const char *purpose);
+
+/* The node's clock (µs since the epoch, ln_clock_wall_us: a test may move
+   it, see ln_clock.h). */
+int64_t ln_call_now_us (const ln_call_t *call);
 
 /* Write the items a batch's calls of one command staged (ln_call_stage), in
    order, with set-based statements, inside the batch's transaction.
@@ -150,11 +161,20 @@ void ln_call_stage (ln_call_t *call, void *item, void (*destroy) (void *item));
    positions, so only their order within the batch differs from the order
    of the requests (none of which had been answered). */
 
+/* A command a node serves, declared by the service that owns it.  The
+   command is named by its message type: a client calls it as
+   Request.call = google.protobuf.Any{type_url "type.googleapis.com/<input
+   full name>", value} and gets Reply.call_result = Any of the output type
+   (docs/protocol.md 4.1).  Commands whose message also has a field in
+   Request's `command` oneof (the node commands Ping, PostNotice,
+   VerifyAudit and intake's, from before `call`) are served through that
+   field too, and answered in Reply's field of the same number when that
+   field has the output type. */
 typedef struct {
-    Lantern__V1__Request__CommandCase command; /* the oneof case it serves */
-    const char *name;                          /* e.g. "PostNotice" (audit, logs) */
-    const char *const *roles;                  /* NULL-terminated; NULL: any principal */
-    bool writes;                               /* changes state: reply stored for retries */
+    const ProtobufCMessageDescriptor *input;  /* the command message, e.g. RecordDecision */
+    const ProtobufCMessageDescriptor *output; /* its result message */
+    const char *const *roles;                 /* NULL-terminated; NULL: any principal */
+    bool writes;                              /* changes state: reply stored for retries */
     ln_command_fn fn;
     bool own_transaction; /* read-only, runs before the group transaction and
                              manages its own (e.g. one consistent snapshot);
@@ -162,6 +182,10 @@ typedef struct {
     ln_flush_fn flush;    /* non-NULL: a staged command (see above); needs
                              writes and not own_transaction */
 } ln_command_t;
+
+/* The command's name in audit rows and logs: its message's short name
+   ("SubmitSignal"). */
+const char *ln_command_name (const ln_command_t *command);
 
 /* --- the event log's access policy -------------------------------------------- */
 
@@ -184,13 +208,42 @@ typedef struct {
     ln_projection_t projection;
 } ln_stream_rule_t;
 
-/* Make the payload a subscriber sees under a projection other than FULL.
-   Gets the stored (full) payload; returns 0 with *out set to a malloc'ed
-   packed payload of the SAME message type, 1 to drop the event for this
-   subscriber, or -1 on error (the event is dropped for this subscriber and
-   the error logged).  NULL: only FULL rules deliver anything. */
-typedef int (*ln_project_fn) (void *arg, const char *type, ln_projection_t projection,
-                              const uint8_t *payload, size_t size, uint8_t **out, size_t *out_size);
+/* Make the payload one subscriber sees of one event.  Called for every
+   event a rule lets this subscriber receive (FULL included), with the
+   subscriber's principal (so that a source can send an intake node only
+   its own signals' outcomes, a care provider only its own referrals) and
+   the stored row (type, correlation id, payload as stored).  Returns
+     LN_PROJECT_PROJECTED (0)  *out is a malloc'ed packed payload of the SAME
+                               message type, sent instead of the stored one;
+     LN_PROJECT_DROP (1)       this subscriber does not get the event;
+     LN_PROJECT_AS_STORED (2)  send the stored payload unchanged;
+     -1                        error: the event is dropped for this
+                               subscriber and the error logged.
+   NULL project: FULL events are sent as stored, nothing else is sent. */
+#define LN_PROJECT_PROJECTED 0
+#define LN_PROJECT_DROP      1
+#define LN_PROJECT_AS_STORED 2
+typedef int (*ln_project_fn) (void *arg, const ln_principal_t *subscriber,
+                              ln_projection_t projection, const ln_outbox_row_t *row, uint8_t **out,
+                              size_t *out_size);
+
+/* What one principal, and all of them together, can make the node hold for
+   the stream (DESIGN.md "A registered peer is not a trusted peer").  Zero
+   fields take the defaults (docs/operations.md "Limits"). */
+typedef struct {
+    size_t subscribers_max;             /* subscriptions in all; 0: 1024 */
+    size_t subscriptions_per_principal; /* 0: 8; a new one beyond this replaces
+                                           the principal's oldest */
+    uint64_t unconfirmed_per_principal; /* Deliver bytes not yet confirmed by
+                                           Credit, per principal; 0: 16 MiB */
+    uint64_t unconfirmed_total;         /* the same for the whole node; 0: 32 MiB */
+} ln_stream_limits_t;
+
+#define LN_STREAM_SUBSCRIBERS_MAX_DEFAULT       1024
+#define LN_STREAM_PER_PRINCIPAL_DEFAULT         8
+#define LN_STREAM_UNCONFIRMED_PRINCIPAL_DEFAULT (16u * 1024u * 1024u)
+#define LN_STREAM_UNCONFIRMED_TOTAL_DEFAULT     (32u * 1024u * 1024u)
+#define LN_STREAM_UNCONFIRMED_SUBSCRIPTION      (8u * 1024u * 1024u)
 
 /* --- the server ------------------------------------------------------------------ */
 
@@ -207,9 +260,10 @@ typedef struct {
     size_t rule_count;
     ln_project_fn project; /* may be NULL */
     void *arg;             /* passed to handlers and project */
-    size_t batch_max;      /* requests per transaction; 0: 256; 1: no group commit */
-    uint32_t credit_max;   /* largest credit a subscriber may hold; 0: 10000 */
-    int64_t retention_ms;  /* outbox retention; 0: keep forever */
+    ln_stream_limits_t limits;
+    size_t batch_max;     /* requests per transaction; 0: 256; 1: no group commit */
+    uint32_t credit_max;  /* largest credit a subscriber may hold; 0: 10000 */
+    int64_t retention_ms; /* outbox retention; 0: keep forever */
 } ln_server_config_t;
 
 /* Bind and prepare (LISTEN).  Returns NULL with err set. */

@@ -19,6 +19,7 @@
 #include <stdint.h>
 
 #include "ln_catalogue.h"
+#include "ln_envelope.h"
 #include "ln_keys.h"
 #include "ln_level.h"
 #include "ln_pseudonym.h"
@@ -27,9 +28,18 @@
 #define INTAKE_ROLE_OFFICER "attention_officer"
 
 /* Event types. */
-#define INTAKE_EVENT_RECEIVED  "nl.lantern.signal.received.v1"
-#define INTAKE_EVENT_AMENDED   "nl.lantern.signal.amended.v1"
-#define INTAKE_EVENT_WITHDRAWN "nl.lantern.signal.withdrawn.v1"
+#define INTAKE_EVENT_RECEIVED       "nl.lantern.signal.received.v1"
+#define INTAKE_EVENT_AMENDED        "nl.lantern.signal.amended.v1"
+#define INTAKE_EVENT_WITHDRAWN      "nl.lantern.signal.withdrawn.v1"
+#define INTAKE_EVENT_STATUS_CHANGED "nl.lantern.signal.status_changed.v1"
+
+/* The event types intake emits, for ln_envelope_register (intake_events.c):
+   followers of intake register them too. */
+extern const ln_event_type_t intake_event_types[];
+extern const size_t intake_event_type_count;
+
+/* A GetSignal's purpose, at most (bytes). */
+#define INTAKE_PURPOSE_MAX 200
 
 /* Signal ids: "sig-" + 26 base32 characters (128 random bits). */
 #define INTAKE_SIGNAL_ID_SIZE 31 /* with NUL */

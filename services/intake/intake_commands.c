@@ -21,7 +21,9 @@
 #include "intake_validate.h"
 #include "lantern.pb-c.h"
 #include "ln_alloc.h"
+#include "ln_audit.h"
 #include "ln_log.h"
+#include "ln_outbox.h"
 
 #define LIST_PAGE_DEFAULT 50
 #define LIST_PAGE_MAX     500
@@ -150,8 +152,8 @@ s_emit (const intake_t *in, ln_call_t *call, const char *type, const char *id, i
 }
 
 static void
-s_accepted (ln_call_t *call, Lantern__V1__Reply *reply, int result_case, const char *id,
-            uint32_t version, const char *event_id, const char *catalogue_version, int status)
+s_accepted (ln_call_t *call, ProtobufCMessage **output, const char *id, uint32_t version,
+            const char *event_id, const char *catalogue_version, int status)
 {
     Lantern__V1__SignalAccepted *r = ln_call_alloc (call, sizeof *r);
     lantern__v1__signal_accepted__init (r);
@@ -160,9 +162,7 @@ s_accepted (ln_call_t *call, Lantern__V1__Reply *reply, int result_case, const c
     r->event_id = ln_call_strdup (call, event_id);
     r->catalogue_version = ln_call_strdup (call, catalogue_version);
     r->status = (Lantern__V1__SignalStatus)status;
-    reply->result_case = (Lantern__V1__Reply__ResultCase)result_case;
-    /* the three results share a type and sit in the same union */
-    reply->submit_signal = r;
+    *output = &r->base;
 }
 
 /* The columns of a row from a signal. */
@@ -208,8 +208,7 @@ s_normalise_date (char **field, const char *path, ln_error_t *err)
 /* --- SubmitSignal ------------------------------------------------------------ */
 
 static int
-s_submit (void *arg, ln_call_t *call, const Lantern__V1__Request *request,
-          Lantern__V1__Reply *reply)
+s_submit (void *arg, ln_call_t *call, const ProtobufCMessage *input, ProtobufCMessage **output)
 {
     intake_t *in = arg;
     int rc = -1;
@@ -218,7 +217,8 @@ s_submit (void *arg, ln_call_t *call, const Lantern__V1__Request *request,
     uint8_t *payload = NULL;
     size_t payload_size = 0;
     intake_row_t *row = NULL;
-    Lantern__V1__SignalDetails *d = request->submit_signal->details;
+    /* the handler fills in tokens and normal forms (and clears them after) */
+    Lantern__V1__SignalDetails *d = ((const Lantern__V1__SubmitSignal *)input)->details;
 
     if (s_own_organisation (in, call) != 0)
         return -1;
@@ -273,8 +273,7 @@ s_submit (void *arg, ln_call_t *call, const Lantern__V1__Request *request,
     ln_call_stage (call, row, intake_row_free);
     row = NULL;
     ln_call_set_object (call, id);
-    s_accepted (call, reply, LANTERN__V1__REPLY__RESULT_SUBMIT_SIGNAL, id, 1, event_id,
-                sig.catalogue_version, sig.status);
+    s_accepted (call, output, id, 1, event_id, sig.catalogue_version, sig.status);
     rc = 0;
 out:
     s_tokens_clear (d);
@@ -342,7 +341,7 @@ static int
 s_write_change (intake_t *in, ln_call_t *call, Lantern__V1__Signal *sig, const char *action,
                 const Lantern__V1__SignalDetails *added, const char *reason, int64_t closed_us,
                 const char *event_type, const ProtobufCMessage *event_payload,
-                Lantern__V1__Reply *reply, int result_case)
+                ProtobufCMessage **output)
 {
     int rc = -1;
     ln_error_t err;
@@ -372,8 +371,8 @@ s_write_change (intake_t *in, ln_call_t *call, Lantern__V1__Signal *sig, const c
         if (s_emit (in, call, event_type, sig->id, sig->updated_at_us, payload, payload_size,
                     event_id, sizeof event_id) != 0)
             goto out;
-        s_accepted (call, reply, result_case, sig->id, sig->version, event_id,
-                    sig->catalogue_version, sig->status);
+        s_accepted (call, output, sig->id, sig->version, event_id, sig->catalogue_version,
+                    sig->status);
     }
     rc = 0;
 out:
@@ -401,13 +400,13 @@ s_concat (void *const *a, size_t na, void *const *b, size_t nb, size_t *n)
 /* --- AmendSignal -------------------------------------------------------------- */
 
 static int
-s_amend (void *arg, ln_call_t *call, const Lantern__V1__Request *request, Lantern__V1__Reply *reply)
+s_amend (void *arg, ln_call_t *call, const ProtobufCMessage *input, ProtobufCMessage **output)
 {
     intake_t *in = arg;
     int rc = -1;
     ln_error_t err;
     ln_error_clear (&err);
-    const Lantern__V1__AmendSignal *amend = request->amend_signal;
+    const Lantern__V1__AmendSignal *amend = (const Lantern__V1__AmendSignal *)input;
     Lantern__V1__SignalDetails *added = amend->added;
     Lantern__V1__Signal *sig = NULL;
     void **persons = NULL, **addresses = NULL, **vehicles = NULL, **employers = NULL,
@@ -507,7 +506,7 @@ s_amend (void *arg, ln_call_t *call, const Lantern__V1__Request *request, Lanter
     Lantern__V1__Reporter *reporter = added->reporter; /* refused by the validator anyway */
     added->reporter = NULL;
     rc = s_write_change (in, call, sig, "amended", added, NULL, 0, INTAKE_EVENT_AMENDED, &ev.base,
-                         reply, LANTERN__V1__REPLY__RESULT_AMEND_SIGNAL);
+                         output);
     added->reporter = reporter;
     sig->details = cur;
 out:
@@ -527,13 +526,12 @@ out:
 /* --- WithdrawSignal ------------------------------------------------------------- */
 
 static int
-s_withdraw (void *arg, ln_call_t *call, const Lantern__V1__Request *request,
-            Lantern__V1__Reply *reply)
+s_withdraw (void *arg, ln_call_t *call, const ProtobufCMessage *input, ProtobufCMessage **output)
 {
     intake_t *in = arg;
     ln_error_t err;
     ln_error_clear (&err);
-    const Lantern__V1__WithdrawSignal *w = request->withdraw_signal;
+    const Lantern__V1__WithdrawSignal *w = (const Lantern__V1__WithdrawSignal *)input;
     if (intake_signal_id_valid (w->signal_id))
         ln_call_set_object (call, w->signal_id);
     if (s_own_organisation (in, call) != 0)
@@ -557,7 +555,7 @@ s_withdraw (void *arg, ln_call_t *call, const Lantern__V1__Request *request,
     ev.signal = sig;
     ev.reason = w->reason;
     rc = s_write_change (in, call, sig, "withdrawn", NULL, w->reason, now, INTAKE_EVENT_WITHDRAWN,
-                         &ev.base, reply, LANTERN__V1__REPLY__RESULT_WITHDRAW_SIGNAL);
+                         &ev.base, output);
 out:
     lantern__v1__signal__free_unpacked (sig, NULL);
     return rc;
@@ -567,7 +565,7 @@ out:
 
 int
 intake_signal_set_status (intake_t *in, ln_db_t *db, const char *id, int status, const char *by,
-                          ln_error_t *err)
+                          const char *reason, ln_error_t *err)
 {
     intake_current_t cur;
     int found = intake_store_load (db, id, true, &cur, err);
@@ -584,11 +582,20 @@ intake_signal_set_status (intake_t *in, ln_db_t *db, const char *id, int status,
         ln_error_set (err, "INTERNAL", NULL, "signal %s cannot be read", id);
         return -1;
     }
+    int rc = -1;
+    intake_row_t *row = NULL;
+    uint8_t *payload = NULL;
+    if ((int)sig->status == status ||
+        sig->status == LANTERN__V1__SIGNAL_STATUS__SIGNAL_STATUS_WITHDRAWN) {
+        rc = 0; /* nothing moves (a replayed outcome; a withdrawn signal stays so) */
+        goto out;
+    }
     int64_t now = in->clock_us ();
+    Lantern__V1__SignalStatus previous = sig->status;
     sig->status = (Lantern__V1__SignalStatus)status;
     sig->version++;
     sig->updated_at_us = now;
-    intake_row_t *row = intake_row_new ();
+    row = intake_row_new ();
     s_row_from_signal (row, sig);
     bool closed = status == LANTERN__V1__SIGNAL_STATUS__SIGNAL_STATUS_CLOSED_NO_ACTION ||
                   status == LANTERN__V1__SIGNAL_STATUS__SIGNAL_STATUS_WITHDRAWN;
@@ -599,8 +606,53 @@ intake_signal_set_status (intake_t *in, ln_db_t *db, const char *id, int status,
     const ProtobufCEnumValue *v =
         protobuf_c_enum_descriptor_get_value (&lantern__v1__signal_status__descriptor, status);
     row->reason = ln_xstrdup (v ? v->name : "?");
-    int rc = intake_store_update (db, row, err);
+    if (intake_store_update (db, row, err) != 0)
+        goto out;
+    /* Every change of a signal is emitted and audited, also one made on
+       behalf of another service (triage's feedback). */
+    Lantern__V1__SignalStatusChanged ev = LANTERN__V1__SIGNAL_STATUS_CHANGED__INIT;
+    ev.signal_id = sig->id;
+    ev.previous = previous;
+    ev.status = sig->status;
+    ev.by = (char *)by;
+    ev.reason = (char *)(reason ? reason : "");
+    ev.version = sig->version;
+    size_t payload_size = 0;
+    payload = intake_pack (&ev.base, &payload_size);
+    ln_outbox_event_t event = {
+        .type = INTAKE_EVENT_STATUS_CHANGED,
+        .level = in->event_level,
+        .correlation_id = sig->id,
+        .time_us = now,
+        .payload = payload,
+        .payload_size = payload_size,
+    };
+    if (ln_outbox_append (db, &event, NULL, 0, err) != 0)
+        goto out;
+    char why[LN_AUDIT_REASON_MAX];
+    snprintf (
+        why, sizeof why, "%s -> %s%s%.1500s",
+        protobuf_c_enum_descriptor_get_value (&lantern__v1__signal_status__descriptor, previous)
+            ? protobuf_c_enum_descriptor_get_value (&lantern__v1__signal_status__descriptor,
+                                                    previous)
+                  ->name
+            : "?",
+        v ? v->name : "?", reason && *reason ? ": " : "", reason ? reason : "");
+    ln_audit_entry_t entry = {
+        .principal = by,
+        .organisation = "",
+        .action = "SetSignalStatus",
+        .object = sig->id,
+        .outcome = LN_AUDIT_ACCEPTED,
+        .reason = why,
+        .at_us = now,
+    };
+    if (ln_audit_append (db, &entry, err) != 0)
+        goto out;
+    rc = 0;
+out:
     intake_row_destroy (&row);
+    free (payload);
     lantern__v1__signal__free_unpacked (sig, NULL);
     return rc;
 }
@@ -608,12 +660,16 @@ intake_signal_set_status (intake_t *in, ln_db_t *db, const char *id, int status,
 /* --- GetSignal ------------------------------------------------------------------------ */
 
 static int
-s_get (void *arg, ln_call_t *call, const Lantern__V1__Request *request, Lantern__V1__Reply *reply)
+s_get (void *arg, ln_call_t *call, const ProtobufCMessage *input, ProtobufCMessage **output)
 {
     intake_t *in = arg;
     ln_error_t err;
     ln_error_clear (&err);
-    const char *id = request->get_signal->signal_id;
+    const Lantern__V1__GetSignal *g = (const Lantern__V1__GetSignal *)input;
+    const char *id = g->signal_id;
+    if (g->purpose && strlen (g->purpose) > INTAKE_PURPOSE_MAX)
+        return ln_call_fail (call, "TEXT_TOO_LONG", "purpose", "a purpose is at most %d bytes",
+                             INTAKE_PURPOSE_MAX);
     if (!intake_signal_id_valid (id))
         return ln_call_fail (call, "INVALID_SIGNAL_ID", "signal_id",
                              "a signal id is \"sig-\" and 26 characters of a-z, 2-7");
@@ -669,8 +725,8 @@ s_get (void *arg, ln_call_t *call, const Lantern__V1__Request *request, Lantern_
         rec->history[i + 1] = e;
     }
     intake_history_free (h, nh);
-    reply->result_case = LANTERN__V1__REPLY__RESULT_GET_SIGNAL;
-    reply->get_signal = rec;
+    ln_call_set_purpose (call, g->purpose);
+    *output = &rec->base;
     return 0;
 }
 
@@ -712,30 +768,33 @@ s_list_row (void *arg, const intake_summary_t *s)
 }
 
 static int
-s_list (void *arg, ln_call_t *call, const Lantern__V1__Request *request, Lantern__V1__Reply *reply)
+s_list (void *arg, ln_call_t *call, const ProtobufCMessage *input, ProtobufCMessage **output)
 {
     intake_t *in = arg;
     ln_error_t err;
     ln_error_clear (&err);
-    const Lantern__V1__ListSignals *q = request->list_signals;
+    const Lantern__V1__ListSignals *q = (const Lantern__V1__ListSignals *)input;
     if (s_own_organisation (in, call) != 0)
         return -1;
     if (q->status != 0 &&
         !protobuf_c_enum_descriptor_get_value (&lantern__v1__signal_status__descriptor, q->status))
-        return ln_call_fail (call, "UNKNOWN_STATUS", "list_signals.status", "no status %d",
-                             (int)q->status);
+        return ln_call_fail (call, "UNKNOWN_STATUS", "status", "no status %d", (int)q->status);
     if (q->form != 0 && !protobuf_c_enum_descriptor_get_value (
                             &lantern__v1__exploitation_form__descriptor, q->form))
-        return ln_call_fail (call, "UNKNOWN_FORM", "list_signals.form", "no form %d", (int)q->form);
+        return ln_call_fail (call, "UNKNOWN_FORM", "form", "no form %d", (int)q->form);
     if (q->municipality[0] && !intake_municipality_valid (q->municipality))
-        return ln_call_fail (call, "INVALID_MUNICIPALITY", "list_signals.municipality",
+        return ln_call_fail (call, "INVALID_MUNICIPALITY", "municipality",
                              "a municipality is a CBS code such as GM0983");
     if (q->received_from_us < 0 || q->received_to_us < 0)
-        return ln_call_fail (call, "INVALID_RANGE", "list_signals.received_from_us",
+        return ln_call_fail (call, "INVALID_RANGE",
+                             q->received_from_us < 0 ? "received_from_us" : "received_to_us",
                              "times are microseconds since the epoch, not negative");
+    if (q->received_from_us && q->received_to_us && q->received_from_us > q->received_to_us)
+        return ln_call_fail (call, "INVALID_RANGE", "received_to_us",
+                             "the range ends before it begins (from > to)");
     if (q->page_size > LIST_PAGE_MAX)
-        return ln_call_fail (call, "PAGE_TOO_LARGE", "list_signals.page_size",
-                             "at most %d signals per page", LIST_PAGE_MAX);
+        return ln_call_fail (call, "PAGE_TOO_LARGE", "page_size", "at most %d signals per page",
+                             LIST_PAGE_MAX);
     size_t limit = q->page_size ? q->page_size : LIST_PAGE_DEFAULT;
     intake_filter_t f = {
         .organisation = in->organisation,
@@ -753,7 +812,7 @@ s_list (void *arg, ln_call_t *call, const Lantern__V1__Request *request, Lantern
         char *end = NULL;
         long long us = strtoll (q->page_token, &end, 10);
         if (!end || *end != '.' || us <= 0 || !intake_signal_id_valid (end + 1))
-            return ln_call_fail (call, "BAD_PAGE_TOKEN", "list_signals.page_token",
+            return ln_call_fail (call, "BAD_PAGE_TOKEN", "page_token",
                                  "the page token is not one this node gave");
         snprintf (after_id, sizeof after_id, "%s", end + 1);
         f.after_us = us;
@@ -774,36 +833,35 @@ s_list (void *arg, ln_call_t *call, const Lantern__V1__Request *request, Lantern
         out->next_page_token = ln_call_strdup (call, token);
     }
     ln_call_set_object (call, "signals");
-    reply->result_case = LANTERN__V1__REPLY__RESULT_LIST_SIGNALS;
-    reply->list_signals = out;
+    *output = &out->base;
     return 0;
 }
 
 /* --- the table ------------------------------------------------------------------------ */
 
 static const ln_command_t s_commands[] = {
-    {.command = LANTERN__V1__REQUEST__COMMAND_SUBMIT_SIGNAL,
-     .name = "SubmitSignal",
+    {.input = &lantern__v1__submit_signal__descriptor,
+     .output = &lantern__v1__signal_accepted__descriptor,
      .roles = s_officer,
      .writes = true,
      .fn = s_submit,
      .flush = s_flush_submit},
-    {.command = LANTERN__V1__REQUEST__COMMAND_AMEND_SIGNAL,
-     .name = "AmendSignal",
+    {.input = &lantern__v1__amend_signal__descriptor,
+     .output = &lantern__v1__signal_accepted__descriptor,
      .roles = s_officer,
      .writes = true,
      .fn = s_amend},
-    {.command = LANTERN__V1__REQUEST__COMMAND_WITHDRAW_SIGNAL,
-     .name = "WithdrawSignal",
+    {.input = &lantern__v1__withdraw_signal__descriptor,
+     .output = &lantern__v1__signal_accepted__descriptor,
      .roles = s_officer,
      .writes = true,
      .fn = s_withdraw},
-    {.command = LANTERN__V1__REQUEST__COMMAND_GET_SIGNAL,
-     .name = "GetSignal",
+    {.input = &lantern__v1__get_signal__descriptor,
+     .output = &lantern__v1__signal_record__descriptor,
      .roles = s_officer,
      .fn = s_get},
-    {.command = LANTERN__V1__REQUEST__COMMAND_LIST_SIGNALS,
-     .name = "ListSignals",
+    {.input = &lantern__v1__list_signals__descriptor,
+     .output = &lantern__v1__signal_list__descriptor,
      .roles = s_officer,
      .fn = s_list},
 };

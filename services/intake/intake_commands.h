@@ -25,11 +25,14 @@
 /* The command table, for ln_server_config_t.commands (arg: an intake_t). */
 const ln_command_t *intake_commands (size_t *count);
 
-/* Move a signal's status (triage's feedback, a later issue): version + 1, a
-   history entry "status" by `by`; CLOSED_NO_ACTION starts its retention
-   period.  In the caller's transaction.  Returns 0, or -1 with err set
-   (NOT_FOUND, INTAKE_CONFLICT, ...). */
+/* Move a signal's status on behalf of another service (triage's feedback):
+   version + 1, a history entry "status" by `by`, an event
+   nl.lantern.signal.status_changed.v1 and an audit row, all in the
+   caller's transaction; CLOSED_NO_ACTION starts its retention period.  A
+   status equal to the current one, or a withdrawn signal, changes nothing
+   (returns 0).  Returns 0, or -1 with err set (NOT_FOUND, INTAKE_CONFLICT,
+   ...). */
 int intake_signal_set_status (intake_t *intake, ln_db_t *db, const char *id, int status,
-                              const char *by, ln_error_t *err);
+                              const char *by, const char *reason, ln_error_t *err);
 
 #endif

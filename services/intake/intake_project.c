@@ -25,8 +25,8 @@ static const ln_stream_rule_t s_rules[] = {
     {"matcher", INTAKE_EVENT_RECEIVED, LN_PROJECTION_PSEUDONYMISED},
     {"matcher", INTAKE_EVENT_AMENDED, LN_PROJECTION_PSEUDONYMISED},
     {"matcher", INTAKE_EVENT_WITHDRAWN, LN_PROJECTION_PSEUDONYMISED},
-    {"*", "nl.lantern.notice.posted.v1", LN_PROJECTION_FULL},
-    {"*", "nl.lantern.node.started.v1", LN_PROJECTION_FULL},
+    {"monitor", INTAKE_EVENT_STATUS_CHANGED, LN_PROJECTION_STATISTICAL},
+    {"triage", INTAKE_EVENT_STATUS_CHANGED, LN_PROJECTION_FULL},
 };
 
 const ln_stream_rule_t *
@@ -138,12 +138,18 @@ s_reduce_signal (const Lantern__V1__Signal *in, Lantern__V1__Signal *out,
 }
 
 int
-intake_project (void *arg, const char *type, ln_projection_t projection, const uint8_t *payload,
-                size_t size, uint8_t **out, size_t *out_size)
+intake_project (void *arg, const ln_principal_t *subscriber, ln_projection_t projection,
+                const ln_outbox_row_t *row, uint8_t **out, size_t *out_size)
 {
     (void)arg;
+    (void)subscriber; /* intake's projections depend on the role only */
+    const char *type = row->type;
+    const uint8_t *payload = row->payload;
+    size_t size = row->payload_size;
+    if (projection == LN_PROJECTION_FULL || strcmp (type, INTAKE_EVENT_STATUS_CHANGED) == 0)
+        return LN_PROJECT_AS_STORED; /* a status change holds no personal data */
     if (projection != LN_PROJECTION_STATISTICAL && projection != LN_PROJECTION_PSEUDONYMISED)
-        return 1; /* nothing else is defined for signal events */
+        return LN_PROJECT_DROP; /* nothing else is defined for signal events */
     keep_t k = {.n = 0};
     Lantern__V1__Signal sig;
     Lantern__V1__SignalDetails details, added;
@@ -194,7 +200,7 @@ intake_project (void *arg, const char *type, ln_projection_t projection, const u
         rc = 0;
     }
     else
-        rc = 1; /* not a signal event: not for reduced projections */
+        rc = LN_PROJECT_DROP; /* not a signal event: not for reduced projections */
     s_keep_free (&k);
     return rc;
 }

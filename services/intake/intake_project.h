@@ -26,8 +26,8 @@
 
 #include "ln_server.h"
 
-int intake_project (void *arg, const char *type, ln_projection_t projection, const uint8_t *payload,
-                    size_t size, uint8_t **out, size_t *out_size);
+int intake_project (void *arg, const ln_principal_t *subscriber, ln_projection_t projection,
+                    const ln_outbox_row_t *row, uint8_t **out, size_t *out_size);
 
 const ln_stream_rule_t *intake_project_default_rules (size_t *count);
 

@@ -14,6 +14,7 @@
 #include "lantern.pb-c.h"
 #include "ln_alloc.h"
 #include "ln_audit.h"
+#include "ln_outbox.h"
 
 static const ln_migration_t s_migrations[] = {
     {100, "signals",
@@ -359,7 +360,7 @@ intake_store_list (ln_db_t *db, const intake_filter_t *f, intake_summary_fn fn, 
 
 int
 intake_store_purge (ln_db_t *db, int64_t withdrawn_before_us, int64_t no_action_before_us,
-                    size_t max, const char *by, size_t *purged, ln_error_t *err)
+                    size_t max, const char *by, ln_level_t level, size_t *purged, ln_error_t *err)
 {
     int rc = -1;
     PGresult *res = NULL;
@@ -419,6 +420,11 @@ intake_store_purge (ln_db_t *db, int64_t withdrawn_before_us, int64_t no_action_
             };
         }
         if (ln_audit_append_batch (db, entries, (size_t)rows, err) != 0)
+            goto out;
+        /* Erased means erased everywhere: the signals' events in the log
+           lose their payloads, and followers are told to erase theirs. */
+        if (ln_outbox_erase (db, (const char *const *)objects, (size_t)rows, "retention purge",
+                             level, NULL, err) != 0)
             goto out;
     }
     if (ln_db_commit (db) != 0) {

@@ -151,9 +151,13 @@ int intake_store_list (ln_db_t *db, const intake_filter_t *filter, intake_summar
 
 /* Retention: delete at most max signals withdrawn before withdrawn_before_us
    or closed with NO_ACTION before no_action_before_us (0: that kind is
-   kept), and audit each deletion (outcome purged, by `by`), in one
-   transaction of its own.  *purged gets the count.  0 or -1. */
+   kept), audit each deletion (outcome purged, by `by`), and erase the
+   signals' events from the log (ln_outbox_erase: their payloads removed,
+   one nl.lantern.record.erased.v1 per signal at `level`, so that
+   followers erase their copies), in one transaction of its own.  *purged
+   gets the count.  0 or -1. */
 int intake_store_purge (ln_db_t *db, int64_t withdrawn_before_us, int64_t no_action_before_us,
-                        size_t max, const char *by, size_t *purged, ln_error_t *err);
+                        size_t max, const char *by, ln_level_t level, size_t *purged,
+                        ln_error_t *err);
 
 #endif

@@ -1,238 +1,42 @@
 /*  lantern-intake: the attention officer's node, where signals come in.
 
-        lantern-intake --config FILE       serve until SIGTERM / SIGINT
-        lantern-intake --config FILE --check
-                                           check the configuration, the keys,
-                                           the catalogue; connect and migrate;
-                                           then exit
-        lantern-intake --help | --version
-
-    Prints "ready ENDPOINT" on stdout once it serves (scripts and tests wait
-    for it); logs go to stderr (logfmt).  SIGTERM: finish the batch in hand
-    and exit 0.  Exit status 1: it could not start (the reason on stderr);
-    2: usage.  The modules: intake_config (the file), intake_commands,
-    intake_project (stream policy), intake_store (tables, retention).
+    The node skeleton (common/ln_node.h) does what every node does; this
+    file declares the service: its settings and state (intake_node), its
+    tables (intake_store), its commands (intake_commands), its events
+    (intake_events) and who may see what of them (intake_project).
+    Usage: lantern-intake --help.
 */
-#include <getopt.h>
-#include <signal.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-
 #include "intake.h"
 #include "intake_commands.h"
-#include "intake_config.h"
+#include "intake_node.h"
 #include "intake_project.h"
 #include "intake_store.h"
-#include "ln_auth.h"
-#include "ln_clock.h"
-#include "ln_log.h"
-#include "ln_server.h"
-#include "ln_version.h"
-
-#define PURGE_BATCH 1000
-
-static ln_server_t *s_server;
-
-static void
-s_on_signal (int sig)
-{
-    (void)sig;
-    if (s_server)
-        ln_server_stop (s_server);
-}
-
-static void
-s_usage (FILE *out)
-{
-    fprintf (out, "usage: lantern-intake --config FILE [--check]\n"
-                  "       lantern-intake --help | --version\n"
-                  "\n"
-                  "The attention officer's node: signals come in here (docs/operations.md).\n"
-                  "  --config FILE  the node's configuration (example: deploy/intake.cfg.example)\n"
-                  "  --check        check the configuration, keys and catalogue, connect to\n"
-                  "                 PostgreSQL and migrate the schema, then exit\n"
-                  "  --help         this text\n"
-                  "  --version      the Lantern version\n");
-}
-
-/* Purge what retention says is due; log what was purged. */
-static void
-s_purge (intake_t *in, ln_db_t *db)
-{
-    ln_error_t err;
-    ln_error_clear (&err);
-    int64_t now = in->clock_us ();
-    size_t purged = 0;
-    do {
-        if (intake_store_purge (db, now - in->withdrawn_retention_us,
-                                now - in->no_action_retention_us, PURGE_BATCH, "retention", &purged,
-                                &err) != 0) {
-            ln_log_error ("retention purge failed", "code=%s error=%s", err.code, err.message);
-            return;
-        }
-        if (purged)
-            ln_log_info ("retention purged signals", "count=%zu", purged);
-    } while (purged == PURGE_BATCH);
-}
+#include "ln_node.h"
 
 int
 main (int argc, char **argv)
 {
-    const char *config_path = NULL;
-    bool check = false;
-    static const struct option options[] = {
-        {"config", required_argument, NULL, 'c'},
-        {"check", no_argument, NULL, 'k'},
-        {"help", no_argument, NULL, 'h'},
-        {"version", no_argument, NULL, 'V'},
-        {NULL, 0, NULL, 0},
-    };
-    int opt;
-    while ((opt = getopt_long (argc, argv, "", options, NULL)) != -1) {
-        switch (opt) {
-        case 'c':
-            config_path = optarg;
-            break;
-        case 'k':
-            check = true;
-            break;
-        case 'h':
-            s_usage (stdout);
-            return 0;
-        case 'V':
-            printf ("lantern-intake %s\n", LN_VERSION);
-            return 0;
-        default:
-            s_usage (stderr);
-            return 2;
-        }
-    }
-    if (!config_path || optind != argc) {
-        fprintf (stderr, "lantern-intake: %s\n",
-                 config_path ? "unexpected argument" : "--config FILE is required");
-        s_usage (stderr);
-        return 2;
-    }
-
-    int rc = 1;
-    ln_error_t err;
-    ln_error_clear (&err);
-    intake_config_t *cfg = calloc (1, sizeof *cfg);
-    intake_t *in = calloc (1, sizeof *in);
-    zcert_t *cert = NULL;
-    ln_registry_t *registry = NULL;
-    ln_auth_t *auth = NULL;
-    ln_db_t *db = NULL;
-    ln_catalogue_t *catalogue = NULL;
-    if (!cfg || !in)
-        abort ();
-
-    if (intake_config_load (config_path, cfg, &err) != 0)
-        goto fail;
-    ln_log_level_t level = LN_LOG_INFO;
-    ln_log_level_parse (cfg->log_level, &level);
-    ln_log_init (cfg->node, level);
-
-    zsys_init ();
-    zsys_handler_set (NULL);
-    signal (SIGTERM, s_on_signal);
-    signal (SIGINT, s_on_signal);
-
-    cert = ln_keys_load_secret (cfg->secret, &err);
-    if (!cert)
-        goto fail;
-    registry = ln_registry_load (cfg->registry, &err);
-    if (!registry)
-        goto fail;
-    auth = ln_auth_new (&registry, &err);
-    if (!auth)
-        goto fail;
-    if (ln_pseudonym_key_load (cfg->regional, &in->key, &err) != 0)
-        goto fail;
-    ln_log_forbid (in->key.bytes, sizeof in->key.bytes);
-    catalogue = ln_catalogue_load (cfg->catalogue, &err);
-    if (!catalogue)
-        goto fail;
-
-    snprintf (in->node, sizeof in->node, "%s", cfg->node);
-    snprintf (in->organisation, sizeof in->organisation, "%s", cfg->organisation);
-    in->organisation_type = cfg->organisation_type;
-    in->catalogue = catalogue;
-    in->event_level = cfg->event_level;
-    in->withdrawn_retention_us = cfg->withdrawn_days * 86400LL * 1000000LL;
-    in->no_action_retention_us = cfg->no_action_days * 86400LL * 1000000LL;
-    in->clock_us = ln_clock_wall_us;
-
-    /* A short retry budget: the node's loop must not hang for a minute on
-       a lost database (docs/operations.md). */
-    ln_db_retry_t retry = {100, 2000, check ? 5000 : 30000};
-    db = ln_db_connect (cfg->conninfo, cfg->schema, &retry, &err);
-    if (!db)
-        goto fail;
-    size_t nmig = 0;
-    const ln_migration_t *migrations = intake_store_migrations (&nmig);
-    if (ln_server_migrate (db, migrations, nmig, &err) != 0)
-        goto fail;
-    if (check) {
-        printf ("lantern-intake: %s: configuration, keys, catalogue %s (%zu indicators) and "
-                "database schema %s are in order\n",
-                config_path, ln_catalogue_version (catalogue), ln_catalogue_size (catalogue),
-                cfg->schema);
-        rc = 0;
-        goto out;
-    }
-
-    size_t ncommands = 0, nrules = cfg->rule_count;
+    size_t nmigrations = 0, ncommands = 0, nrules = 0;
+    const ln_migration_t *migrations = intake_store_migrations (&nmigrations);
     const ln_command_t *commands = intake_commands (&ncommands);
-    const ln_stream_rule_t *rules = nrules ? cfg->rules : intake_project_default_rules (&nrules);
-    ln_server_config_t sc = {
-        .node = cfg->node,
-        .endpoint = cfg->endpoint,
-        .cert = cert,
-        .auth = auth,
-        .db = db,
+    const ln_stream_rule_t *rules = intake_project_default_rules (&nrules);
+    const ln_service_t service = {
+        .name = "intake",
+        .summary = "The attention officer's node: signals come in here",
+        .kind = 1, /* lantern.v1.SERVICE_KIND_INTAKE */
+        .config = intake_settings,
+        .migrations = migrations,
+        .migration_count = nmigrations,
+        .events = intake_event_types,
+        .event_count = intake_event_type_count,
         .commands = commands,
         .command_count = ncommands,
         .rules = rules,
         .rule_count = nrules,
         .project = intake_project,
-        .arg = in,
-        .batch_max = (size_t)cfg->batch_max,
-        .retention_ms = cfg->event_retention_days * 86400LL * 1000LL,
+        .start = intake_start,
+        .stop = intake_stop,
+        .describe = intake_describe,
     };
-    s_server = ln_server_new (&sc, &err);
-    if (!s_server)
-        goto fail;
-    ln_log_info ("intake serving", "endpoint=%s organisation=%s catalogue=%s",
-                 ln_server_endpoint (s_server), in->organisation, ln_catalogue_version (catalogue));
-    printf ("ready %s\n", ln_server_endpoint (s_server));
-    fflush (stdout);
-
-    int64_t purge_at = 0;
-    while (ln_server_step (s_server, 1000) == 0) {
-        int64_t now = ln_clock_mono_ms ();
-        if (now >= purge_at) {
-            s_purge (in, db);
-            purge_at = now + cfg->purge_interval_s * 1000;
-        }
-    }
-    ln_log_info ("intake stopped", "");
-    rc = 0;
-    goto out;
-fail:
-    fprintf (stderr, "lantern-intake: %s%s%s: %s\n", err.code ? err.code : "ERROR",
-             err.field[0] ? " " : "", err.field, err.message);
-out:
-    ln_server_destroy (&s_server);
-    ln_db_destroy (&db);
-    ln_auth_destroy (&auth);
-    ln_registry_destroy (&registry);
-    zcert_destroy (&cert);
-    ln_catalogue_destroy (&catalogue);
-    if (in)
-        ln_pseudonym_key_wipe (&in->key);
-    free (in);
-    free (cfg);
-    return rc;
+    return ln_node_main (&service, argc, argv);
 }

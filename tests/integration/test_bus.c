@@ -19,6 +19,7 @@
 #include <time.h>
 
 #include "bus_fixture.h"
+#include "google/protobuf/any.pb-c.h"
 #include "lantern.pb-c.h"
 #include "ln_audit.h"
 #include "ln_db.h"
@@ -37,13 +38,16 @@ static bus_server_t *s_server;
 
 /* Statistical projection of a Notice: no text, no author. */
 static int
-s_project (void *arg, const char *type, ln_projection_t projection, const uint8_t *payload,
-           size_t size, uint8_t **out, size_t *out_size)
+s_project (void *arg, const ln_principal_t *subscriber, ln_projection_t projection,
+           const ln_outbox_row_t *row, uint8_t **out, size_t *out_size)
 {
     (void)arg;
-    if (strcmp (type, NOTICE) != 0 || projection != LN_PROJECTION_STATISTICAL)
-        return 1;
-    Lantern__V1__Notice *full = lantern__v1__notice__unpack (NULL, size, payload);
+    (void)subscriber;
+    if (projection == LN_PROJECTION_FULL)
+        return LN_PROJECT_AS_STORED;
+    if (strcmp (row->type, NOTICE) != 0 || projection != LN_PROJECTION_STATISTICAL)
+        return LN_PROJECT_DROP;
+    Lantern__V1__Notice *full = lantern__v1__notice__unpack (NULL, row->payload_size, row->payload);
     if (!full)
         return -1;
     Lantern__V1__Notice stat = LANTERN__V1__NOTICE__INIT;
@@ -216,24 +220,32 @@ test_retry_returns_first_reply (void **state)
     snprintf (event_id, sizeof event_id, "%s", first->reply->post_notice->event_id);
     assert_int_equal (s_count ("SELECT count(*) FROM bus.outbox"), events + 1);
 
-    /* the same request again, and a different text under the same id:
-       both get the first reply, and nothing changes */
-    for (int i = 0; i < 2; i++) {
-        Lantern__V1__ServerMessage *again =
-            s_post (c, "retry-1", i ? "other text" : "maintenance at 22:00");
-        assert_non_null (again);
-        assert_int_equal (again->reply->status, LANTERN__V1__REPLY__STATUS__OK);
-        assert_string_equal (again->reply->post_notice->event_id, event_id);
-        s_free (again);
-    }
+    /* the same request again gets the first reply; a different text under
+       the same id is refused (REQUEST_ID_REUSED, docs/protocol.md 4.2);
+       neither changes anything */
+    Lantern__V1__ServerMessage *again = s_post (c, "retry-1", "maintenance at 22:00");
+    assert_non_null (again);
+    assert_int_equal (again->reply->status, LANTERN__V1__REPLY__STATUS__OK);
+    assert_string_equal (again->reply->post_notice->event_id, event_id);
+    s_free (again);
+    again = s_post (c, "retry-1", "other text");
+    assert_non_null (again);
+    assert_int_equal (again->reply->status, LANTERN__V1__REPLY__STATUS__ERROR);
+    assert_string_equal (again->reply->error->code, "REQUEST_ID_REUSED");
+    assert_string_equal (again->reply->error->field, "request_id");
+    assert_string_equal (again->reply->request_id, "retry-1");
+    s_free (again);
+    assert_int_equal (s_count ("SELECT count(*) FROM bus.audit WHERE request_id = 'retry-1'"
+                               " AND outcome = 'refused' AND reason LIKE 'REQUEST_ID_REUSED%'"),
+                      1);
     assert_int_equal (s_count ("SELECT count(*) FROM bus.outbox"), events + 1);
     assert_int_equal (
         s_count ("SELECT count(*) FROM bus.command_replies WHERE request_id = 'retry-1'"), 1);
-    /* every receipt is audited; the retries as replays */
+    /* every receipt is audited; the retry as a replay */
     assert_int_equal (s_count ("SELECT count(*) FROM bus.audit"), audit + 3);
     assert_int_equal (s_count ("SELECT count(*) FROM bus.audit WHERE request_id = 'retry-1'"
                                " AND outcome = 'accepted' AND reason = 'replayed stored reply'"),
-                      2);
+                      1);
     s_free (first);
     ln_client_destroy (&c);
 }
@@ -276,7 +288,7 @@ test_invalid_argument_changes_nothing (void **state)
         assert_non_null (m);
         assert_int_equal (m->reply->status, LANTERN__V1__REPLY__STATUS__ERROR);
         assert_string_equal (m->reply->error->code, "INVALID_ARGUMENT");
-        assert_string_equal (m->reply->error->field, "post_notice.text");
+        assert_string_equal (m->reply->error->field, "text");
         s_free (m);
     }
     assert_int_equal (s_count ("SELECT count(*) FROM bus.outbox"), events);
@@ -376,7 +388,15 @@ test_malformed_frames_change_nothing (void **state)
     cm.request = &req;
     size_t bsize = lantern__v1__client_message__pack (&cm, good);
     s_send_frames (c, good, bsize, 1);
-    assert_string_equal (s_error_code_of_next (c, code, sizeof code), "BAD_REQUEST_ID");
+    {
+        ln_error_t err;
+        Lantern__V1__ServerMessage *r = ln_client_recv (c, 5000, &err);
+        assert_non_null (r);
+        assert_string_equal (r->reply->error->code, "BAD_REQUEST_ID");
+        assert_string_equal (r->reply->error->field, "request_id");
+        assert_string_equal (r->reply->request_id, ""); /* never echoed */
+        s_free (r);
+    }
     /* invalid UTF-8 in the text */
     post.text = "caf\xc3";
     req.request_id = "mal-3";
@@ -391,7 +411,7 @@ test_malformed_frames_change_nothing (void **state)
         assert_int_equal (r->kind_case, LANTERN__V1__SERVER_MESSAGE__KIND_REPLY);
         assert_string_equal (r->reply->request_id, "mal-3");
         assert_string_equal (r->reply->error->code, "PB_INVALID_UTF8");
-        assert_string_equal (r->reply->error->field, "request.post_notice.text");
+        assert_string_equal (r->reply->error->field, "text");
         s_free (r);
     }
 
@@ -403,17 +423,19 @@ test_malformed_frames_change_nothing (void **state)
     free (hbuf);
     ln_client_destroy (&big);
 
-    /* nothing stored changed (refused requests are audited, nothing else) */
+    /* nothing stored changed (refused requests are audited, nothing else;
+       the one with a malformed request_id is neither echoed nor audited:
+       docs/protocol.md 7) */
     assert_int_equal (s_count ("SELECT count(*) FROM bus.outbox"), events);
     assert_int_equal (s_count ("SELECT count(*) FROM bus.command_replies"), replies);
-    assert_int_equal (s_count ("SELECT count(*) FROM bus.audit"), audit + 3);
+    assert_int_equal (s_count ("SELECT count(*) FROM bus.audit"), audit + 2);
     assert_int_equal (
         s_count ("SELECT count(*) FROM bus.audit WHERE outcome <> 'refused' AND seq > "
-                 "(SELECT max(seq) - 3 FROM bus.audit)"),
+                 "(SELECT max(seq) - 2 FROM bus.audit)"),
         0);
     assert_int_equal (s_count ("SELECT count(*) FROM bus.audit WHERE request_id = 'mal-3'"
                                " AND action = 'PostNotice'"
-                               " AND reason = 'PB_INVALID_UTF8 request.post_notice.text'"),
+                               " AND reason = 'PB_INVALID_UTF8 text'"),
                       1);
 
     /* and it still serves */
@@ -568,6 +590,18 @@ s_last_position (void)
     return (uint64_t)s_count ("SELECT COALESCE(max(position), 0) FROM bus.outbox");
 }
 
+/* Writer B, in a thread of its own: begin, append, commit. */
+static void *
+s_writer_b (void *arg)
+{
+    ln_db_t *b = arg;
+    if (ln_db_begin (b) == 0) {
+        s_append (b, "from B", NOTICE, LN_LEVEL_INTERN, 0);
+        ln_db_commit (b);
+    }
+    return NULL;
+}
+
 static void
 test_two_writers_exactly_once_in_order (void **state)
 {
@@ -577,30 +611,30 @@ test_two_writers_exactly_once_in_order (void **state)
     uint64_t start = s_last_position ();
     s_subscribe (c, start, 1000);
 
-    /* A opens its transaction first (smaller id), B commits first */
+    /* A opens its transaction and appends first; B appends while A is
+       open.  An event is numbered as it is written, under the log's head
+       lock held to the commit (docs/protocol.md 5.1): B waits for A, so
+       positions follow commit order and nothing is seen before it is
+       committed. */
     assert_int_equal (ln_db_begin (a), 0);
     s_append (a, "from A", NOTICE, LN_LEVEL_INTERN, 0);
-    assert_int_equal (ln_db_begin (b), 0);
-    s_append (b, "from B", NOTICE, LN_LEVEL_INTERN, 0);
-    assert_int_equal (ln_db_commit (b), 0);
-
-    /* B's event comes at once as the next position; A's, still open,
-       has no position yet, and gets the one after B's when it commits (a
-       reader that followed insertion order would have skipped it) */
+    pthread_t tb;
+    assert_int_equal (pthread_create (&tb, NULL, s_writer_b, b), 0);
     uint64_t pos, prev;
+    assert_null (s_next_event (c, 300, &pos, &prev)); /* nothing committed yet */
+    assert_int_equal (ln_db_commit (a), 0);
+    pthread_join (tb, NULL);
     ln_event_t *ev = s_next_event (c, 3000, &pos, &prev);
     assert_non_null (ev);
     assert_int_equal (pos, start + 1);
     assert_int_equal (prev, start);
-    assert_string_equal (((const Lantern__V1__Notice *)ln_event_payload (ev))->text, "from B");
+    assert_string_equal (((const Lantern__V1__Notice *)ln_event_payload (ev))->text, "from A");
     ln_event_destroy (&ev);
-    assert_null (s_next_event (c, 300, &pos, &prev));
-    assert_int_equal (ln_db_commit (a), 0);
     ev = s_next_event (c, 3000, &pos, &prev);
     assert_non_null (ev);
     assert_int_equal (pos, start + 2);
     assert_int_equal (prev, start + 1);
-    assert_string_equal (((const Lantern__V1__Notice *)ln_event_payload (ev))->text, "from A");
+    assert_string_equal (((const Lantern__V1__Notice *)ln_event_payload (ev))->text, "from B");
     ln_event_destroy (&ev);
     /* and nothing more */
     assert_null (s_next_event (c, 300, &pos, &prev));
@@ -721,8 +755,10 @@ test_roles_levels_and_projection (void **state)
     ln_db_t *w = s_writer ();
     uint64_t start = s_last_position ();
     assert_int_equal (ln_db_begin (w), 0);
-    s_append (w, "secret text", NOTICE, LN_LEVEL_INTERN, 0);         /* start+1 */
-    s_append (w, "", STARTED, LN_LEVEL_OPENBAAR, 0);                 /* start+2: readers may not */
+    s_append (w, "secret text", NOTICE, LN_LEVEL_INTERN, 0); /* start+1 */
+    /* start+2: a node's own event goes to every follower that may see
+       its level (docs/protocol.md 5.4): not to the reader (intern) */
+    s_append (w, "", STARTED, LN_LEVEL_VERTROUWELIJK, 0);
     s_append (w, "above intern", NOTICE, LN_LEVEL_VERTROUWELIJK, 0); /* start+3: above reader */
     s_append (w, "second", NOTICE, LN_LEVEL_INTERN, 0);              /* start+4 */
     assert_int_equal (ln_db_commit (w), 0);
@@ -911,6 +947,80 @@ test_retention_prunes_and_audits (void **state)
     ln_client_destroy (&c);
 }
 
+/* Issue 9 point 11: a command is named by its message.  Any command a node
+   serves can be called as Request.call (google.protobuf.Any); its result
+   comes back as Reply.call_result, an Any of the result type.  A type the
+   node does not serve is UNKNOWN_COMMAND at call.type_url; bytes that are
+   not that message are refused with the field path inside the command.
+   The node's own ListUpstreams exists only this way. */
+static Lantern__V1__ServerMessage *
+s_call_any (ln_client_t *c, const char *rid, const char *type_url, const uint8_t *value,
+            size_t size)
+{
+    Google__Protobuf__Any any = GOOGLE__PROTOBUF__ANY__INIT;
+    any.type_url = (char *)type_url;
+    any.value.data = (uint8_t *)value;
+    any.value.len = size;
+    Lantern__V1__Request req = LANTERN__V1__REQUEST__INIT;
+    req.request_id = (char *)rid;
+    req.command_case = LANTERN__V1__REQUEST__COMMAND_CALL;
+    req.call = &any;
+    return s_call (c, &req);
+}
+
+static void
+test_commands_by_message_type_point11 (void **state)
+{
+    (void)state;
+    ln_client_t *c = bus_client (s_keys, s_server, "op");
+    long events = s_count ("SELECT count(*) FROM bus.outbox");
+
+    Lantern__V1__PostNotice post = LANTERN__V1__POST_NOTICE__INIT;
+    post.text = "through call";
+    uint8_t buf[256];
+    size_t size = lantern__v1__post_notice__pack (&post, buf);
+    Lantern__V1__ServerMessage *m =
+        s_call_any (c, "any-1", "type.googleapis.com/lantern.v1.PostNotice", buf, size);
+    assert_int_equal (m->reply->status, LANTERN__V1__REPLY__STATUS__OK);
+    assert_int_equal (m->reply->result_case, LANTERN__V1__REPLY__RESULT_CALL_RESULT);
+    assert_string_equal (m->reply->call_result->type_url,
+                         "type.googleapis.com/lantern.v1.PostNoticeResult");
+    Lantern__V1__PostNoticeResult *r = lantern__v1__post_notice_result__unpack (
+        NULL, m->reply->call_result->value.len, m->reply->call_result->value.data);
+    assert_non_null (r);
+    assert_int_equal (strlen (r->event_id), 32);
+    lantern__v1__post_notice_result__free_unpacked (r, NULL);
+    s_free (m);
+    assert_int_equal (s_count ("SELECT count(*) FROM bus.outbox"), events + 1);
+
+    /* a node command that only exists this way */
+    m = s_call_any (c, "any-2", "type.googleapis.com/lantern.v1.ListUpstreams", NULL, 0);
+    assert_int_equal (m->reply->status, LANTERN__V1__REPLY__STATUS__OK);
+    assert_string_equal (m->reply->call_result->type_url,
+                         "type.googleapis.com/lantern.v1.UpstreamList");
+    s_free (m);
+
+    /* a message the node does not serve as a command */
+    m = s_call_any (c, "any-3", "type.googleapis.com/lantern.v1.Notice", NULL, 0);
+    assert_string_equal (m->reply->error->code, "UNKNOWN_COMMAND");
+    assert_string_equal (m->reply->error->field, "call.type_url");
+    assert_string_equal (m->reply->request_id, "any-3");
+    s_free (m);
+
+    /* bytes that are not the message: refused, with the path inside it */
+    const uint8_t bad_utf8[] = {0x0a, 0x02, 0xc3, 0x28}; /* text = invalid UTF-8 */
+    m = s_call_any (c, "any-4", "type.googleapis.com/lantern.v1.PostNotice", bad_utf8,
+                    sizeof bad_utf8);
+    assert_string_equal (m->reply->error->code, "PB_INVALID_UTF8");
+    assert_string_equal (m->reply->error->field, "text");
+    s_free (m);
+    assert_int_equal (s_count ("SELECT count(*) FROM bus.outbox"), events + 1);
+    assert_int_equal (s_count ("SELECT count(*) FROM bus.audit WHERE request_id IN"
+                               " ('any-3', 'any-4') AND outcome = 'refused'"),
+                      2);
+    ln_client_destroy (&c);
+}
+
 int
 main (void)
 {
@@ -930,6 +1040,7 @@ main (void)
         cmocka_unit_test (test_verify_audit_over_the_wire),
         cmocka_unit_test (test_reset_when_ahead_or_pruned),
         cmocka_unit_test (test_retention_prunes_and_audits),
+        cmocka_unit_test (test_commands_by_message_type_point11),
     };
     return cmocka_run_group_tests (tests, s_group_setup, s_group_teardown);
 }

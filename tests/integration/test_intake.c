@@ -47,6 +47,9 @@ static int
 s_setup (void **state)
 {
     (void)state;
+    /* the test reads intake's events off the stream, as a follower does */
+    if (ln_envelope_register (intake_event_types, intake_event_type_count, NULL) != 0)
+        return -1;
     s_fix = intake_fix_start (NULL);
     return s_fix ? 0 : -1;
 }
@@ -615,7 +618,7 @@ test_bad_signals_refused_database_unchanged (void **state)
            invalid UTF-8) are refused there, before the validator, with the
            wire check's code (PB_...) and the full path of the same field. */
         char wire_field[300];
-        snprintf (wire_field, sizeof wire_field, "request.submit_signal.%s", c->field);
+        snprintf (wire_field, sizeof wire_field, "%s", c->field);
         bool ok = m->reply->status == LANTERN__V1__REPLY__STATUS__ERROR;
         bool own = ok && strcmp (m->reply->error->code, c->code) == 0 &&
                    strcmp (m->reply->error->field, c->field) == 0;
@@ -902,10 +905,10 @@ test_list_filters_and_pages (void **state)
     s_free (m);
     q.status = 0;
     q.page_token = "12.nonsense";
-    s_expect_error (s_call_as (officer, &r), "BAD_PAGE_TOKEN", "list_signals.page_token");
+    s_expect_error (s_call_as (officer, &r), "BAD_PAGE_TOKEN", "page_token");
     q.page_token = "";
     q.page_size = 501;
-    s_expect_error (s_call_as (officer, &r), "PAGE_TOO_LARGE", "list_signals.page_size");
+    s_expect_error (s_call_as (officer, &r), "PAGE_TOO_LARGE", "page_size");
     ln_client_destroy (&officer);
 }
 
@@ -957,7 +960,7 @@ test_retention_purge_with_controllable_clock (void **state)
     assert_int_equal (
         intake_signal_set_status (&in, db, no_action,
                                   LANTERN__V1__SIGNAL_STATUS__SIGNAL_STATUS_CLOSED_NO_ACTION,
-                                  "triage", &err),
+                                  "triage", "case ended with NO_ACTION", &err),
         0);
     assert_int_equal (ln_db_commit (db), 0);
     m = s_get (officer, no_action);
@@ -972,8 +975,8 @@ test_retention_purge_with_controllable_clock (void **state)
     /* 29 days on: nothing is due */
     s_fake_now += 29 * day;
     assert_int_equal (intake_store_purge (db, s_fake_now - withdrawn_keep,
-                                          s_fake_now - no_action_keep, 100, "retention", &purged,
-                                          &err),
+                                          s_fake_now - no_action_keep, 100, "retention",
+                                          LN_LEVEL_VERTROUWELIJK, &purged, &err),
                       0);
     assert_int_equal (purged, 0);
     assert_int_equal (intake_fix_count (s_fix, "audit"), audit_before);
@@ -983,8 +986,8 @@ test_retention_purge_with_controllable_clock (void **state)
     long withdrawn_count = s_count_status (LANTERN__V1__SIGNAL_STATUS__SIGNAL_STATUS_WITHDRAWN);
     assert_true (withdrawn_count >= 1);
     assert_int_equal (intake_store_purge (db, s_fake_now - withdrawn_keep,
-                                          s_fake_now - no_action_keep, 100, "retention", &purged,
-                                          &err),
+                                          s_fake_now - no_action_keep, 100, "retention",
+                                          LN_LEVEL_VERTROUWELIJK, &purged, &err),
                       0);
     assert_int_equal (purged, withdrawn_count);
     assert_int_equal (s_count_status (LANTERN__V1__SIGNAL_STATUS__SIGNAL_STATUS_WITHDRAWN), 0);
@@ -1005,8 +1008,8 @@ test_retention_purge_with_controllable_clock (void **state)
     /* 91 days: the NO_ACTION one goes too; the open one stays */
     s_fake_now += 60 * day;
     assert_int_equal (intake_store_purge (db, s_fake_now - withdrawn_keep,
-                                          s_fake_now - no_action_keep, 100, "retention", &purged,
-                                          &err),
+                                          s_fake_now - no_action_keep, 100, "retention",
+                                          LN_LEVEL_VERTROUWELIJK, &purged, &err),
                       0);
     assert_int_equal (purged, 1);
     s_expect_error (s_get (officer, no_action), "NOT_FOUND", "signal_id");
@@ -1017,6 +1020,175 @@ test_retention_purge_with_controllable_clock (void **state)
     ln_audit_report_t report;
     assert_int_equal (ln_audit_verify (db, &report, &err), 0);
     assert_true (report.ok);
+    protobuf_c_message_free_unpacked (&d->base, NULL);
+    ln_client_destroy (&officer);
+}
+
+/* Does `hay` (size bytes) contain `needle`, as is or as lower-case hex
+   (how a bytea shows in a row's text)? */
+static bool
+s_holds (const char *hay, const char *needle)
+{
+    if (strstr (hay, needle))
+        return true;
+    char hex[256];
+    size_t n = strlen (needle);
+    for (size_t i = 0; i < n && 2 * i + 2 < sizeof hex; i++)
+        snprintf (hex + 2 * i, 3, "%02x", (unsigned char)needle[i]);
+    return strstr (hay, hex) != NULL;
+}
+
+static bool
+s_bytes_hold (const uint8_t *data, size_t size, const char *needle)
+{
+    size_t n = strlen (needle);
+    for (size_t i = 0; i + n <= size; i++)
+        if (memcmp (data + i, needle, n) == 0)
+            return true;
+    return false;
+}
+
+/* Issue 9 point 6: a purge reaches every copy.  A withdrawn signal with a
+   name, BSN, phone and account of its own is purged by retention: its
+   rows go, its events in the log lose their payloads (positions stay
+   dense), an erasure event tells every follower, and none of its personal
+   data is found anywhere in the node's schema nor in anything a
+   subscriber from position 0 receives. */
+static void
+test_purge_erases_everywhere_point6 (void **state)
+{
+    (void)state;
+    ln_client_t *officer = intake_fix_client (s_fix, "officer");
+    ln_db_t *db = intake_fix_db (s_fix);
+    Lantern__V1__SignalDetails *d = intake_cases_baseline ();
+    const char *name = "Zofia Erasmusowa", *bsn = "123456782", *phone = "0687654329",
+               *account = "Uniek verhaal van een persoon die gewist wordt.";
+    s_replace (&d->persons[0]->name, name);
+    s_replace (&d->persons[0]->bsn, bsn);
+    s_replace (&d->persons[0]->phone, phone);
+    s_replace (&d->account, account);
+    char id[INTAKE_SIGNAL_ID_SIZE];
+    snprintf (id, sizeof id, "%s", s_submit_ok (officer, d));
+    Lantern__V1__ServerMessage *m = s_withdraw (officer, id, "entered by mistake");
+    assert_int_equal (m->reply->status, LANTERN__V1__REPLY__STATUS__OK);
+    s_free (m);
+    uint64_t last = s_last_position ();
+    char *before = intake_fix_snapshot (s_fix, false);
+    assert_true (s_holds (before, name) && s_holds (before, account));
+    free (before);
+
+    /* retention, 31 days on */
+    ln_error_t err;
+    size_t purged = 0;
+    int64_t later = ln_clock_wall_us () + 31LL * 86400 * 1000000;
+    assert_int_equal (intake_store_purge (db, later - 30LL * 86400 * 1000000, 0, 1000, "retention",
+                                          LN_LEVEL_VERTROUWELIJK, &purged, &err),
+                      0);
+    assert_true (purged >= 1);
+
+    /* nowhere in the schema */
+    char *after = intake_fix_snapshot (s_fix, false);
+    assert_non_null (after);
+    const char *secrets[] = {name, bsn, phone, "87654329", account};
+    for (size_t i = 0; i < sizeof secrets / sizeof secrets[0]; i++)
+        if (s_holds (after, secrets[i]))
+            fail_msg ("'%s' is still in the node's schema after the purge", secrets[i]);
+    free (after);
+    /* the log: its events redacted in place, and an erasure event after */
+    const char *params[1] = {id};
+    char *v = ln_pgfix_query_value (
+        intake_fix_pg (s_fix),
+        "SELECT count(*) FILTER (WHERE redacted_us IS NOT NULL AND octet_length (payload) = 0)"
+        " || '/' || count(*) FILTER (WHERE type = 'nl.lantern.record.erased.v1')"
+        " FROM intake.outbox WHERE correlation_id = $1",
+        1, params);
+    assert_string_equal (v, "2/1"); /* received, withdrawn; one erasure */
+    free (v);
+
+    /* a follower from position 0 gets none of it, and the erasure */
+    ln_client_t *triage = intake_fix_client (s_fix, "triage");
+    s_subscribe (triage, 0);
+    bool erased = false;
+    uint64_t seen = 0;
+    while (seen <= last) {
+        Lantern__V1__ServerMessage *dm = ln_client_recv (triage, 5000, &err);
+        assert_non_null (dm);
+        if (dm->kind_case != LANTERN__V1__SERVER_MESSAGE__KIND_DELIVER) {
+            s_free (dm);
+            continue;
+        }
+        seen = dm->deliver->position;
+        for (size_t i = 0; i < sizeof secrets / sizeof secrets[0]; i++)
+            if (s_bytes_hold (dm->deliver->event.data, dm->deliver->event.len, secrets[i]))
+                fail_msg ("'%s' was delivered at position %llu", secrets[i],
+                          (unsigned long long)seen);
+        ln_event_t *ev = ln_envelope_parse (dm->deliver->event.data, dm->deliver->event.len, &err);
+        assert_non_null (ev);
+        if (strcmp (ln_event_type (ev), "nl.lantern.record.erased.v1") == 0 &&
+            strcmp (ln_event_correlationid (ev), id) == 0) {
+            erased = true;
+            assert_int_equal (
+                ((const Lantern__V1__RecordErased *)ln_event_payload (ev))->events_redacted, 2);
+        }
+        ln_event_destroy (&ev);
+        s_free (dm);
+    }
+    assert_true (erased);
+    ln_client_destroy (&triage);
+    protobuf_c_message_free_unpacked (&d->base, NULL);
+    ln_client_destroy (&officer);
+}
+
+/* Issue 9 point 7: every change of a signal is audited and emitted, also
+   one made on behalf of another service (triage's feedback). */
+static void
+test_status_change_audited_and_emitted_point7 (void **state)
+{
+    (void)state;
+    ln_client_t *officer = intake_fix_client (s_fix, "officer");
+    ln_db_t *db = intake_fix_db (s_fix);
+    Lantern__V1__SignalDetails *d = intake_cases_baseline ();
+    char id[INTAKE_SIGNAL_ID_SIZE];
+    snprintf (id, sizeof id, "%s", s_submit_ok (officer, d));
+    ln_client_t *monitor = intake_fix_client (s_fix, "monitor");
+    s_subscribe (monitor, s_last_position ());
+
+    intake_t in = {.clock_us = ln_clock_wall_us, .event_level = LN_LEVEL_VERTROUWELIJK};
+    ln_error_t err;
+    assert_int_equal (ln_db_begin (db), 0);
+    assert_int_equal (intake_signal_set_status (&in, db, id,
+                                                LANTERN__V1__SIGNAL_STATUS__SIGNAL_STATUS_SCHEDULED,
+                                                "triage-node", "on the agenda of 2026-12-08", &err),
+                      0);
+    assert_int_equal (ln_db_commit (db), 0);
+    ln_event_t *ev = s_wait_event (monitor, "nl.lantern.signal.status_changed.v1", id);
+    const Lantern__V1__SignalStatusChanged *c =
+        (const Lantern__V1__SignalStatusChanged *)ln_event_payload (ev);
+    assert_int_equal (c->previous, LANTERN__V1__SIGNAL_STATUS__SIGNAL_STATUS_RECEIVED);
+    assert_int_equal (c->status, LANTERN__V1__SIGNAL_STATUS__SIGNAL_STATUS_SCHEDULED);
+    assert_string_equal (c->by, "triage-node");
+    assert_int_equal (c->version, 2);
+    ln_event_destroy (&ev);
+    const char *params[1] = {id};
+    char *v = ln_pgfix_query_value (intake_fix_pg (s_fix),
+                                    "SELECT principal || '|' || action || '|' || outcome || '|'"
+                                    " || reason FROM intake.audit WHERE object = $1"
+                                    " AND action = 'SetSignalStatus'",
+                                    1, params);
+    assert_non_null (v);
+    assert_string_equal (v, "triage-node|SetSignalStatus|accepted|SIGNAL_STATUS_RECEIVED -> "
+                            "SIGNAL_STATUS_SCHEDULED: on the agenda of 2026-12-08");
+    free (v);
+    /* the same status again changes nothing and says nothing */
+    long audit = intake_fix_count (s_fix, "audit");
+    assert_int_equal (ln_db_begin (db), 0);
+    assert_int_equal (intake_signal_set_status (&in, db, id,
+                                                LANTERN__V1__SIGNAL_STATUS__SIGNAL_STATUS_SCHEDULED,
+                                                "triage-node", "again", &err),
+                      0);
+    assert_int_equal (ln_db_commit (db), 0);
+    assert_int_equal (intake_fix_count (s_fix, "audit"), audit);
+    ln_client_destroy (&monitor);
     protobuf_c_message_free_unpacked (&d->base, NULL);
     ln_client_destroy (&officer);
 }
@@ -1034,6 +1206,8 @@ main (void)
         cmocka_unit_test (test_retry_returns_first_reply),
         cmocka_unit_test (test_list_filters_and_pages),
         cmocka_unit_test (test_retention_purge_with_controllable_clock),
+        cmocka_unit_test (test_purge_erases_everywhere_point6),
+        cmocka_unit_test (test_status_change_audited_and_emitted_point7),
     };
     return cmocka_run_group_tests (tests, s_setup, s_teardown);
 }

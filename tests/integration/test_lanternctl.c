@@ -661,13 +661,20 @@ test_call_post_notice_and_retry (void **state)
     assert_int_equal (strlen (id), 32);
     assert_int_equal (s_outbox_count (), events + 1);
 
-    /* the same request_id: the same event_id, nothing new; even with
-       another text (the node returns the stored reply) */
+    /* the same request_id: the same event_id, nothing new; another text
+       under it is refused (REQUEST_ID_REUSED), exit 1 */
     char first[64];
     snprintf (first, sizeof first, "%s", s_post ("op", "once only", "ctl-test-retry-1"));
     assert_int_equal (s_outbox_count (), events + 2);
     assert_string_equal (s_post ("op", "once only", "ctl-test-retry-1"), first);
-    assert_string_equal (s_post ("op", "another text", "ctl-test-retry-1"), first);
+    {
+        const char *reuse[] = {"call",         "post_notice",      "{\"text\": \"another text\"}",
+                               "--request-id", "ctl-test-retry-1", NULL};
+        child_t r;
+        s_run (&r, 1, "op", "flags", reuse, NULL);
+        assert_non_null (strstr (r.err, "REQUEST_ID_REUSED"));
+        s_free_child (&r);
+    }
     assert_int_equal (s_outbox_count (), events + 2);
 
     /* camelCase, from a file and from stdin */
@@ -720,7 +727,7 @@ test_call_refusals (void **state)
     const char *empty[] = {"call", "post_notice", "{\"text\":\"\"}", NULL};
     s_run (&c, 1, "op", "flags", empty, NULL);
     assert_non_null (strstr (c.err, "lanternctl: call: INVALID_ARGUMENT: "));
-    assert_non_null (strstr (c.err, "(post_notice.text)"));
+    assert_non_null (strstr (c.err, "(text)"));
     s_free_child (&c);
     assert_int_equal (s_outbox_count (), events);
 
@@ -730,18 +737,19 @@ test_call_refusals (void **state)
     static const struct {
         const char *json, *code, *field;
     } bad[] = {
-        {"{\"text\":1}", "JSON_TYPE", "post_notice.text"},
-        {"{\"text\":", "JSON_SYNTAX", "post_notice.text"},
-        {"{\"txt\":\"x\"}", "JSON_UNKNOWN_FIELD", "post_notice.txt"},
-        {"{\"text\":\"a\",\"text\":\"b\"}", "JSON_DUPLICATE_KEY", "post_notice.text"},
-        {"{\"text\":\"bell\\u0007\"}", "PB_INVALID_UTF8", "post_notice.text"},
-        {"[]", "JSON_TYPE", "post_notice"},
+        {"{\"text\":1}", "JSON_TYPE", "text"},
+        {"{\"text\":", "JSON_SYNTAX", "text"},
+        {"{\"txt\":\"x\"}", "JSON_UNKNOWN_FIELD", "txt"},
+        {"{\"text\":\"a\",\"text\":\"b\"}", "JSON_DUPLICATE_KEY", "text"},
+        {"{\"text\":\"bell\\u0007\"}", "PB_INVALID_UTF8", "text"},
+        {"[]", "JSON_TYPE", ""},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         const char *args[] = {"call", "post_notice", bad[i].json, NULL};
         s_run (&c, 2, "op", "flags", args, NULL);
         char expect[128];
-        snprintf (expect, sizeof expect, "lanternctl: call: %s: %s: ", bad[i].code, bad[i].field);
+        snprintf (expect, sizeof expect, "lanternctl: call: %s: %s%s", bad[i].code, bad[i].field,
+                  bad[i].field[0] ? ": " : "");
         if (!strstr (c.err, expect))
             fail_msg ("%s: expected '%s' in: %s", bad[i].json, expect, c.err);
         assert_null (strstr (c.err, "request_id"));
@@ -806,8 +814,8 @@ test_call_usage_and_connection_errors (void **state)
     s_free_child (&c);
 }
 
-/* A key the node does not know never gets an answer: exit 1, and the user
-   is told that the command may or may not have taken effect and which
+/* A key the node does not know never gets an answer: exit 3 (unreachable),
+   and the user is told that the command may or may not have taken effect and which
    request_id to retry with. */
 static void
 test_call_timeout (void **state)
@@ -817,7 +825,7 @@ test_call_timeout (void **state)
                           "0",    "--request-id", "strange-1", NULL};
     child_t c;
     int64_t start = zclock_mono ();
-    s_run (&c, 1, "stranger", "flags", args, NULL);
+    s_run (&c, 3, "stranger", "flags", args, NULL);
     assert_true (zclock_mono () - start >= 300);
     if (!strstr (c.err, "no reply from tcp://127.0.0.1:") ||
         !strstr (c.err, "1 attempt(s) of 300 ms"))

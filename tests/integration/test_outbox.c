@@ -37,6 +37,7 @@
 
 #include "ln_db.h"
 #include "ln_log.h"
+#include "ln_clock.h"
 #include "ln_outbox.h"
 #include "pg_fixture.h"
 
@@ -106,8 +107,8 @@ s_case_setup (void **state)
     svc->conninfo = ln_pgfix_create_role (s_fix, svc->schema, svc->schema);
     ln_db_t *db = svc->conninfo ? s_connect (svc) : NULL;
     ln_error_t err;
-    const ln_migration_t list[] = {LN_OUTBOX_MIGRATION};
-    int rc = db ? ln_db_migrate (db, list, 1, &err) : -1;
+    const ln_migration_t list[] = {LN_OUTBOX_MIGRATION, ln_outbox_redaction_migration};
+    int rc = db ? ln_db_migrate (db, list, 2, &err) : -1;
     if (db && rc != 0)
         fprintf (stderr, "migrate failed: %s: %s\n", err.code, err.message);
     ln_db_destroy (&db);
@@ -146,7 +147,46 @@ s_super_count (const service_t *svc, const char *text)
     return n;
 }
 
-/* Append one event; asserts success. */
+/* Insert one event WITHOUT a position, as a hand-written INSERT (or a node
+   from before appends were stamped as they are written) leaves it: the
+   rows the relay (ln_outbox_stamp) numbers.  The relay's tests below use
+   it; ln_outbox_append itself stamps at once (test_single_appends_*). */
+static int
+s_insert_unstamped (ln_db_t *db, const ln_outbox_event_t *ev, char *id_out, ln_error_t *err)
+{
+    char channel[LN_OUTBOX_CHANNEL_SIZE], level[8], time_us[24], gen[LN_OUTBOX_EVENT_ID_SIZE];
+    if (ln_outbox_check (ev, err) != 0 || ln_outbox_channel (db, channel, sizeof channel) != 0)
+        return -1;
+    const char *id = ev->event_id && *ev->event_id ? ev->event_id : NULL;
+    if (!id) {
+        ln_outbox_new_id (gen);
+        id = gen;
+    }
+    snprintf (level, sizeof level, "%d", (int)ev->level);
+    snprintf (time_us, sizeof time_us, "%lld",
+              (long long)(ev->time_us ? ev->time_us : ln_clock_wall_us ()));
+    const char *values[7] = {
+        id,      ev->type,
+        level,   ev->correlation_id ? ev->correlation_id : "",
+        time_us, (const char *)(ev->payload ? ev->payload : (const uint8_t *)""),
+        channel};
+    int lengths[7] = {0, 0, 0, 0, 0, (int)ev->payload_size, 0};
+    int formats[7] = {0, 0, 0, 0, 0, 1, 0};
+    PGresult *res = ln_db_exec_prepared (
+        db, "test_outbox_unstamped",
+        "WITH ins AS (INSERT INTO outbox (event_id, type, level, correlation_id, time_us, payload)"
+        " VALUES ($1, $2, $3::smallint, $4, $5::bigint, $6::bytea) RETURNING 1)"
+        " SELECT pg_catalog.pg_notify ($7, 'append') FROM ins",
+        7, values, lengths, formats, 0, err);
+    if (!res)
+        return -1;
+    PQclear (res);
+    if (id_out)
+        snprintf (id_out, LN_OUTBOX_EVENT_ID_SIZE, "%s", id);
+    return 0;
+}
+
+/* Insert one unstamped event; asserts success. */
 static void
 s_append (ln_db_t *db, const char *event_id, const char *type, ln_level_t level, const char *cid,
           int64_t time_us, const uint8_t *payload, size_t size, char *id_out)
@@ -154,7 +194,7 @@ s_append (ln_db_t *db, const char *event_id, const char *type, ln_level_t level,
     ln_outbox_event_t ev = {event_id, type, level, cid, time_us, payload, size};
     ln_error_t err;
     ln_error_clear (&err);
-    int rc = ln_outbox_append (db, &ev, id_out, id_out ? LN_OUTBOX_EVENT_ID_SIZE : 0, &err);
+    int rc = s_insert_unstamped (db, &ev, id_out, &err);
     if (rc != 0)
         fprintf (stderr, "append failed: %s: %s\n", err.code, err.message);
     assert_int_equal (rc, 0);
@@ -436,8 +476,10 @@ test_refusals (void **state)
     assert_string_equal (err.code, "OUTBOX_IN_TRANSACTION");
     assert_int_equal (ln_outbox_prune (db, 0, NULL, &err), -1);
     assert_string_equal (err.code, "OUTBOX_IN_TRANSACTION");
-    s_commit (db); /* the refusals changed nothing: one event (longtype) */
-    assert_int_equal (s_stamp (db, 10), 1);
+    s_commit (db); /* the refusals changed nothing: one event (longtype), stamped */
+    assert_int_equal (s_stamp (db, 10), 0);
+    assert_int_equal (
+        s_super_count (svc, "SELECT count(*) FROM @.outbox WHERE position IS NOT NULL"), 1);
 
     /* A duplicate event_id is refused and spoils the caller's transaction. */
     s_begin (db);
@@ -452,7 +494,7 @@ test_refusals (void **state)
     s_expect_append_error (db, &ev, "OUTBOX_NO_TRANSACTION", NULL);
     assert_int_equal (ln_db_commit (db), -1);
     assert_int_equal (ln_db_rollback (db), 0);
-    assert_int_equal (s_stamp (db, 10), 1);
+    assert_int_equal (s_stamp (db, 10), 0); /* dup-1 was stamped as it was written */
     assert_int_equal (s_super_count (svc, "SELECT count(*) FROM @.outbox"), 2);
 
     assert_int_equal (ln_outbox_stamp (db, 0, NULL, &err), -1);
@@ -788,7 +830,7 @@ s_writer (void *arg)
             ln_outbox_event_t ev = {id,          "t.stress",          LN_LEVEL_INTERN, "",
                                     1 + seq + i, (const uint8_t *)id, strlen (id)};
             ln_error_t err;
-            if (ln_outbox_append (db, &ev, NULL, 0, &err) != 0) {
+            if (s_insert_unstamped (db, &ev, NULL, &err) != 0) {
                 s_stress_fail (st, "writer %d: append: %s", wa->writer, err.message);
                 break;
             }
@@ -1293,12 +1335,13 @@ test_append_batch (void **state)
     s_begin (db);
     assert_int_equal (ln_outbox_append_batch (db, later, 2, NULL, &err), 0);
     s_commit (db);
-    /* and one appended alone is stamped after it by the relay */
+    /* and one appended alone is stamped as it is written too: the relay
+       finds nothing to do */
     ln_outbox_event_t alone = {NULL, "t.seven", LN_LEVEL_INTERN, NULL, 0, NULL, 0};
     s_begin (db);
     assert_int_equal (ln_outbox_append (db, &alone, NULL, 0, &err), 0);
     s_commit (db);
-    assert_int_equal (s_stamp (db, 10), 1);
+    assert_int_equal (s_stamp (db, 10), 0);
     assert_int_equal (ln_outbox_read (db, 0, 10, &batch, &err), 0);
     assert_int_equal (batch.count, 7);
     const char *all[7] = {"t.one", "t.two", "t.three", "t.four", "t.five", "t.six", "t.seven"};
@@ -1313,6 +1356,64 @@ test_append_batch (void **state)
     assert_int_equal (ln_outbox_check (&bad[1], &err), -1);
     assert_string_equal (err.field, "type");
     ln_db_destroy (&listener);
+    ln_db_destroy (&db);
+}
+
+/* Issue 9 point 8: positions follow commit order for every kind of
+   append.  A single event is numbered as it is written, under the head's
+   lock, held to the commit: a second writer's append waits for the first
+   writer's commit and gets the next position.  (Before, single appends
+   waited for the relay, and a batch committed later could be numbered
+   before them.) */
+typedef struct {
+    service_t *svc;
+    atomic_int appended; /* the second writer's append returned */
+    int rc;
+} second_t;
+
+static void *
+s_second_writer (void *arg)
+{
+    second_t *o = arg;
+    ln_error_t err;
+    ln_db_t *db = s_connect (o->svc);
+    ln_outbox_event_t ev = {"second", "t.order", LN_LEVEL_INTERN, NULL, 0, NULL, 0};
+    o->rc = -1;
+    if (db && ln_db_begin (db) == 0 && ln_outbox_append (db, &ev, NULL, 0, &err) == 0) {
+        atomic_store (&o->appended, 1);
+        if (ln_db_commit (db) == 0)
+            o->rc = 0;
+    }
+    ln_db_destroy (&db);
+    return NULL;
+}
+
+static void
+test_single_appends_follow_commit_order_point8 (void **state)
+{
+    service_t *svc = *state;
+    ln_db_t *db = s_connect (svc);
+    ln_error_t err;
+    ln_outbox_batch_t batch = {0};
+    ln_outbox_event_t first = {"first", "t.order", LN_LEVEL_INTERN, NULL, 0, NULL, 0};
+    s_begin (db);
+    assert_int_equal (ln_outbox_append (db, &first, NULL, 0, &err), 0);
+    /* numbered at once, inside the transaction */
+    second_t o = {.svc = svc, .appended = 0, .rc = -1};
+    pthread_t t;
+    assert_int_equal (pthread_create (&t, NULL, s_second_writer, &o), 0);
+    s_sleep_us (300 * 1000);
+    assert_int_equal (atomic_load (&o.appended), 0); /* waits for our commit */
+    s_commit (db);
+    pthread_join (t, NULL);
+    assert_int_equal (o.rc, 0);
+    assert_int_equal (s_stamp (db, 10), 0); /* nothing left for the relay */
+    s_read (db, 0, 10, &batch);
+    assert_int_equal (batch.count, 2);
+    assert_string_equal (batch.rows[0].event_id, "first");
+    assert_string_equal (batch.rows[1].event_id, "second");
+    assert_int_equal (batch.rows[1].position, batch.rows[0].position + 1);
+    ln_outbox_batch_clear (&batch);
     ln_db_destroy (&db);
 }
 
@@ -1334,6 +1435,7 @@ main (void)
         CASE (test_corrupt),
         CASE (test_read_speed),
         CASE (test_append_batch),
+        CASE (test_single_appends_follow_commit_order_point8),
     };
     return cmocka_run_group_tests_name ("outbox", tests, s_setup, s_teardown);
 }

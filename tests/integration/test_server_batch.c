@@ -121,17 +121,17 @@ s_accepted (ln_call_t *call, const char *event_id)
 }
 
 static int
-s_cmd_stage (void *arg, ln_call_t *call, const Lantern__V1__Request *request,
-             Lantern__V1__Reply *reply)
+s_cmd_stage (void *arg, ln_call_t *call, const ProtobufCMessage *input, ProtobufCMessage **output)
 {
     (void)arg;
-    const char *key = request->withdraw_signal->signal_id;
-    const char *value = request->withdraw_signal->reason;
+    const Lantern__V1__WithdrawSignal *w = (const Lantern__V1__WithdrawSignal *)input;
+    const char *key = w->signal_id;
+    const char *value = w->reason;
     ln_error_t err;
     if (!key || !*key || !value || !*value)
-        return ln_call_fail (call, "INVALID_ARGUMENT", "withdraw_signal", "key and value");
+        return ln_call_fail (call, "INVALID_ARGUMENT", "", "key and value");
     if (strcmp (value, "refuse") == 0)
-        return ln_call_fail (call, "INVALID_ARGUMENT", "withdraw_signal.reason", "refused");
+        return ln_call_fail (call, "INVALID_ARGUMENT", "reason", "refused");
     if (strcmp (value, "readfail") == 0) {
         /* a read that fails: the batch's transaction is now aborted */
         PGresult *res = ln_db_exec (ln_call_db (call), "SELECT 1 / 0", 0, NULL, &err);
@@ -147,7 +147,7 @@ s_cmd_stage (void *arg, ln_call_t *call, const Lantern__V1__Request *request,
     int found = PQntuples (res);
     PQclear (res);
     if (found)
-        return ln_call_fail (call, "ALREADY_EXISTS", "withdraw_signal.signal_id", "key exists");
+        return ln_call_fail (call, "ALREADY_EXISTS", "signal_id", "key exists");
 
     item_t *item = calloc (1, sizeof *item);
     item->key = strdup (key);
@@ -168,18 +168,16 @@ s_cmd_stage (void *arg, ln_call_t *call, const Lantern__V1__Request *request,
     if (ln_call_emit (call, &event, id, sizeof id) != 0)
         return -1;
     ln_call_set_object (call, key);
-    reply->result_case = LANTERN__V1__REPLY__RESULT_WITHDRAW_SIGNAL;
-    reply->withdraw_signal = s_accepted (call, id);
+    *output = &s_accepted (call, id)->base;
     return 0;
 }
 
 static int
-s_cmd_direct (void *arg, ln_call_t *call, const Lantern__V1__Request *request,
-              Lantern__V1__Reply *reply)
+s_cmd_direct (void *arg, ln_call_t *call, const ProtobufCMessage *input, ProtobufCMessage **output)
 {
     (void)arg;
     ln_error_t err;
-    const char *key = request->amend_signal->signal_id;
+    const char *key = ((const Lantern__V1__AmendSignal *)input)->signal_id;
     const char *params[1] = {key};
     if (ln_db_run (ln_call_db (call), "INSERT INTO direct (key) VALUES ($1)", 1, params, &err) != 0)
         return -1;
@@ -191,19 +189,16 @@ s_cmd_direct (void *arg, ln_call_t *call, const Lantern__V1__Request *request,
     char id[LN_OUTBOX_EVENT_ID_SIZE];
     if (ln_call_emit (call, &event, id, sizeof id) != 0)
         return -1;
-    reply->result_case = LANTERN__V1__REPLY__RESULT_AMEND_SIGNAL;
-    reply->amend_signal = s_accepted (call, id);
+    *output = &s_accepted (call, id)->base;
     return 0;
 }
 
 static int
-s_cmd_lookup (void *arg, ln_call_t *call, const Lantern__V1__Request *request,
-              Lantern__V1__Reply *reply)
+s_cmd_lookup (void *arg, ln_call_t *call, const ProtobufCMessage *input, ProtobufCMessage **output)
 {
     (void)arg;
-    (void)reply;
     ln_error_t err;
-    const char *params[1] = {request->get_signal->signal_id};
+    const char *params[1] = {((const Lantern__V1__GetSignal *)input)->signal_id};
     PGresult *res =
         ln_db_exec (ln_call_db (call), "SELECT 1 FROM items WHERE key = $1", 1, params, &err);
     if (!res)
@@ -211,19 +206,25 @@ s_cmd_lookup (void *arg, ln_call_t *call, const Lantern__V1__Request *request,
     int found = PQntuples (res);
     PQclear (res);
     if (!found)
-        return ln_call_fail (call, "NOT_FOUND", "get_signal.signal_id", "no such key");
+        return ln_call_fail (call, "NOT_FOUND", "signal_id", "no such key");
+    Lantern__V1__SignalRecord *rec = ln_call_alloc (call, sizeof *rec);
+    lantern__v1__signal_record__init (rec);
+    *output = &rec->base;
     return 0;
 }
 
 static const char *const s_roles_operator[] = {"operator", NULL};
 
+/* The test borrows intake's messages for its three commands (the server
+   serves whatever it is given): WithdrawSignal stages, AmendSignal writes
+   directly, GetSignal reads. */
 static const ln_command_t s_commands[] = {
-    {LANTERN__V1__REQUEST__COMMAND_WITHDRAW_SIGNAL, "Stage", s_roles_operator, true, s_cmd_stage,
-     false, s_flush_items},
-    {LANTERN__V1__REQUEST__COMMAND_AMEND_SIGNAL, "Direct", s_roles_operator, true, s_cmd_direct,
-     false, NULL},
-    {LANTERN__V1__REQUEST__COMMAND_GET_SIGNAL, "Lookup", s_roles_operator, false, s_cmd_lookup,
-     false, NULL},
+    {&lantern__v1__withdraw_signal__descriptor, &lantern__v1__signal_accepted__descriptor,
+     s_roles_operator, true, s_cmd_stage, false, s_flush_items},
+    {&lantern__v1__amend_signal__descriptor, &lantern__v1__signal_accepted__descriptor,
+     s_roles_operator, true, s_cmd_direct, false, NULL},
+    {&lantern__v1__get_signal__descriptor, &lantern__v1__signal_record__descriptor,
+     s_roles_operator, false, s_cmd_lookup, false, NULL},
 };
 
 /* --- fixture ----------------------------------------------------------------------------- */
@@ -535,7 +536,7 @@ test_one_flush_per_batch (void **state)
                                " WHERE request_id LIKE 'one-%'"),
                       n);
     assert_int_equal (s_count ("SELECT count(*) FROM batch.audit WHERE request_id LIKE 'one-%'"
-                               " AND action = 'Stage' AND outcome = 'accepted'"),
+                               " AND action = 'WithdrawSignal' AND outcome = 'accepted'"),
                       n);
     s_free_all (replies, n);
     assert_int_equal (s_items_alive, 0);
@@ -615,7 +616,7 @@ test_handler_failures (void **state)
     assert_int_equal (sizes[0], 2);
     assert_int_equal (s_count ("SELECT count(*) FROM batch.audit WHERE request_id = 'hf-2'"
                                " AND outcome = 'refused'"
-                               " AND reason = 'INVALID_ARGUMENT withdraw_signal.reason'"),
+                               " AND reason = 'INVALID_ARGUMENT reason'"),
                       1);
     s_free_all (replies, 3);
 
@@ -703,10 +704,9 @@ test_retries_return_the_first_reply (void **state)
     assert_int_equal (sizes[0], 2);
     s_free_all (replies, 3);
 
-    /* later, mixed with new work: the stored replies come back, even with
-       a different value under the same request_id */
+    /* later, mixed with new work: the stored replies come back */
     const call_t later[] = {
-        {STAGE, "rt-2", "k5-2", "changed"},
+        {STAGE, "rt-2", "k5-2", "b"},
         {STAGE, "rt-3", "k5-3", "c"},
         {STAGE, "rt-1", "k5-1", "a"},
     };
@@ -741,6 +741,25 @@ test_retries_return_the_first_reply (void **state)
                                " AND reason = 'replayed stored reply'"),
                       3);
     s_free_all (replies, 3);
+
+    /* a different value under a used request_id is refused, in a later
+       batch (against the stored reply) and within one batch (against the
+       first request), and changes nothing (docs/protocol.md 4.2) */
+    const call_t reused[] = {
+        {STAGE, "rt-2", "k5-2", "changed"},
+        {STAGE, "rt-4", "k5-4", "d"},
+        {STAGE, "rt-4", "k5-4", "other"},
+    };
+    s_run_in_one_batch (reused, 3, replies);
+    assert_string_equal (replies[0]->reply->error->code, "REQUEST_ID_REUSED");
+    assert_string_equal (replies[0]->reply->error->field, "request_id");
+    s_assert_ok (replies[1]);
+    assert_string_equal (replies[2]->reply->error->code, "REQUEST_ID_REUSED");
+    s_free_all (replies, 3);
+    assert_int_equal (s_count ("SELECT count(*) FROM batch.items WHERE key LIKE 'k5-%'"), 4);
+    assert_int_equal (s_count ("SELECT count(*) FROM batch.audit WHERE request_id LIKE 'rt-%'"
+                               " AND outcome = 'refused' AND reason LIKE 'REQUEST_ID_REUSED%'"),
+                      2);
     assert_int_equal (s_items_alive, 0);
 }
 
@@ -752,8 +771,8 @@ test_flush_needs_a_writing_command (void **state)
     (void)state;
     ln_error_t err;
     zcert_t *cert = zcert_new ();
-    ln_command_t bad = {LANTERN__V1__REQUEST__COMMAND_GET_SIGNAL,
-                        "Bad",
+    ln_command_t bad = {&lantern__v1__get_signal__descriptor,
+                        &lantern__v1__signal_record__descriptor,
                         NULL,
                         false,
                         s_cmd_lookup,
@@ -903,6 +922,43 @@ test_binary_arrays (void **state)
     ln_db_destroy (&db);
 }
 
+/* Issue 9 point 8: positions follow commit order for every kind of
+   append.  A direct (unstaged) command's event and a staged command's
+   event, each acknowledged before the next request is sent: the earlier
+   acknowledged gets the smaller position, every time.  (Before, the direct
+   one waited for the relay, and the staged batch, numbered at its commit,
+   overtook it about half of the time.) */
+static void
+test_positions_follow_commit_order_point8 (void **state)
+{
+    (void)state;
+    ln_client_t *c = bus_client (s_keys, s_server, "op");
+    ln_error_t err;
+    char rid[32], key[32];
+    for (int i = 0; i < 60; i++) {
+        snprintf (rid, sizeof rid, "po-d-%d", i);
+        snprintf (key, sizeof key, "po-d-%d", i);
+        call_t d = {DIRECT, rid, key, NULL};
+        s_send (c, &d);
+        Lantern__V1__ServerMessage *m = ln_client_recv (c, 5000, &err);
+        s_assert_ok (m);
+        lantern__v1__server_message__free_unpacked (m, NULL);
+        snprintf (rid, sizeof rid, "po-s-%d", i);
+        snprintf (key, sizeof key, "po-s-%d", i);
+        call_t st = {STAGE, rid, key, "v"};
+        s_send (c, &st);
+        m = ln_client_recv (c, 5000, &err);
+        s_assert_ok (m);
+        lantern__v1__server_message__free_unpacked (m, NULL);
+    }
+    usleep (100 * 1000); /* anything the relay would still number */
+    assert_int_equal (s_count ("SELECT count(*) FROM batch.outbox d JOIN batch.outbox s"
+                               " ON s.correlation_id = 'po-s-' || substr (d.correlation_id, 6)"
+                               " WHERE d.correlation_id LIKE 'po-d-%' AND d.position < s.position"),
+                      60);
+    ln_client_destroy (&c);
+}
+
 int
 main (void)
 {
@@ -915,6 +971,7 @@ main (void)
         cmocka_unit_test (test_flush_needs_a_writing_command),
         cmocka_unit_test (test_exec_all),
         cmocka_unit_test (test_binary_arrays),
+        cmocka_unit_test (test_positions_follow_commit_order_point8),
     };
     return cmocka_run_group_tests (tests, s_group_setup, s_group_teardown);
 }

@@ -98,6 +98,7 @@ s_usage (void)
                      "--cert FILE.secret --registry DIR [--follow NAME,ENDPOINT,SERVER.pub] "
                      "[--idle-ms N] [--credit N] [--batch-max N] [--rule ROLE,TYPE,PROJECTION]... "
                      "[--apply-delay-us N] [--log-level LEVEL] "
+                     "[--limits SUBSCRIBERS,PER_PRINCIPAL,MIB_PER_PRINCIPAL,MIB_TOTAL] "
                      "[--fault-apply-outside-transaction]\n");
 }
 
@@ -127,6 +128,7 @@ main (int argc, char **argv)
     ln_log_level_t log_level = LN_LOG_INFO;
     bool fault_outside = false;
     ln_stream_rule_t rules[16];
+    ln_stream_limits_t limits = {0, 0, 0, 0};
     char *rule_text[16];
     size_t nrules = 0;
 
@@ -145,6 +147,7 @@ main (int argc, char **argv)
         {"apply-delay-us", required_argument, NULL, 'D'},
         {"log-level", required_argument, NULL, 'L'},
         {"fault-apply-outside-transaction", no_argument, NULL, 'F'},
+        {"limits", required_argument, NULL, 'l'},
         {NULL, 0, NULL, 0},
     };
     int opt;
@@ -196,6 +199,23 @@ main (int argc, char **argv)
         case 'F':
             fault_outside = true;
             break;
+        case 'l': {
+            long v[4];
+            char *save = NULL;
+            char *text = strdup (optarg);
+            char *part = strtok_r (text, ",", &save);
+            for (int i = 0; i < 4; i++, part = strtok_r (NULL, ",", &save))
+                if (!part || s_number (part, 1, 1000000, &v[i]) != 0) {
+                    free (text);
+                    return 2;
+                }
+            free (text);
+            limits.subscribers_max = (size_t)v[0];
+            limits.subscriptions_per_principal = (size_t)v[1];
+            limits.unconfirmed_per_principal = (uint64_t)v[2] << 20;
+            limits.unconfirmed_total = (uint64_t)v[3] << 20;
+            break;
+        }
         case 'R': {
             if (nrules == 16)
                 return 2;
@@ -270,6 +290,7 @@ main (int argc, char **argv)
         .rules = rules,
         .rule_count = nrules,
         .batch_max = (size_t)batch_max,
+        .limits = limits,
     };
     s_server = ln_server_new (&config, &err);
     if (!s_server)

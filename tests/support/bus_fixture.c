@@ -177,6 +177,7 @@ s_run (void *arg)
             .project = self->config.project,
             .batch_max = self->config.batch_max,
             .retention_ms = self->config.retention_ms,
+            .limits = self->config.limits,
         };
         self->server = ln_server_new (&sc, &err);
     }

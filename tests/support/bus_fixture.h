@@ -48,6 +48,7 @@ typedef struct {
     const ln_command_t *commands;
     size_t command_count;
     int64_t retention_ms;
+    ln_stream_limits_t limits;
 } bus_server_config_t;
 
 /* Migrate, start the node in a thread, wait until it serves. */

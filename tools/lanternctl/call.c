@@ -3,11 +3,14 @@
         lanternctl call COMMAND [JSON | -] [--file FILE] [--request-id ID]
                         [--timeout MS] [--retries N] [--json] [connection options]
 
-    COMMAND is the name of a member of Request's `command` oneof
-    (proto/wire.proto): ping, post_notice, verify_audit, and whatever the
-    services add.  They are found through the descriptor, so this file has
-    no code per command: a command added to wire.proto is callable at once,
-    and `lanternctl call --help` lists it.
+    COMMAND is either the name of a member of Request's `command` oneof
+    (proto/wire.proto: ping, post_notice, verify_audit, intake's) or the
+    name of any command message (ListUpstreams, list_upstreams,
+    lantern.v1.RecordDecision): the latter is sent as Request.call, a
+    google.protobuf.Any, and its result comes back as Reply.call_result.
+    Both are found through descriptors (the generated table of every
+    lantern.v1 message, ln_messages.h), so this file has no code per
+    command: a service's new command is callable at once.
 
     The JSON is the command message in the proto3 JSON mapping (ln_json.h);
     none means an empty command ({}).  It is converted and checked here
@@ -21,10 +24,10 @@
 
     Output: the reply's result as JSON on stdout (indented; --json: one
     line).  Exit 0 on OK; 1 on an error reply ("lanternctl: call: CODE:
-    message (field)" on stderr), on no reply (the command may or may not
-    have taken effect: the message says which request_id to retry with),
-    or when the connection cannot be made; 2 on usage errors, including
-    JSON that does not fit the command (nothing was sent).
+    message (field)" on stderr); 2 on usage errors, including JSON that does
+    not fit the command (nothing was sent); 3 when no reply came (the
+    command may or may not have taken effect: the message says which
+    request_id to retry with) or the connection cannot be made.
 */
 #include <getopt.h>
 #include <stdarg.h>
@@ -33,8 +36,11 @@
 #include <string.h>
 
 #include "connect.h"
+#include "google/protobuf/any.pb-c.h"
 #include "lanternctl.h"
 #include "ln_json.h"
+#include "ln_messages.h"
+#include "ln_pbcheck.h"
 #include "request.h"
 #include "wire.pb-c.h"
 
@@ -75,6 +81,32 @@ s_result_type (const ProtobufCFieldDescriptor *command)
     return f && (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) && f->type == PROTOBUF_C_TYPE_MESSAGE
                ? f->descriptor
                : NULL;
+}
+
+/* A command message by name, for Request.call: "ListUpstreams",
+   "list_upstreams" or "lantern.v1.ListUpstreams".  NULL when no lantern.v1
+   message has that name. */
+static const ProtobufCMessageDescriptor *
+s_find_message (const char *name)
+{
+    char full[256];
+    char camel[200];
+    if (strncmp (name, "lantern.v1.", 11) == 0)
+        return ln_messages_find (name);
+    /* snake_case to CamelCase: list_upstreams -> ListUpstreams */
+    size_t k = 0;
+    bool up = true;
+    for (const char *p = name; *p && k + 1 < sizeof camel; p++) {
+        if (*p == '_') {
+            up = true;
+            continue;
+        }
+        camel[k++] = up && *p >= 'a' && *p <= 'z' ? (char)(*p - 'a' + 'A') : *p;
+        up = false;
+    }
+    camel[k] = '\0';
+    snprintf (full, sizeof full, "lantern.v1.%s", camel);
+    return ln_messages_find (full);
 }
 
 static const char *
@@ -135,8 +167,13 @@ s_usage (FILE *out)
              "a fresh one is made and printed to stderr.  If no reply comes, the command\n"
              "may or may not have taken effect: call again with --request-id.\n"
              "\n"
-             "Exit status: 0 OK; 1 error reply, no reply or no connection; 2 usage error\n"
-             "(also JSON that does not fit the command: nothing was sent).\n"
+             "COMMAND is a field of Request's command (listed below) or the name of any\n"
+             "command message a node serves (ListUpstreams, ResyncUpstream, and every\n"
+             "service's commands: docs/protocol.md), sent as Request.call.\n"
+             "\n"
+             "Exit status: 0 OK; 1 the node refused (an error reply); 2 usage error (also\n"
+             "JSON that does not fit the command: nothing was sent); 3 no reply, or no\n"
+             "connection.\n"
              "\n"
              "options:\n"
              "  -f, --file FILE           read the JSON from FILE ('-': stdin)\n"
@@ -174,20 +211,23 @@ s_usage (FILE *out)
         }
         fputc ('\n', out);
     }
-    fprintf (out,
-             "\nexamples:\n"
-             "  lanternctl call ping\n"
-             "  lanternctl call post_notice '{\"text\": \"Maintenance at 22:00\"}'\n"
-             "  lanternctl call post_notice --request-id op-2024-05-01-1 --file notice.json\n");
+    fprintf (out, "\nexamples:\n"
+                  "  lanternctl call ping\n"
+                  "  lanternctl call post_notice '{\"text\": \"Maintenance at 22:00\"}'\n"
+                  "  lanternctl call post_notice --request-id op-2024-05-01-1 --file notice.json\n"
+                  "  lanternctl call ListUpstreams\n");
 }
 
 // --------------------------------------------------------------------------
 // Output
 
-/* The result member of the reply that is set, or NULL. */
+/* The result member of the reply that is set, or NULL (call_result is
+   handled by the caller). */
 static const ProtobufCMessage *
 s_result_of (const Lantern__V1__Reply *reply)
 {
+    if (reply->result_case == LANTERN__V1__REPLY__RESULT_CALL_RESULT)
+        return NULL;
     const ProtobufCMessageDescriptor *d = reply->base.descriptor;
     const char *base = (const char *)reply;
     for (unsigned i = 0; i < d->n_fields; i++) {
@@ -225,6 +265,8 @@ lanternctl_call (int argc, char **argv)
     int rc = LANTERNCTL_EXIT_FAIL;
     char *text = NULL;
     ProtobufCMessage *command = NULL;
+    ProtobufCMessage *unpacked = NULL;
+    uint8_t *packed = NULL;
     ln_client_t *client = NULL;
     Lantern__V1__ServerMessage *answer = NULL;
 
@@ -266,7 +308,8 @@ lanternctl_call (int argc, char **argv)
         return s_usage_error ("unexpected argument '%s' (give the JSON as one argument)",
                               argv[optind + 2]);
     const ProtobufCFieldDescriptor *cmd = s_find_command (name);
-    if (!cmd)
+    const ProtobufCMessageDescriptor *message = cmd ? cmd->descriptor : s_find_message (name);
+    if (!message)
         return s_usage_error ("unknown command '%s' ('lanternctl call --help' lists them)", name);
     if (arg && file)
         return s_usage_error ("%s", "give the JSON as an argument or with --file, not both");
@@ -287,7 +330,7 @@ lanternctl_call (int argc, char **argv)
     }
     ln_error_t err;
     ln_error_clear (&err);
-    command = ln_json_to_message_with (cmd->descriptor, text, len, NULL, cmd->name, &err);
+    command = ln_json_to_message_with (message, text, len, NULL, NULL, &err);
     if (!command) {
         fprintf (stderr, "lanternctl: call: %s: %s%s%s\n", err.code, err.field,
                  err.field[0] ? ": " : "", err.message);
@@ -300,15 +343,33 @@ lanternctl_call (int argc, char **argv)
         goto out;
     rc = LANTERNCTL_EXIT_FAIL;
 
-    /* Set the oneof through the descriptor: no code per command. */
+    /* Set the oneof through the descriptor, or send the message as
+       Request.call: no code per command. */
     Lantern__V1__Request request = LANTERN__V1__REQUEST__INIT;
-    uint32_t which = cmd->id;
-    memcpy ((char *)&request + cmd->quantifier_offset, &which, sizeof which);
-    memcpy ((char *)&request + cmd->offset, &command, sizeof command);
+    Google__Protobuf__Any any = GOOGLE__PROTOBUF__ANY__INIT;
+    char type_url[300];
+    if (cmd) {
+        uint32_t which = cmd->id;
+        memcpy ((char *)&request + cmd->quantifier_offset, &which, sizeof which);
+        memcpy ((char *)&request + cmd->offset, &command, sizeof command);
+    }
+    else {
+        size_t size = protobuf_c_message_get_packed_size (command);
+        packed = malloc (size ? size : 1);
+        if (!packed || ln_messages_type_url (message, type_url, sizeof type_url) != 0)
+            abort ();
+        protobuf_c_message_pack (command, packed);
+        any.type_url = type_url;
+        any.value.data = packed;
+        any.value.len = size;
+        request.command_case = LANTERN__V1__REQUEST__COMMAND_CALL;
+        request.call = &any;
+    }
 
-    /* No reply is exit 1 here (documented so before signal's exit 3). */
-    if (lanternctl_request (client, "call", &req, &request, &answer) != 0)
+    if (lanternctl_request (client, "call", &req, &request, &answer) != 0) {
+        rc = LANTERNCTL_EXIT_UNAVAILABLE;
         goto out;
+    }
     const Lantern__V1__Reply *reply = answer->reply;
     if (reply->status != LANTERN__V1__REPLY__STATUS__OK) {
         const Lantern__V1__Error *e = reply->error;
@@ -321,12 +382,33 @@ lanternctl_call (int argc, char **argv)
         goto out;
     }
     const ProtobufCMessage *result = s_result_of (reply);
+    if (reply->result_case == LANTERN__V1__REPLY__RESULT_CALL_RESULT) {
+        /* the result is named by its type: decode it as hostile as anything */
+        const ProtobufCMessageDescriptor *rd = ln_messages_find_url (reply->call_result->type_url);
+        if (!rd) {
+            fprintf (stderr,
+                     "lanternctl: call: the result is of a type this lanternctl does not "
+                     "know (%s): a newer node?\n",
+                     reply->call_result->type_url);
+            goto out;
+        }
+        result = unpacked = ln_pbcheck_unpack (rd, reply->call_result->value.data,
+                                               reply->call_result->value.len, NULL, NULL, &err);
+        if (!result) {
+            fprintf (stderr, "lanternctl: call: the result does not decode: %s %s\n", err.code,
+                     err.field);
+            goto out;
+        }
+    }
     if (result && lanternctl_print_json ("call", result, !compact) != 0)
         goto out;
     if (!result && (printf ("{}\n") < 0 || fflush (stdout) != 0))
         goto out; /* a reply without a result: an empty one */
     rc = LANTERNCTL_EXIT_OK;
 out:
+    if (unpacked)
+        protobuf_c_message_free_unpacked (unpacked, NULL);
+    free (packed);
     if (answer)
         lantern__v1__server_message__free_unpacked (answer, NULL);
     ln_client_destroy (&client);

@@ -14,6 +14,7 @@
 #define LANTERNCTL_EXIT_FAIL        1
 #define LANTERNCTL_EXIT_USAGE       2
 #define LANTERNCTL_EXIT_UNAVAILABLE 3
+#define LANTERNCTL_EXIT_LOCAL       4 /* a key or file that cannot be read or written */
 
 /* Print "lanternctl: CMD: <message>" and a pointer to 'lanternctl CMD
    --help' on stderr; returns LANTERNCTL_EXIT_USAGE (main.c). */
@@ -29,5 +30,12 @@ int lanternctl_call (int argc, char **argv);
 int lanternctl_events (int argc, char **argv);
 /* signal.c */
 int lanternctl_signal (int argc, char **argv);
+
+/* Register the event types of every service, so that events of any node
+   can be shown (known.c). */
+void lanternctl_register_types (void);
+
+/* lanternctl upstream (upstream.c). */
+int lanternctl_upstream (int argc, char **argv);
 
 #endif

@@ -24,6 +24,7 @@ static const command_t s_commands[] = {
     {"call", lanternctl_call, "call a command of a node (JSON in, JSON out)"},
     {"events", lanternctl_events, "follow a node's event log (events tail)"},
     {"signal", lanternctl_signal, "submit, amend, withdraw, show and list signals (intake)"},
+    {"upstream", lanternctl_upstream, "the nodes a node follows: list, resync, skip"},
 };
 #define COMMAND_COUNT (sizeof s_commands / sizeof s_commands[0])
 
@@ -65,6 +66,7 @@ main (int argc, char **argv)
         printf ("lanternctl %s\n", LN_VERSION);
         return LANTERNCTL_EXIT_OK;
     }
+    lanternctl_register_types ();
     for (size_t i = 0; i < COMMAND_COUNT; i++)
         if (strcmp (cmd, s_commands[i].name) == 0)
             return s_commands[i].run (argc - 1, argv + 1);

@@ -1,0 +1,13 @@
+/*  lanternctl known: the event types lanternctl can show.  A node registers
+    the types it emits and follows (ln_node.h); lanternctl shows any node's
+    events, so it registers every service's table here.  A new service adds
+    its table to this list. */
+#include "intake.h"
+#include "lanternctl.h"
+#include "ln_envelope.h"
+
+void
+lanternctl_register_types (void)
+{
+    ln_envelope_register (intake_event_types, intake_event_type_count, NULL);
+}
