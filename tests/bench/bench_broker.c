@@ -15,12 +15,14 @@
     removed afterwards; see "The private broker" below)
       publish   --clients connections, each with a channel in confirm mode,
                 publish persistent messages (delivery_mode 2) to a durable
-                queue, each waiting for its publisher confirm before the
-                next (one outstanding, as a Lantern client waits for its
-                reply).  Nobody consumes meanwhile, so every confirm is
-                given after the broker has written and fsynced the message
-                (a classic queue confirms a message early, without writing
-                it, when a consumer has already acknowledged it).
+                queue (--queue: by default a classic queue, 3.10's
+                default type, then a quorum queue), each waiting for its
+                publisher confirm before the next (one outstanding, as a
+                Lantern client waits for its reply).  Nobody consumes
+                meanwhile, so every confirm is given after the broker has
+                written and fsynced the message (a classic queue confirms
+                a message early, without writing it, when a consumer has
+                already acknowledged it).
       consume   one consumer (basic.qos prefetch --credit, manual acks)
                 drains the queue, acknowledging with `multiple` once per
                 batch: whenever it has read everything that had arrived, or
@@ -38,7 +40,10 @@
                 transaction per batch (its apply writes nothing else).
     Both are then done again pipelined (--pipeline W, default 16; 0: not):
     W messages outstanding per publisher, confirms / replies taken as they
-    come.  Clearly a different figure: labelled "pipelined".
+    come.  Clearly a different figure: labelled "pipelined".  The broker and
+    PostgreSQL are started first; in each window the Lantern run comes
+    between the RabbitMQ runs it is compared with, so that the load of a
+    shared machine changes as little as possible between them.
 
     Each publish run is counted over --seconds (default 8) after a 1 s
     warm-up; then no new messages are sent and every outstanding one must
@@ -53,7 +58,9 @@
     (beam.smp; the node's process and every process of the run's PostgreSQL
     cluster), of the clients (this process) and of the rest of the machine,
     read from /proc (tests/support/cpu_usage); then both rates side by
-    side with the ratio Lantern / RabbitMQ, and the command line.  Exit
+    side with the ratio Lantern / RabbitMQ, the rate each side's CPU per
+    message would allow with every core busy (and that ratio, which
+    depends less on other people's load), and the command line.  Exit
     status 0 when every run was made and every check held, 1 otherwise, 2
     on bad usage.
 
