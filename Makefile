@@ -22,12 +22,15 @@ V          ?= 0
 Q          := $(if $(filter 1,$(V)),,@)
 
 # --- dependencies -----------------------------------------------------------
-# Skip the check for goals that need nothing installed.
+# Skip the check for goals that need nothing installed.  `make bench` also
+# needs RabbitMQ and its C client (bench_broker compares the bus with it);
+# no other goal installs them, so that `make test` never pulls in Erlang.
 NODEPS_GOALS := clean help format
+DEPS_FLAGS   := $(if $(filter bench %/bench_broker,$(MAKECMDGOALS)),--bench)
 ifneq ($(filter-out $(NODEPS_GOALS),$(or $(MAKECMDGOALS),all)),)
-ifneq ($(shell deploy/install-deps.sh --check >/dev/null 2>&1 && echo ok),ok)
-$(info make: some packages are missing; running deploy/install-deps.sh)
-_ := $(shell deploy/install-deps.sh 1>&2)
+ifneq ($(shell deploy/install-deps.sh --check $(DEPS_FLAGS) >/dev/null 2>&1 && echo ok),ok)
+$(info make: some packages are missing; running deploy/install-deps.sh $(DEPS_FLAGS))
+_ := $(shell deploy/install-deps.sh $(DEPS_FLAGS) 1>&2)
 ifneq ($(.SHELLSTATUS),0)
 $(error deploy/install-deps.sh failed; see above)
 endif
@@ -193,6 +196,14 @@ $(BUILD)/plain/bench/%: $(BUILD)/plain/tests/bench/%.o $(SUP_plain) $(LIB_plain)
 $(patsubst tests/bench/%.c,$(BUILD)/plain/bench/%,$(wildcard tests/bench/bench_intake*.c)): $(BUILD)/plain/bench/%: $(BUILD)/plain/tests/bench/%.o $(SUP_plain) $(SVC_plain) $(LIB_plain)
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(OPT) -o $@ $< $(SUP_plain) $(SVC_plain) $(LIB_plain) $(PKG_LIBS) -lpthread
+
+# bench_broker also uses the RabbitMQ C client (librabbitmq-dev, installed by
+# install-deps.sh --bench): only this object and this binary see it.
+RABBIT_LIBS = $(shell pkg-config --libs librabbitmq)
+$(BUILD)/plain/tests/bench/bench_broker.o: PKG_CFLAGS += $(shell pkg-config --cflags librabbitmq)
+$(BUILD)/plain/bench/bench_broker: $(BUILD)/plain/tests/bench/bench_broker.o $(SUP_plain) $(LIB_plain)
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(OPT) -o $@ $< $(SUP_plain) $(LIB_plain) $(RABBIT_LIBS) $(PKG_LIBS) -lpthread
 
 # --- test ---------------------------------------------------------------------
 # tests/run.sh starts one throwaway PostgreSQL for the whole run (each suite

@@ -5,11 +5,19 @@
 #   deploy/install-deps.sh           install whatever is missing
 #   deploy/install-deps.sh --check   exit 0 if nothing is missing, 1 otherwise
 #   deploy/install-deps.sh --list    print the package list
+#   ... --bench                      also the packages of `make bench` only
 #
 # Idempotent: when everything is present it does nothing and touches no
 # package database.  The Makefile calls it (with --check first) before a
 # build, so that `make run` and `make test` work on a fresh Debian 12
-# machine with nothing done by hand.
+# machine with nothing done by hand; `make bench` calls it with --bench.
+#
+# --bench adds RabbitMQ (rabbitmq-server, which pulls in Erlang, and the C
+# client librabbitmq-dev) for tests/bench/bench_broker, which starts a
+# private broker of its own on loopback.  They are kept out of the default
+# set so that building and `make test` (CI) never install Erlang.  A system
+# RabbitMQ service that this script installs is not left running: it would
+# listen on every interface and is not what the benchmark measures.
 set -euo pipefail
 
 PACKAGES=(
@@ -21,6 +29,23 @@ PACKAGES=(
     cppcheck clang-format
     docker-compose
 )
+BENCH_PACKAGES=(
+    librabbitmq-dev rabbitmq-server
+)
+
+action=""
+for arg in "$@"; do
+    case "$arg" in
+        --bench) PACKAGES+=("${BENCH_PACKAGES[@]}") ;;
+        --check|--list) action="$arg" ;;
+        -h|--help)
+            sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'
+            exit 0 ;;
+        *)
+            echo "install-deps: unknown option '$arg' (try --help)" >&2
+            exit 2 ;;
+    esac
+done
 
 missing=()
 for p in "${PACKAGES[@]}"; do
@@ -29,7 +54,7 @@ for p in "${PACKAGES[@]}"; do
     fi
 done
 
-case "${1:-}" in
+case "$action" in
     --check)
         if [ ${#missing[@]} -gt 0 ]; then
             echo "install-deps: missing: ${missing[*]}" >&2
@@ -39,13 +64,6 @@ case "${1:-}" in
     --list)
         printf '%s\n' "${PACKAGES[@]}"
         exit 0 ;;
-    "") ;;
-    -h|--help)
-        sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'
-        exit 0 ;;
-    *)
-        echo "install-deps: unknown option '$1' (try --help)" >&2
-        exit 2 ;;
 esac
 
 if [ ${#missing[@]} -eq 0 ]; then
@@ -74,4 +92,11 @@ if [ -z "$SUDO" ] && [ ! -e /usr/sbin/policy-rc.d ]; then
     trap 'rm -f /usr/sbin/policy-rc.d' EXIT
 fi
 $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+# A RabbitMQ installed just now for the benchmark: stop and disable the
+# system service that the package starts where systemd runs (the benchmark
+# runs its own broker, on loopback only, and removes it afterwards).
+if printf '%s\n' "${missing[@]}" | grep -qx rabbitmq-server &&
+    [ -d /run/systemd/system ]; then
+    $SUDO systemctl disable --now rabbitmq-server.service >&2 || true
+fi
 echo "install-deps: done" >&2
