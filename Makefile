@@ -112,6 +112,18 @@ $(BUILD)/gen/google/protobuf/%.pb-c.c $(BUILD)/gen/google/protobuf/%.pb-c.h: /us
 	@echo "  PROTOC  $<"
 	$(Q)protoc-c --proto_path=/usr/include --c_out=$(BUILD)/gen $<
 
+# --- generated tables ---------------------------------------------------------
+# intake's list of municipalities is data (services/intake/municipalities.tsv);
+# the generator checks it and writes the C table that intake_municipality.c
+# includes.  lanternctl links the same module, so its flags check the same list.
+MUNI_INC   := $(BUILD)/gen/intake_municipalities.inc
+$(MUNI_INC): services/intake/municipalities.tsv services/intake/municipalities.awk
+	@mkdir -p $(@D)
+	@echo "  GEN     $@"
+	$(Q)awk -f services/intake/municipalities.awk $< > $@.tmp && mv $@.tmp $@
+$(BUILD)/plain/services/intake/intake_municipality.o $(BUILD)/asan/services/intake/intake_municipality.o: $(MUNI_INC)
+CTL_SVC_SRC := services/intake/intake_municipality.c
+
 # --- compile ------------------------------------------------------------------
 # Generated code is compiled with the same warnings; every object waits for
 # all generated headers so that any source may include them.
@@ -155,12 +167,12 @@ endef
 $(eval $(call variant,plain,$(OPT)))
 $(eval $(call variant,asan,$(SANFLAGS)))
 
-$(BUILD)/bin/lanternctl: $(call objs,plain,$(CTL_SRC)) $(LIB_plain)
+$(BUILD)/bin/lanternctl: $(call objs,plain,$(CTL_SRC) $(CTL_SVC_SRC)) $(LIB_plain)
 	@mkdir -p $(@D)
 	@echo "  LD      $@"
 	$(Q)$(CC) $(OPT) -o $@ $^ $(PKG_LIBS) -lpthread
 
-$(BUILD)/asan/bin/lanternctl: $(call objs,asan,$(CTL_SRC)) $(LIB_asan)
+$(BUILD)/asan/bin/lanternctl: $(call objs,asan,$(CTL_SRC) $(CTL_SVC_SRC)) $(LIB_asan)
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(SANFLAGS) -o $@ $^ $(PKG_LIBS) -lpthread
 
@@ -225,7 +237,7 @@ stop:
 
 # --- lint / format --------------------------------------------------------------
 LINT_DIRS := common services tools tests
-lint: $(PROTO_H)
+lint: $(PROTO_H) $(MUNI_INC)
 	$(Q)tools/lint/banned.sh $(LINT_DIRS)
 	$(Q)cppcheck --quiet --error-exitcode=1 --std=c11 --enable=warning,portability,performance \
 	    --inline-suppr --suppress=missingIncludeSystem -Icommon -I$(BUILD)/gen \

@@ -339,6 +339,24 @@ m_municipality_5_digits (Lantern__V1__SignalDetails *d)
 }
 
 static void
+m_municipality_unknown (Lantern__V1__SignalDetails *d)
+{
+    s_set (&d->municipality, "GM9999");
+}
+
+static void
+m_municipality_merged (Lantern__V1__SignalDetails *d)
+{
+    s_set (&d->municipality, "GM0756"); /* Boxmeer, in Land van Cuijk since 2022 */
+}
+
+static void
+m_municipality_divided (Lantern__V1__SignalDetails *d)
+{
+    s_set (&d->municipality, "GM0788"); /* Haaren, divided in 2021 */
+}
+
+static void
 m_no_forms (Lantern__V1__SignalDetails *d)
 {
     s_clear_forms (d);
@@ -757,6 +775,9 @@ static const intake_case_t s_cases[] = {
     CASE (municipality_name, "INVALID_MUNICIPALITY", "details.municipality"),
     CASE (municipality_lower, "INVALID_MUNICIPALITY", "details.municipality"),
     CASE (municipality_5_digits, "INVALID_MUNICIPALITY", "details.municipality"),
+    CASE (municipality_unknown, "UNKNOWN_MUNICIPALITY", "details.municipality"),
+    CASE (municipality_merged, "FORMER_MUNICIPALITY", "details.municipality"),
+    CASE (municipality_divided, "FORMER_MUNICIPALITY", "details.municipality"),
     CASE (no_forms, "MISSING_FORM", "details.forms"),
     CASE (form_unspecified, "UNKNOWN_FORM", "details.forms[1]"),
     CASE (form_undefined, "UNKNOWN_FORM", "details.forms[1]"),
@@ -943,6 +964,18 @@ m_twenty_persons (Lantern__V1__SignalDetails *d)
         s_add_person (d, s_person (PROLE (WITNESS), "Piet", "", "", "", "", "", ""));
 }
 
+static void
+m_municipality_newest (Lantern__V1__SignalDetails *d)
+{
+    s_set (&d->municipality, "GM1992"); /* Voorne aan Zee, since 2023 */
+}
+
+static void
+m_municipality_first (Lantern__V1__SignalDetails *d)
+{
+    s_set (&d->municipality, "GM0014"); /* Groningen, the lowest current code */
+}
+
 static const intake_case_t s_valid[] = {
     CASE (baseline, NULL, NULL),
     CASE (unknown_form_alone, NULL, NULL),
@@ -961,6 +994,8 @@ static const intake_case_t s_valid[] = {
     CASE (vehicle_description_only, NULL, NULL),
     CASE (account_only, NULL, NULL),
     CASE (twenty_persons, NULL, NULL),
+    CASE (municipality_newest, NULL, NULL),
+    CASE (municipality_first, NULL, NULL),
 };
 
 /* --- amendments of the baseline ------------------------------------------------------ */

@@ -447,6 +447,28 @@ test_messages_never_quote_input (void **state)
     }
 }
 
+/* A code that no longer exists is refused with the code to use now; the
+   same words as lanternctl's flags and ListSignals (intake_municipality). */
+static void
+test_former_municipality_hint (void **state)
+{
+    (void)state;
+    Lantern__V1__SignalDetails *d = intake_cases_baseline ();
+    s_set (&d->municipality, "GM0756");
+    ln_error_t err;
+    assert_int_equal (intake_validate_details (&s_ctx, d, NULL, false, &err), -1);
+    assert_string_equal (err.code, "FORMER_MUNICIPALITY");
+    assert_string_equal (err.field, "details.municipality");
+    assert_string_equal (err.message, "details.municipality: GM0756 (Boxmeer) merged into GM1982 "
+                                      "Land van Cuijk on 2022-01-01");
+    s_set (&d->municipality, "GM1982");
+    assert_int_equal (intake_validate_details (&s_ctx, d, NULL, false, &err), 0);
+    s_set (&d->municipality, "GM9999");
+    assert_int_equal (intake_validate_details (&s_ctx, d, NULL, false, &err), -1);
+    assert_string_equal (err.code, "UNKNOWN_MUNICIPALITY");
+    s_free (d);
+}
+
 /* --- withdrawal ------------------------------------------------------------------ */
 
 static void
@@ -521,6 +543,7 @@ main (void)
         cmocka_unit_test (test_limits_are_inclusive),
         cmocka_unit_test (test_null_and_hand_built_input),
         cmocka_unit_test (test_messages_never_quote_input),
+        cmocka_unit_test (test_former_municipality_hint),
         cmocka_unit_test (test_withdraw),
     };
     return cmocka_run_group_tests_name ("intake_validate", tests, s_setup, s_teardown);
