@@ -54,10 +54,13 @@
       later makes the tokens), so whatever passes here can be tokenised.
       Dutch postcode and house-number rules apply to addresses in NL (country
       empty, NL or NLD); abroad they are text.  Names of persons must pass
-      the name normaliser (INVALID_NAME), streets and cities the place
-      normaliser (INVALID_ADDRESS: letters, digits, separators, no other
-      symbols; they are part of an address's token); employer names are
-      free text.
+      the name normaliser (INVALID_NAME: letters, separators, apostrophes,
+      a remark in parentheses), streets and cities the place normaliser
+      (INVALID_ADDRESS: letters, digits, separators, no other symbols; they
+      are part of an address's token); the normaliser's message names the
+      refused character and its position, and s_norm puts the field's path
+      before it.  Employer names and addresses are free text (one line):
+      "De Wit & Zn. (Venlo) B.V." is how companies are written.
     - Nationality: ISO 3166-1 alpha-2 or alpha-3 in upper case
       (intake_country: iso-codes 4.15), plus XK/XKX (Kosovo) and the ICAO 9303 codes
       XXA (stateless), XXB (refugee), XXC (other refugee) and XXX
