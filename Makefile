@@ -124,6 +124,17 @@ $(MSG_TABLE): $(PROTOS) tools/build/gen-messages.sh
 	@echo "  GEN     $@"
 	$(Q)tools/build/gen-messages.sh $(PROTOS) > $@.tmp && mv $@.tmp $@
 
+# --- generated tables ---------------------------------------------------------
+# intake's list of municipalities is data (services/intake/municipalities.tsv);
+# the generator checks it and writes the C table that intake_municipality.c
+# includes.  lanternctl links the same module, so its flags check the same list.
+MUNI_INC   := $(BUILD)/gen/intake_municipalities.inc
+$(MUNI_INC): services/intake/municipalities.tsv services/intake/municipalities.awk
+	@mkdir -p $(@D)
+	@echo "  GEN     $@"
+	$(Q)awk -f services/intake/municipalities.awk $< > $@.tmp && mv $@.tmp $@
+$(BUILD)/plain/services/intake/intake_municipality.o $(BUILD)/asan/services/intake/intake_municipality.o: $(MUNI_INC)
+
 # --- compile ------------------------------------------------------------------
 # Generated code is compiled with the same warnings; every object waits for
 # all generated headers so that any source may include them.
@@ -168,7 +179,8 @@ $(eval $(call variant,plain,$(OPT)))
 $(eval $(call variant,asan,$(SANFLAGS)))
 
 # lanternctl also links the services' archive, for the tables of event types
-# it shows (tools/lanternctl/known.c): only what it references is taken.
+# it shows (tools/lanternctl/known.c) and intake's municipality list (its
+# flags check the same list as the node): only what it references is taken.
 $(BUILD)/bin/lanternctl: $(call objs,plain,$(CTL_SRC)) $(SVC_plain) $(LIB_plain)
 	@mkdir -p $(@D)
 	@echo "  LD      $@"
@@ -247,7 +259,7 @@ stop:
 
 # --- lint / format --------------------------------------------------------------
 LINT_DIRS := common services tools tests
-lint: $(PROTO_H)
+lint: $(PROTO_H) $(MUNI_INC)
 	$(Q)tools/lint/banned.sh $(LINT_DIRS)
 	$(Q)cppcheck --quiet --error-exitcode=1 --std=c11 --enable=warning,portability,performance \
 	    --inline-suppr --suppress=missingIncludeSystem -Icommon -I$(BUILD)/gen \

@@ -93,6 +93,17 @@ s_fail (s_out_t *o, const char *code, const char *what, const char *why, ln_erro
     return -1;
 }
 
+/* s_fail with the position (in characters, from 1) of what is wrong. */
+static int
+s_fail_at (s_out_t *o, const char *code, const char *what, size_t at, const char *why,
+           ln_error_t *err)
+{
+    if (o->size)
+        o->buf[0] = '\0';
+    ln_error_set (err, code, NULL, "%s: character %zu: %s", what, at, why);
+    return -1;
+}
+
 static bool
 s_space (char c)
 {
@@ -264,6 +275,38 @@ s_decode (const unsigned char *s, size_t *i)
     return cp;
 }
 
+/* What a name or a place may hold, for the messages that refuse one. */
+#define S_NAME_HOLDS  "a name holds letters, spaces, - . , ' and a remark in (parentheses)"
+#define S_PLACE_HOLDS "a street or city holds letters, digits, spaces and - . , ' ( ) / & + ; : \""
+
+/* Refuse the character cp at position `at` (counted in characters from 1),
+   saying which it is: printable ASCII is shown as itself (a character
+   alone is no personal data), anything else by its code point only, so
+   that no control or bidi character reaches a terminal or a log. */
+static int
+s_refuse_char (s_out_t *o, const char *code, const char *what, size_t at, uint32_t cp,
+               const char *holds, ln_error_t *err)
+{
+    char shown[48];
+    if (cp >= '0' && cp <= '9')
+        snprintf (shown, sizeof shown, "'%c', a digit", (char)cp);
+    else if (cp > 0x20 && cp < 0x7f)
+        snprintf (shown, sizeof shown, "'%c'", (char)cp);
+    else if (cp < 0x20 || (cp >= 0x7f && cp < 0xa0))
+        snprintf (shown, sizeof shown, "a control character, U+%04X", (unsigned)cp);
+    else
+        snprintf (shown, sizeof shown, "U+%04X", (unsigned)cp);
+    if (o->size)
+        o->buf[0] = '\0';
+    ln_error_set (err, code, NULL, "%s: character %zu (%s) is not allowed: %s", what, at, shown,
+                  holds);
+    return -1;
+}
+
+/* Names and places: see "Normal forms" in ln_pseudonym.h.  `digits` says
+   which: places keep digits and take ( ) / & + ; : " as separators; names
+   take text in parentheses as a remark, checked like the rest but left out
+   of the normal form. */
 static int
 s_norm_words (const char *in, char *out, size_t size, bool digits, const char *code,
               const char *what, ln_error_t *err)
@@ -272,14 +315,34 @@ s_norm_words (const char *in, char *out, size_t size, bool digits, const char *c
     s_out_init (&o, out, size);
     if (!in)
         return s_fail (&o, code, what, "missing", err);
-    size_t len = strlen (in);
-    if (ln_utf8_check (in, len, LN_UTF8_TEXT, NULL) != 0 || memchr (in, '\n', len) ||
-        memchr (in, '\r', len))
-        return s_fail (&o, code, what, "not UTF-8 text, or holds control characters", err);
+    size_t len = strlen (in), bad = 0;
+    if (ln_utf8_check (in, len, LN_UTF8_ALLOW_CONTROLS, &bad) != 0) {
+        ln_error_set (err, code, NULL, "%s: not valid UTF-8 (at byte %zu)", what, bad + 1);
+        if (o.size)
+            o.buf[0] = '\0';
+        return -1;
+    }
+    const char *holds = digits ? S_PLACE_HOLDS : S_NAME_HOLDS;
     bool pending_space = false;
-    size_t i = 0;
+    size_t remark_at = 0; /* names: the position of an open '(', 0 when none */
+    size_t i = 0, at = 0;
     while (i < len) {
         uint32_t cp = s_decode ((const unsigned char *)in, &i);
+        at++;
+        if (!digits && cp == '(') {
+            if (remark_at)
+                return s_fail_at (&o, code, what, at, "a parenthesis inside parentheses", err);
+            remark_at = at;
+            pending_space = true; /* "Anna(Ania)Kowalska" is two words */
+            continue;
+        }
+        if (!digits && cp == ')') {
+            if (!remark_at)
+                return s_fail_at (&o, code, what, at, "')' closes no '('", err);
+            remark_at = 0;
+            pending_space = true;
+            continue;
+        }
         switch (s_classify (cp, digits)) {
         case CP_SEP:
             pending_space = true;
@@ -287,12 +350,10 @@ s_norm_words (const char *in, char *out, size_t size, bool digits, const char *c
         case CP_DROP:
             break;
         case CP_BAD:
-            return s_fail (&o, code, what,
-                           digits ? "holds a character that is neither letter, digit nor "
-                                    "separator"
-                                  : "holds a character that is neither letter nor separator",
-                           err);
+            return s_refuse_char (&o, code, what, at, cp, holds, err);
         case CP_KEEP:
+            if (remark_at)
+                break; /* checked, not kept */
             if (pending_space && o.len > 0)
                 s_putc (&o, ' ');
             pending_space = false;
@@ -300,6 +361,12 @@ s_norm_words (const char *in, char *out, size_t size, bool digits, const char *c
             break;
         }
     }
+    if (remark_at)
+        return s_fail_at (&o, code, what, remark_at, "'(' is never closed", err);
+    if (o.len == 0 && !o.overflow)
+        return s_fail (&o, code, what,
+                       digits ? "no letter or digit in it" : "no letter in it outside parentheses",
+                       err);
     return s_out_done (&o, code, what, err);
 }
 

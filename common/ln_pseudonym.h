@@ -57,20 +57,31 @@
           "D'Souza" = "DSouza" = "dsouza" (but not "d souza"), "O’Brien" =
           "obrien"; soft hyphen U+00AD, zero-width space U+200B and U+FEFF
           are dropped too;
+        - text in parentheses is a remark (a nickname, a maiden name): it
+          is checked like the rest and left out, as a word break: "Anna
+          (Ania) Kowalska" = "Anna(Ania)Kowalska" = "Anna Kowalska".
+          Parentheses must pair up and not nest, and a name needs a letter
+          outside them;
         - digits, other ASCII punctuation and symbols, Latin-1 symbols
           (U+00A1..U+00BF except ´, and × ÷) and the rest of U+2000..U+206F
-          are refused;
+          are refused, and the message says which character, counted in
+          characters from 1 ("character 14 ('2', a digit) is not allowed");
+          printable ASCII is shown as itself, anything else only as U+XXXX;
         - Greek and Cyrillic basic capitals (U+0391..U+03A9,
           U+0400..U+042F) are lowercased and ς becomes σ; every other code
           point (other scripts, other Latin blocks) is kept as it is;
         - words are joined by one space; word order is not changed ("de
           Vries, Jan" != "Jan de Vries").  Nothing left: refused.
         Example: "  Jan-Willem  D'Éçole " -> "jan willem decole".
+        Every name valid before the remark rule keeps its normal form and so
+        its token (parentheses were refused until then; the tokens are
+        pinned in tests/unit/test_pseudonym.c).
 
     place (INVALID_ADDRESS): a street or city name.  As name, but ASCII
         digits are kept ("Laan 1940-1945" -> "laan 1940 1945") and
-        ( ) / & + ; : " separate words too ("Blerick (Venlo)" ->
-        "blerick venlo"); other ASCII punctuation (# ! ? * ...) is refused.
+        ( ) / & + ; : " separate words too, text in parentheses included
+        ("Blerick (Venlo)" -> "blerick venlo"); other ASCII punctuation
+        (# ! ? * ...) is refused.
 
     date  (INVALID_DATE) -> "YYYY-MM-DD"
         YYYY-MM-DD, or day first: D-M-YYYY, DD-MM-YYYY, D/M/YYYY,

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "intake_municipality.h"
 #include "intake_store.h"
 #include "intake_tokens.h"
 #include "intake_validate.h"
@@ -782,9 +783,9 @@ s_list (void *arg, ln_call_t *call, const ProtobufCMessage *input, ProtobufCMess
     if (q->form != 0 && !protobuf_c_enum_descriptor_get_value (
                             &lantern__v1__exploitation_form__descriptor, q->form))
         return ln_call_fail (call, "UNKNOWN_FORM", "form", "no form %d", (int)q->form);
-    if (q->municipality[0] && !intake_municipality_valid (q->municipality))
-        return ln_call_fail (call, "INVALID_MUNICIPALITY", "municipality",
-                             "a municipality is a CBS code such as GM0983");
+    if (q->municipality[0] &&
+        intake_municipality_check (q->municipality, "municipality", &err) != 0)
+        return ln_call_fail (call, err.code, err.field, "%s", err.message);
     if (q->received_from_us < 0 || q->received_to_us < 0)
         return ln_call_fail (call, "INVALID_RANGE",
                              q->received_from_us < 0 ? "received_from_us" : "received_to_us",

@@ -54,20 +54,31 @@
       later makes the tokens), so whatever passes here can be tokenised.
       Dutch postcode and house-number rules apply to addresses in NL (country
       empty, NL or NLD); abroad they are text.  Names of persons must pass
-      the name normaliser (INVALID_NAME), streets and cities the place
-      normaliser (INVALID_ADDRESS: letters, digits, separators, no other
-      symbols; they are part of an address's token); employer names are
-      free text.
+      the name normaliser (INVALID_NAME: letters, separators, apostrophes,
+      a remark in parentheses), streets and cities the place normaliser
+      (INVALID_ADDRESS: letters, digits, separators, no other symbols; they
+      are part of an address's token); the normaliser's message names the
+      refused character and its position, and s_norm puts the field's path
+      before it.  Employer names and addresses are free text (one line):
+      "De Wit & Zn. (Venlo) B.V." is how companies are written.
     - Nationality: ISO 3166-1 alpha-2 or alpha-3 in upper case
       (intake_country: iso-codes 4.15), plus XK/XKX (Kosovo) and the ICAO 9303 codes
       XXA (stateless), XXB (refugee), XXC (other refugee) and XXX
       (unspecified), which victims' documents do carry.  Countries of
       addresses and vehicles: ISO 3166-1 and XK/XKX only.
-    - Municipality: "GM" and 4 digits, exactly (CBS code, upper case).
+    - Municipality: a CBS code of a municipality that exists today
+      (intake_municipality: the CBS classification, shipped as data).  A
+      malformed code is INVALID_MUNICIPALITY, a well-formed one that no
+      municipality ever had UNKNOWN_MUNICIPALITY, and the code of a
+      municipality that has since merged, been renamed or divided
+      FORMER_MUNICIPALITY, whose message names the code to use now.  The
+      current list counts, not the one of the observation date: a signal
+      is filed under the municipality that is responsible for it today.
     - Messages never quote a value that a user typed.
 */
 #include "intake_validate.h"
 #include "intake_country.h"
+#include "intake_municipality.h"
 #include "ln_pseudonym.h"
 #include "ln_utf8.h"
 
@@ -236,12 +247,8 @@ s_country_valid (const char *code, bool nationality)
 bool
 intake_municipality_valid (const char *m)
 {
-    if (!m || strlen (m) != 6 || m[0] != 'G' || m[1] != 'M')
-        return false;
-    for (int i = 2; i < 6; i++)
-        if (m[i] < '0' || m[i] > '9')
-            return false;
-    return true;
+    const intake_municipality_t *entry = intake_municipality_find (m);
+    return entry && entry->change == INTAKE_MUNICIPALITY_CURRENT;
 }
 
 /* The mask of the valid forms in a list (values no form are skipped). */
@@ -464,9 +471,10 @@ s_check_header (s_check_t *ck)
     if (!s_given (d->municipality))
         return s_fail (ck, "MISSING_MUNICIPALITY", "municipality",
                        "required: the CBS code of the municipality, e.g. GM0983");
-    if (!intake_municipality_valid (d->municipality))
-        return s_fail (ck, "INVALID_MUNICIPALITY", "municipality",
-                       "not a CBS municipality code (GM and 4 digits, e.g. GM0983)");
+    char why[INTAKE_MUNICIPALITY_MESSAGE_MAX];
+    const char *code = intake_municipality_explain (d->municipality, why, sizeof why);
+    if (code)
+        return s_fail (ck, code, "municipality", "%s", why);
     return 0;
 }
 

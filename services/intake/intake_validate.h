@@ -31,8 +31,10 @@
                        amendment: REPORTER_IMMUTABLE
       6. observed_on   MISSING_OBSERVED_ON, INVALID_DATE, DATE_IN_FUTURE,
                        OBSERVED_BEFORE_2000; amendment: OBSERVED_ON_IMMUTABLE
-      7. municipality  MISSING_MUNICIPALITY, INVALID_MUNICIPALITY;
-                       amendment: MUNICIPALITY_IMMUTABLE
+      7. municipality  MISSING_MUNICIPALITY, INVALID_MUNICIPALITY,
+                       UNKNOWN_MUNICIPALITY, FORMER_MUNICIPALITY
+                       (intake_municipality.h); amendment:
+                       MUNICIPALITY_IMMUTABLE
       8. forms         MISSING_FORM, then each: UNKNOWN_FORM, DUPLICATE_FORM;
                        then UNKNOWN_WITH_OTHER_FORM
       9. sector        UNKNOWN_SECTOR, SECTOR_IMMUTABLE, SECTOR_WITHOUT_LABOUR
@@ -94,7 +96,8 @@ int intake_validate_withdraw (const Lantern__V1__WithdrawSignal *w, ln_error_t *
    base32, as intake makes them).  NULL-safe. */
 bool intake_signal_id_valid (const char *id);
 
-/* True when m is a CBS municipality code: "GM" and 4 digits.  NULL-safe. */
+/* True when m is the CBS code of a current municipality (GM0983; see
+   intake_municipality.h, which also says why a code is not).  NULL-safe. */
 bool intake_municipality_valid (const char *m);
 
 #endif

@@ -1,6 +1,7 @@
 /*  Integration tests of `lanternctl call` and `lanternctl events tail`: the
     REAL binary, run as a child process, against a real node (ln_server in a
-    thread of this process, bus_fixture), real PostgreSQL, real CURVE.
+    thread of this process, bus_fixture), real PostgreSQL, real CURVE; and,
+    for a Reset FORBIDDEN, a stand-in node on a real CURVE socket.
 
     The binary is $LANTERN_BUILD_DIR/bin/lanternctl (tests/run.sh sets
     LANTERN_BUILD_DIR); the ASan build of this test prefers
@@ -30,9 +31,11 @@
 #include <unistd.h>
 
 #include "bus_fixture.h"
+#include "ln_auth.h"
 #include "ln_json.h"
 #include "ln_log.h"
 #include "pg_fixture.h"
+#include "wire.pb-c.h"
 
 extern char **environ;
 
@@ -617,6 +620,175 @@ test_tail_reset_and_signal (void **state)
     }
 }
 
+/* A stand-in for a node whose stream policy gives the subscriber's roles
+   nothing: a CURVE ROUTER with the node's key that answers a Ping with a
+   Pong for "reader" and every Subscribe with Reset{reason: "FORBIDDEN"}
+   (what the node is to send, protocol.md 5.5), so that what lanternctl
+   does with it is tested before and apart from the node's own change. */
+static void
+s_forbidding_node (zsock_t *pipe, void *args)
+{
+    /* no cmocka asserts in this thread: it reports port 0 instead */
+    zcert_t *cert = bus_keys_cert ((bus_keys_t *)args, "node");
+    zsock_t *router = zsock_new (ZMQ_ROUTER);
+    int port = 0;
+    if (cert && router) {
+        zcert_apply (cert, router);
+        zsock_set_curve_server (router, 1);
+        /* the registry of this process's ZAP handler admits "reader" */
+        zsock_set_zap_domain (router, LN_AUTH_DOMAIN);
+        port = zsock_bind (router, "tcp://127.0.0.1:*");
+    }
+    zsock_signal (pipe, 0); /* zactor_new waits for this */
+    zsock_send (pipe, "i", port > 0 ? port : 0);
+    if (port <= 0) {
+        zsock_destroy (&router);
+        zcert_destroy (&cert);
+        return;
+    }
+    zpoller_t *poller = zpoller_new (pipe, router, NULL);
+    while (true) {
+        void *which = zpoller_wait (poller, -1);
+        if (which != router)
+            break; /* $TERM, or interrupted */
+        zmsg_t *in = zmsg_recv (router);
+        zframe_t *id = zmsg_pop (in);
+        zframe_t *body = zmsg_pop (in);
+        Lantern__V1__ClientMessage *cm =
+            body
+                ? lantern__v1__client_message__unpack (NULL, zframe_size (body), zframe_data (body))
+                : NULL;
+        Lantern__V1__ServerMessage sm = LANTERN__V1__SERVER_MESSAGE__INIT;
+        Lantern__V1__Reply reply = LANTERN__V1__REPLY__INIT;
+        Lantern__V1__Pong pong = LANTERN__V1__PONG__INIT;
+        Lantern__V1__Reset reset = LANTERN__V1__RESET__INIT;
+        char *roles[] = {"reader"};
+        if (cm && cm->kind_case == LANTERN__V1__CLIENT_MESSAGE__KIND_REQUEST &&
+            cm->request->command_case == LANTERN__V1__REQUEST__COMMAND_PING) {
+            pong.node = "node";
+            pong.principal = "reader";
+            pong.organisation = "Org of reader";
+            pong.n_roles = 1;
+            pong.roles = roles;
+            pong.level = "intern";
+            reply.request_id = cm->request->request_id;
+            reply.status = LANTERN__V1__REPLY__STATUS__OK;
+            reply.result_case = LANTERN__V1__REPLY__RESULT_PING;
+            reply.ping = &pong;
+            sm.kind_case = LANTERN__V1__SERVER_MESSAGE__KIND_REPLY;
+            sm.reply = &reply;
+        }
+        else if (cm && cm->kind_case == LANTERN__V1__CLIENT_MESSAGE__KIND_SUBSCRIBE) {
+            reset.reason = "FORBIDDEN";
+            sm.kind_case = LANTERN__V1__SERVER_MESSAGE__KIND_RESET;
+            sm.reset = &reset;
+        }
+        if (sm.kind_case != LANTERN__V1__SERVER_MESSAGE__KIND__NOT_SET) {
+            size_t len = lantern__v1__server_message__get_packed_size (&sm);
+            uint8_t *buf = malloc (len ? len : 1);
+            if (!buf)
+                abort ();
+            lantern__v1__server_message__pack (&sm, buf);
+            zmsg_t *out = zmsg_new ();
+            zmsg_append (out, &id);
+            zmsg_addmem (out, buf, len);
+            zmsg_send (&out, router);
+            free (buf);
+        }
+        if (cm)
+            lantern__v1__client_message__free_unpacked (cm, NULL);
+        zframe_destroy (&id);
+        zframe_destroy (&body);
+        zmsg_destroy (&in);
+    }
+    zpoller_destroy (&poller);
+    zsock_destroy (&router);
+    zcert_destroy (&cert);
+}
+
+/* A key whose roles receive nothing: told so, exit 1, soon; with the
+   principal and roles when the Ping gave them. */
+static void
+test_tail_forbidden (void **state)
+{
+    (void)state;
+    zactor_t *node = zactor_new (s_forbidding_node, s_keys);
+    assert_non_null (node);
+    int port = 0;
+    assert_int_equal (zsock_recv (node, "i", &port), 0);
+    assert_true (port > 0);
+    char endpoint[64], key[600], cert[600];
+    snprintf (endpoint, sizeof endpoint, "tcp://127.0.0.1:%d", port);
+    snprintf (key, sizeof key, "%s", bus_keys_public (s_keys, "node"));
+    snprintf (cert, sizeof cert, "%s", bus_keys_secret (s_keys, "reader"));
+
+    const char *newest[] = {"events", "tail",   "--endpoint", endpoint, "--server-key",
+                            key,      "--cert", cert,         NULL};
+    child_t c;
+    int64_t start = zclock_mono ();
+    s_run (&c, 1, NULL, NULL, newest, NULL);
+    assert_true (zclock_mono () - start < 5000);
+    if (!strstr (c.err, "lanternctl: events: principal reader (roles reader) receives no events "
+                        "from tcp://127.0.0.1:") ||
+        !strstr (c.err, "its stream policy gives those roles no event type (Reset FORBIDDEN); "
+                        "ask the node's operator"))
+        fail_msg ("stderr: %s", c.err);
+    assert_string_equal (c.out, "");
+    s_free_child (&c);
+
+    /* with --after there is no Ping: "your key" */
+    const char *after[] = {"events",       "tail", "--after", "0",  "--endpoint", endpoint,
+                           "--server-key", key,    "--cert",  cert, NULL};
+    s_run (&c, 1, NULL, NULL, after, NULL);
+    if (!strstr (c.err, "lanternctl: events: your key receives no events from ") ||
+        !strstr (c.err, "gives its roles no event type (Reset FORBIDDEN)"))
+        fail_msg ("stderr: %s", c.err);
+    s_free_child (&c);
+    zactor_destroy (&node);
+}
+
+/* events tail's other exit statuses: 3 when the node does not answer, 4
+   when our key file cannot be read, 2 for an endpoint without tcp://. */
+static void
+test_tail_exit_codes (void **state)
+{
+    (void)state;
+    char key[600], missing[700];
+    snprintf (key, sizeof key, "%s", bus_keys_public (s_keys, "node"));
+    snprintf (missing, sizeof missing, "%s/nobody.secret", bus_keys_dir (s_keys));
+    const char *unreachable[] = {"events",
+                                 "tail",
+                                 "--endpoint",
+                                 "tcp://127.0.0.1:9",
+                                 "--server-key",
+                                 key,
+                                 "--cert",
+                                 bus_keys_secret (s_keys, "op"),
+                                 NULL};
+    child_t c;
+    s_run (&c, 3, NULL, NULL, unreachable, NULL);
+    assert_non_null (strstr (c.err, "no answer from tcp://127.0.0.1:9 to a ping"));
+    s_free_child (&c);
+    const char *no_key[] = {
+        "events", "tail",  "--endpoint", "tcp://127.0.0.1:9", "--server-key", key,
+        "--cert", missing, NULL};
+    s_run (&c, 4, NULL, NULL, no_key, NULL);
+    assert_non_null (strstr (c.err, "--cert: "));
+    s_free_child (&c);
+    const char *no_transport[] = {"events",
+                                  "tail",
+                                  "--endpoint",
+                                  "127.0.0.1:9",
+                                  "--server-key",
+                                  key,
+                                  "--cert",
+                                  bus_keys_secret (s_keys, "op"),
+                                  NULL};
+    s_run (&c, 2, NULL, NULL, no_transport, NULL);
+    assert_non_null (strstr (c.err, "did you mean tcp://127.0.0.1:9?"));
+    s_free_child (&c);
+}
+
 // --------------------------------------------------------------------------
 // call
 
@@ -783,11 +955,21 @@ test_call_usage_and_connection_errors (void **state)
     s_run (&c, 2, NULL, NULL, no_endpoint, NULL);
     assert_non_null (strstr (c.err, "--endpoint"));
     s_free_child (&c);
-    /* a certificate that is not one: exit 1, the file's problem named */
+    /* a public certificate given as --cert: exit 2, and it says so */
     const char *bad_cert[] = {"call", "ping",   "--endpoint", endpoint, "--server-key",
                               key,    "--cert", key,          NULL};
-    s_run (&c, 1, NULL, NULL, bad_cert, NULL);
-    assert_non_null (strstr (c.err, "--cert: "));
+    s_run (&c, 2, NULL, NULL, bad_cert, NULL);
+    assert_non_null (strstr (c.err, "--cert "));
+    assert_non_null (strstr (c.err, "is a public certificate, not a key pair"));
+    s_free_child (&c);
+    /* the same from the environment names the variable */
+    const char *bad_env[] = {"call", "ping", NULL};
+    char env_cert[700];
+    snprintf (env_cert, sizeof env_cert, "LANTERN_CERT=%s", key);
+    const char *env[] = {env_cert, NULL};
+    s_start (&c, NULL, NULL, bad_env, env, NULL);
+    s_finish (&c, DEADLINE);
+    assert_int_equal (c.code, 2);
     s_free_child (&c);
 
     /* usage errors */
@@ -845,6 +1027,8 @@ main (void)
         cmocka_unit_test_teardown (test_tail_follows_new_events, s_kill_children),
         cmocka_unit_test_teardown (test_tail_resubscribes_without_duplicates, s_kill_children),
         cmocka_unit_test_teardown (test_tail_reset_and_signal, s_kill_children),
+        cmocka_unit_test_teardown (test_tail_forbidden, s_kill_children),
+        cmocka_unit_test_teardown (test_tail_exit_codes, s_kill_children),
         cmocka_unit_test_teardown (test_call_ping_prints_principal, s_kill_children),
         cmocka_unit_test_teardown (test_call_post_notice_and_retry, s_kill_children),
         cmocka_unit_test_teardown (test_call_refusals, s_kill_children),

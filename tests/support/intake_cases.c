@@ -339,6 +339,24 @@ m_municipality_5_digits (Lantern__V1__SignalDetails *d)
 }
 
 static void
+m_municipality_unknown (Lantern__V1__SignalDetails *d)
+{
+    s_set (&d->municipality, "GM9999");
+}
+
+static void
+m_municipality_merged (Lantern__V1__SignalDetails *d)
+{
+    s_set (&d->municipality, "GM0756"); /* Boxmeer, in Land van Cuijk since 2022 */
+}
+
+static void
+m_municipality_divided (Lantern__V1__SignalDetails *d)
+{
+    s_set (&d->municipality, "GM0788"); /* Haaren, divided in 2021 */
+}
+
+static void
 m_no_forms (Lantern__V1__SignalDetails *d)
 {
     s_clear_forms (d);
@@ -606,6 +624,24 @@ m_name_with_digits (Lantern__V1__SignalDetails *d)
 }
 
 static void
+m_name_nickname_in_quotes (Lantern__V1__SignalDetails *d)
+{
+    s_set (&d->persons[1]->name, "Jan \"Johnny\" de Vries"); /* parentheses would do */
+}
+
+static void
+m_name_parenthesis_open (Lantern__V1__SignalDetails *d)
+{
+    s_set (&d->persons[0]->name, "Anna (Ania Kowalska");
+}
+
+static void
+m_name_only_remark (Lantern__V1__SignalDetails *d)
+{
+    s_set (&d->persons[0]->name, "(onbekend)");
+}
+
+static void
 m_birth_date_invalid (Lantern__V1__SignalDetails *d)
 {
     s_set (&d->persons[0]->date_of_birth, "31-02-1998");
@@ -757,6 +793,9 @@ static const intake_case_t s_cases[] = {
     CASE (municipality_name, "INVALID_MUNICIPALITY", "details.municipality"),
     CASE (municipality_lower, "INVALID_MUNICIPALITY", "details.municipality"),
     CASE (municipality_5_digits, "INVALID_MUNICIPALITY", "details.municipality"),
+    CASE (municipality_unknown, "UNKNOWN_MUNICIPALITY", "details.municipality"),
+    CASE (municipality_merged, "FORMER_MUNICIPALITY", "details.municipality"),
+    CASE (municipality_divided, "FORMER_MUNICIPALITY", "details.municipality"),
     CASE (no_forms, "MISSING_FORM", "details.forms"),
     CASE (form_unspecified, "UNKNOWN_FORM", "details.forms[1]"),
     CASE (form_undefined, "UNKNOWN_FORM", "details.forms[1]"),
@@ -800,6 +839,9 @@ static const intake_case_t s_cases[] = {
     CASE (person_without_identity, "PERSON_WITHOUT_IDENTITY", "details.persons[2]"),
     CASE (person_blank_identity, "PERSON_WITHOUT_IDENTITY", "details.persons[2]"),
     CASE (name_with_digits, "INVALID_NAME", "details.persons[1].name"),
+    CASE (name_nickname_in_quotes, "INVALID_NAME", "details.persons[1].name"),
+    CASE (name_parenthesis_open, "INVALID_NAME", "details.persons[0].name"),
+    CASE (name_only_remark, "INVALID_NAME", "details.persons[0].name"),
     CASE (birth_date_invalid, "INVALID_DATE", "details.persons[0].date_of_birth"),
     CASE (birth_date_future, "DATE_IN_FUTURE", "details.persons[0].date_of_birth"),
     CASE (birth_date_1899, "DATE_BEFORE_1900", "details.persons[0].date_of_birth"),
@@ -943,6 +985,32 @@ m_twenty_persons (Lantern__V1__SignalDetails *d)
         s_add_person (d, s_person (PROLE (WITNESS), "Piet", "", "", "", "", "", ""));
 }
 
+static void
+m_municipality_newest (Lantern__V1__SignalDetails *d)
+{
+    s_set (&d->municipality, "GM1992"); /* Voorne aan Zee, since 2023 */
+}
+
+static void
+m_municipality_first (Lantern__V1__SignalDetails *d)
+{
+    s_set (&d->municipality, "GM0014"); /* Groningen, the lowest current code */
+}
+
+/* Names as people write them: a remark in parentheses, both apostrophes,
+   initials with dots, diacritics; employers are free text. */
+static void
+m_names_as_written (Lantern__V1__SignalDetails *d)
+{
+    s_set (&d->persons[0]->name, "Anna (Ania) Kowalska-Wąsowska");
+    s_set (&d->persons[1]->name, "J.W. van \u2019t Hof");
+    s_add_person (d, s_person (PROLE (WITNESS), "Seán O'Connor", "", "", "", "", "", ""));
+    s_add_person (d, s_person (PROLE (WITNESS), "Đặng Thị Ngọc (Ngoc)", "", "", "", "", "", ""));
+    s_add_person (d, s_person (PROLE (WITNESS), "Kowalski, A.", "", "", "", "", "", ""));
+    s_set (&d->employers[0]->name, "Uitzendbureau De Wit & Zn. (Venlo) B.V.");
+    s_add_employer (d, s_employer ("Boer\u2019s Asperges v.o.f. / \"De Kempen\" #2", "", ""));
+}
+
 static const intake_case_t s_valid[] = {
     CASE (baseline, NULL, NULL),
     CASE (unknown_form_alone, NULL, NULL),
@@ -961,6 +1029,9 @@ static const intake_case_t s_valid[] = {
     CASE (vehicle_description_only, NULL, NULL),
     CASE (account_only, NULL, NULL),
     CASE (twenty_persons, NULL, NULL),
+    CASE (municipality_newest, NULL, NULL),
+    CASE (municipality_first, NULL, NULL),
+    CASE (names_as_written, NULL, NULL),
 };
 
 /* --- amendments of the baseline ------------------------------------------------------ */

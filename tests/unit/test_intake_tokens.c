@@ -203,12 +203,13 @@ static const spec_t s_signal_a = {
     .employers = {{"Schoonmaak BV", "12345678"}, {"Tuinderij", NULL}},
 };
 
-/* The same identifiers, written the other way. */
+/* The same identifiers, written the other way (a remark in parentheses in
+   a name is left out of its token). */
 static const spec_t s_signal_b = {
     .n_persons = 3,
     .persons =
         {
-            {"  ANA MARIA IONESCU ", "07/03/1990", "111.222.333", "nw92 bc123",
+            {"  ANA MARIA (Ani) IONESCU ", "07/03/1990", "111.222.333", "nw92 bc123",
              "+31 (0)6-1234 5678"},
             {"ion popescu", " ", "", NULL, NULL},
             {NULL, "1-12-1985", NULL, NULL, "0048601234567"},

@@ -447,6 +447,50 @@ test_messages_never_quote_input (void **state)
     }
 }
 
+/* A code that no longer exists is refused with the code to use now; the
+   same words as lanternctl's flags and ListSignals (intake_municipality). */
+static void
+test_former_municipality_hint (void **state)
+{
+    (void)state;
+    Lantern__V1__SignalDetails *d = intake_cases_baseline ();
+    s_set (&d->municipality, "GM0756");
+    ln_error_t err;
+    assert_int_equal (intake_validate_details (&s_ctx, d, NULL, false, &err), -1);
+    assert_string_equal (err.code, "FORMER_MUNICIPALITY");
+    assert_string_equal (err.field, "details.municipality");
+    assert_string_equal (err.message, "details.municipality: GM0756 (Boxmeer) merged into GM1982 "
+                                      "Land van Cuijk on 2022-01-01");
+    s_set (&d->municipality, "GM1982");
+    assert_int_equal (intake_validate_details (&s_ctx, d, NULL, false, &err), 0);
+    s_set (&d->municipality, "GM9999");
+    assert_int_equal (intake_validate_details (&s_ctx, d, NULL, false, &err), -1);
+    assert_string_equal (err.code, "UNKNOWN_MUNICIPALITY");
+    s_free (d);
+}
+
+/* A refused name says which character and where, at the field's path. */
+static void
+test_name_refusal_says_why (void **state)
+{
+    (void)state;
+    Lantern__V1__SignalDetails *d = intake_cases_baseline ();
+    s_set (&d->persons[1]->name, "Jan de Vries 2");
+    ln_error_t err;
+    assert_int_equal (intake_validate_details (&s_ctx, d, NULL, false, &err), -1);
+    assert_string_equal (err.code, "INVALID_NAME");
+    assert_string_equal (err.field, "details.persons[1].name");
+    assert_string_equal (err.message,
+                         "details.persons[1].name: character 14 ('2', a digit) is not allowed: a "
+                         "name holds letters, spaces, - . , ' and a remark in (parentheses)");
+    s_set (&d->persons[1]->name, "Jan (Johnny");
+    assert_int_equal (intake_validate_details (&s_ctx, d, NULL, false, &err), -1);
+    assert_string_equal (err.message, "details.persons[1].name: character 5: '(' is never closed");
+    s_set (&d->persons[1]->name, "Jan (Johnny) de Vries");
+    assert_int_equal (intake_validate_details (&s_ctx, d, NULL, false, &err), 0);
+    s_free (d);
+}
+
 /* --- withdrawal ------------------------------------------------------------------ */
 
 static void
@@ -521,6 +565,8 @@ main (void)
         cmocka_unit_test (test_limits_are_inclusive),
         cmocka_unit_test (test_null_and_hand_built_input),
         cmocka_unit_test (test_messages_never_quote_input),
+        cmocka_unit_test (test_former_municipality_hint),
+        cmocka_unit_test (test_name_refusal_says_why),
         cmocka_unit_test (test_withdraw),
     };
     return cmocka_run_group_tests_name ("intake_validate", tests, s_setup, s_teardown);

@@ -119,6 +119,13 @@ test_name_forms (void **state)
     SAME (ln_pseudonym_norm_name, k, "Weiß", "weiss", "WEISS");
     SAME (ln_pseudonym_norm_name, k, "Søren Kierkegaard", "Soren Kierkegaard");
 
+    /* Text in parentheses is a remark (a nickname, a maiden name): checked
+       like the rest, left out of the normal form. */
+    SAME (ln_pseudonym_norm_name, k, "Anna Kowalska", "Anna (Ania) Kowalska", "Anna(Ania)Kowalska",
+          "(Ania) Anna Kowalska", "Anna Kowalska (geb. Nowak)", "Anna Kowalska ()",
+          "Anna (O’Neill-Łęcka) Kowalska");
+    SAME (ln_pseudonym_norm_name, k, "J.W. de Vries", "J.W. (Hans) de Vries", "j.w. de vries");
+
     /* "d souza" is two words: a different name. */
     char a[64], b[64];
     assert_int_equal (ln_pseudonym_norm_name ("D'Souza", a, sizeof a, NULL), 0);
@@ -145,7 +152,6 @@ test_name_refusals (void **state)
     FAIL (ln_pseudonym_norm_name, "Jan\xe2\x82", "INVALID_NAME");    /* truncated */
     FAIL (ln_pseudonym_norm_name, "Jan 2", "INVALID_NAME");          /* digits */
     FAIL (ln_pseudonym_norm_name, "Jan|1990-01-01", "INVALID_NAME"); /* the token separator */
-    FAIL (ln_pseudonym_norm_name, "Jan (Johnny)", "INVALID_NAME");
     FAIL (ln_pseudonym_norm_name, "jan@example.org", "INVALID_NAME");
     FAIL (ln_pseudonym_norm_name, "Jan \"de\" Vries", "INVALID_NAME");
     FAIL (ln_pseudonym_norm_name, "Jan \u00d7 Piet", "INVALID_NAME"); /* × */
@@ -153,6 +159,49 @@ test_name_refusals (void **state)
     FAIL (ln_pseudonym_norm_name, "Jan\u2028", "INVALID_NAME");       /* line separator */
     FAIL (ln_pseudonym_norm_name, "Jan\u202e", "INVALID_NAME");       /* RTL override */
     FAIL (ln_pseudonym_norm_name, NULL, "INVALID_NAME");
+    FAIL (ln_pseudonym_norm_name, "Anna (Ania Kowalska", "INVALID_NAME");
+    FAIL (ln_pseudonym_norm_name, "Anna Ania) Kowalska", "INVALID_NAME");
+    FAIL (ln_pseudonym_norm_name, "Anna ((Ania)) Kowalska", "INVALID_NAME");
+    FAIL (ln_pseudonym_norm_name, "(Ania)", "INVALID_NAME");
+    FAIL (ln_pseudonym_norm_name, "Anna (Ania 2) Kowalska", "INVALID_NAME");
+
+    /* The message says which character, where, and what a name holds; it
+       shows printable ASCII, and anything else only as a code point. */
+    static const struct {
+        const char *in, *message;
+    } why[] = {
+        {"Jan de Vries 2", "name: character 14 ('2', a digit) is not allowed: a name holds "
+                           "letters, spaces, - . , ' and a remark in (parentheses)"},
+        {"Jan \"Johnny\" de Vries", "name: character 5 ('\"') is not allowed: a name holds "
+                                    "letters, spaces, - . , ' and a remark in (parentheses)"},
+        {"Zoë|1990", "name: character 4 ('|') is not allowed: a name holds letters, spaces, - . , "
+                     "' and a remark in (parentheses)"},
+        {"Jan\u202e", "name: character 4 (U+202E) is not allowed: a name holds letters, "
+                      "spaces, - . , ' and a remark in (parentheses)"},
+        {"Jan\x1b[31m", "name: character 4 (a control character, U+001B) is not allowed: a "
+                        "name holds letters, spaces, - . , ' and a remark in (parentheses)"},
+        {"Jan\nPiet", "name: character 4 (a control character, U+000A) is not allowed: a "
+                      "name holds letters, spaces, - . , ' and a remark in (parentheses)"},
+        {"Jos\xe9", "name: not valid UTF-8 (at byte 4)"},
+        {"Anna (Ania Kowalska", "name: character 6: '(' is never closed"},
+        {"Anna Ania) Kowalska", "name: character 10: ')' closes no '('"},
+        {"Anna ((Ania)) Kowalska", "name: character 7: a parenthesis inside parentheses"},
+        {"(Ania)", "name: no letter in it outside parentheses"},
+        {" - ' ", "name: no letter in it outside parentheses"},
+        {"Kerkstraat #1", NULL}, /* a place, below */
+    };
+    for (size_t i = 0; why[i].message; i++) {
+        char out[64];
+        ln_error_t e = {0};
+        assert_int_equal (ln_pseudonym_norm_name (why[i].in, out, sizeof out, &e), -1);
+        assert_string_equal (e.message, why[i].message);
+    }
+    ln_error_t e = {0};
+    char place[64];
+    assert_int_equal (ln_pseudonym_norm_place ("Kerkstraat #1", place, sizeof place, &e), -1);
+    assert_string_equal (e.message, "street or city: character 12 ('#') is not allowed: a street "
+                                    "or city holds letters, digits, spaces and - . , ' ( ) / & + "
+                                    "; : \"");
 
     /* Bounded output: too small a buffer fails cleanly. */
     char small[4];
@@ -171,8 +220,8 @@ test_name_refusals (void **state)
     NORM (ln_pseudonym_norm_place, "Blerick (Venlo)", "blerick venlo");
     NORM (ln_pseudonym_norm_place, "Maas/Waal", "maas waal");
     NORM (ln_pseudonym_norm_place, "\"De Roode Roos\" & Zn; achterom", "de roode roos zn achterom");
-    FAIL (ln_pseudonym_norm_place, "( / )", "INVALID_ADDRESS");  /* nothing left */
-    FAIL (ln_pseudonym_norm_name, "Jan (Piet)", "INVALID_NAME"); /* names stay strict */
+    FAIL (ln_pseudonym_norm_place, "( / )", "INVALID_ADDRESS"); /* nothing left */
+    NORM (ln_pseudonym_norm_name, "Jan (Piet)", "jan");         /* a remark, in a name */
     FAIL (ln_pseudonym_norm_place, " ", "INVALID_ADDRESS");
 }
 
@@ -368,6 +417,99 @@ test_plate_and_kvk (void **state)
 }
 
 /* --- tokens ------------------------------------------------------------------- */
+
+/* Tokens of names and places as they were before the name rules were
+   widened (parentheses, and messages that name the character): computed
+   with the code of commit 5e568fd under the counting key (bytes 0..31),
+   NAME_BIRTHDATE over "NAME|1990-03-07" and ADDRESS over
+   "NL|PLACE|12|venlo".  A change of a normal form shows here as a changed
+   token: every name that was valid must keep its token (docs/protocol.md
+   4.7). */
+static const struct {
+    const char *in, *normal, *token;
+} s_pinned_names[] = {
+    {"Jan-Willem de Vries", "jan willem de vries",
+     "f09928fd66aed981c0079123b9d4171d01bf7b73ef3976f44ee520d59be1e009"},
+    {"  Jan-Willem  D'Éçole ", "jan willem decole",
+     "d573e2c1d05d1b4a042cb1c3f9ea912faba741b0cfbaac265e71e22c950115c7"},
+    {"D\u2019Souza", "dsouza", "482da9c2cc85ea8b4e743654da10e6497c2df77520bd9f2cc7fb4bb68e42488f"},
+    {"O'Brien", "obrien", "27aef5e352f1df81d75738b1a5d1f0153c96486251e019e25174fc39a0fd9664"},
+    {"J.W. de Vries", "j w de vries",
+     "eaf46f4948d71f43ad5791a82ed98726a96733e89f7b6ebec4a0e4873f70271b"},
+    {"Kowalska, Anna", "kowalska anna",
+     "be2ca6ad3762ba9773dfba0ba6997e30b2cf114283c9f5551239e2fa46b5d7e2"},
+    {"Zoë Ångström", "zoe angstrom",
+     "3b27b2a48fd06ffb7e9c3c8fa13ff47138d26924ee704a4087d85dc0cf709b7d"},
+    {"Małgorzata Wąsowska", "malgorzata wasowska",
+     "9b34f139bbfbd59adc1778466f9401d42313abc58f9be376d0d664dea9f12d61"},
+    {"Ștefan Țurcanu", "stefan turcanu",
+     "194b9ff9f9d7afe92b3d0deddcd22031110d6e16c6fa7bbc7559d6cccb4624c0"},
+    {"Weiß", "weiss", "4705e1ceb6721aa1a87c6dae3b6e7f5ac5e5c80cb0b9dd57cf586181498e8553"},
+    {"Анна Петрова", "анна петрова",
+     "751bb8232bea88bf8d45a3c490e8aaa3a943fdebb35c3380ba63bd5c827cd250"},
+    {"ΟΔΥΣΣΕΑΣ", "οδυσσεασ", "57ec05200a3985ab2f9629edacfe89c65e921dad06b8e91f61160013cbc992bc"},
+    {"Nguyễn Văn An", "nguyễn van an",
+     "2a71b938507fa9afa2c856b6ee50626edc5b42b173ba52739bd15bf7661c2b62"},
+    {"محمد علي", "محمد علي", "fcfd902b4512e6230279fb10d818ab3264781a46f4bf42dca9630a01ecaa4973"},
+    {"Jose\u0301 Mu\u0308ller", "jose muller",
+     "8314c8c74d52872e4aa0d1c4374763b55b39f7ff8c261cbca94df6466025d3d7"},
+    {"Ĳsbrand van \u2019t Hof", "ijsbrand van t hof",
+     "15c17d62c6d0b95a5a7e8d49d0a9b9a2586a29b05a81992967139f8de69076c2"},
+    {"Anna Kowalska", "anna kowalska",
+     "e64052c736bd4ca5034a92522c85108d7323b41a11af0eb53cd98bde3a160e2d"},
+};
+static const struct {
+    const char *in, *normal, *token;
+} s_pinned_places[] = {
+    {"Blerick (Venlo)", "blerick venlo",
+     "20ce7dbfe1b298bd48057de379705d19fdde85deadbad70a1428c44c06f25359"},
+    {"Laan 1940-1945", "laan 1940 1945",
+     "d5a9b312227e81f182f2d1758fec72c35e6f54577cb7f4ff67a62e18383e017a"},
+    {"'s-Hertogenbosch", "s hertogenbosch",
+     "0d0f158928282a994a2c7f0241fe1925015470d4c69191a6a495270059b52f97"},
+    {"Maas/Waalweg", "maas waalweg",
+     "b823d6584d96594a3994f2991d6ca5d5e4dd18a94905ab26bc3acb0f61623518"},
+    {"\"De Roode Roos\" & Zn; achterom", "de roode roos zn achterom",
+     "d19977ec82fce5105e525e1dc233d007dc10c087036d6e09d6e9ee1d46425c84"},
+    {"Hauptstraße", "hauptstrasse",
+     "076e64efcc1e934a67216b19f30e11eac096abfaab464390d81b60ecd9a05882"},
+};
+
+static void
+test_old_tokens_pinned (void **state)
+{
+    (void)state;
+    ln_pseudonym_key_t counting;
+    for (int i = 0; i < LN_PSEUDONYM_KEY_BYTES; i++)
+        counting.bytes[i] = (unsigned char)i;
+    char norm[LN_PSEUDONYM_NORM_MAX], text[LN_PSEUDONYM_NORM_MAX + 32];
+    char token[LN_PSEUDONYM_TOKEN_SIZE];
+    for (size_t i = 0; i < sizeof s_pinned_names / sizeof s_pinned_names[0]; i++) {
+        ln_error_t err = {0};
+        if (ln_pseudonym_norm_name (s_pinned_names[i].in, norm, sizeof norm, &err) != 0)
+            fail_msg ("\"%s\" is refused now: %s", s_pinned_names[i].in, err.message);
+        assert_string_equal (norm, s_pinned_names[i].normal);
+        snprintf (text, sizeof text, "%s|1990-03-07", norm);
+        assert_int_equal (
+            ln_pseudonym_token (&counting,
+                                LANTERN__V1__IDENTIFIER_KIND__IDENTIFIER_KIND_NAME_BIRTHDATE, text,
+                                token),
+            0);
+        assert_string_equal (token, s_pinned_names[i].token);
+    }
+    for (size_t i = 0; i < sizeof s_pinned_places / sizeof s_pinned_places[0]; i++) {
+        ln_error_t err = {0};
+        if (ln_pseudonym_norm_place (s_pinned_places[i].in, norm, sizeof norm, &err) != 0)
+            fail_msg ("\"%s\" is refused now: %s", s_pinned_places[i].in, err.message);
+        assert_string_equal (norm, s_pinned_places[i].normal);
+        snprintf (text, sizeof text, "NL|%s|12|venlo", norm);
+        assert_int_equal (ln_pseudonym_token (&counting,
+                                              LANTERN__V1__IDENTIFIER_KIND__IDENTIFIER_KIND_ADDRESS,
+                                              text, token),
+                          0);
+        assert_string_equal (token, s_pinned_places[i].token);
+    }
+}
 
 static bool
 s_lower_hex64 (const char *t)
@@ -648,6 +790,7 @@ main (void)
         cmocka_unit_test (test_house_number),
         cmocka_unit_test (test_plate_and_kvk),
         cmocka_unit_test (test_tokens),
+        cmocka_unit_test (test_old_tokens_pinned),
         cmocka_unit_test_setup_teardown (test_key_round_trip, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_key_file_forms, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_key_never_logged, s_setup, s_teardown),

@@ -50,12 +50,19 @@ typedef struct {
 bool lanternctl_conn_option (lanternctl_conn_t *conn, int opt, const char *arg);
 
 /* Resolve the environment fallbacks, load both certificates and make the
-   client.  On failure, prints "lanternctl: CMD: what is wrong" on stderr,
-   sets *exit_code (LANTERNCTL_EXIT_USAGE when an option is missing,
-   LANTERNCTL_EXIT_FAIL when a file cannot be used or the socket cannot be
-   made) and returns NULL.  Also turns czmq's own SIGINT/SIGTERM handling
-   off, so that signals keep their usual effect unless the command installs
-   handlers of its own. */
+   client.  On failure, prints "lanternctl: CMD: what is wrong" on stderr
+   (naming the option or the environment variable the value came from),
+   sets *exit_code and returns NULL:
+     LANTERNCTL_EXIT_USAGE  an option missing; an endpoint that is not
+                            tcp://HOST:PORT (with the fix when the tcp:// is
+                            only missing); a public certificate given as
+                            --cert or a secret one as --server-key (each
+                            says which file was meant)
+     LANTERNCTL_EXIT_LOCAL  a certificate that cannot be read or used (no
+                            such file, open mode, malformed)
+     LANTERNCTL_EXIT_UNAVAILABLE  the socket cannot be connected
+   Also turns czmq's own SIGINT/SIGTERM handling off, so that signals keep
+   their usual effect unless the command installs handlers of its own. */
 ln_client_t *lanternctl_connect (const lanternctl_conn_t *conn, const char *cmd, int *exit_code);
 
 /* The endpoint lanternctl_connect used (for messages); "" before. */

@@ -29,7 +29,13 @@
     so only new events are shown; --after 0 replays the log from the start.
 
     It stops after --count events (exit 0), on SIGINT or SIGTERM (exit 0),
-    or on Reset (the reason on stderr, exit 1).  Characters that could
+    or on Reset (the reason on stderr, exit 1).  A Reset with the reason
+    FORBIDDEN means the node's stream policy gives this principal's roles
+    no event type at all: it is told so in those words (with its principal
+    and roles, when the Ping gave them), instead of waiting for events that
+    will never come.  Exit statuses: lanternctl.h (3 when the Ping that
+    finds the newest position gets no answer, 4 when stdout fails).
+    Characters that could
     reach a terminal are safe: the envelope's checks allow only printable
     ASCII in id, type and correlationid, and JSON escapes every control
     character in the payload.
@@ -49,6 +55,7 @@
 #include "ln_envelope.h"
 #include "ln_json.h"
 #include "ln_level.h"
+#include "request.h"
 #include "wire.pb-c.h"
 
 #define TAIL_DEFAULT_CREDIT 100
@@ -85,8 +92,10 @@ s_usage (FILE *out)
              "projection the node gives your roles.\n"
              "\n"
              "Stops after --count events, on Ctrl-C (exit 0), or when the node resets the\n"
-             "subscription because the position asked for is gone or not there yet\n"
-             "(exit 1, reason on stderr).\n"
+             "subscription (exit 1, reason on stderr): because the position asked for is\n"
+             "gone (PRUNED) or not there yet (AHEAD), or because your key receives nothing\n"
+             "from this node at all (FORBIDDEN: no rule of its stream policy names one of\n"
+             "your roles; ask its operator).\n"
              "\n"
              "options:\n"
              "      --after N             start after position N (0: from the beginning;\n"
@@ -101,8 +110,10 @@ s_usage (FILE *out)
              "\n"
              "examples:\n"
              "  lanternctl events tail\n"
-             "  lanternctl events tail --after 0 --json | jq .data\n",
-             TAIL_MAX_CREDIT, TAIL_DEFAULT_CREDIT, TAIL_DEFAULT_IDLE, LANTERNCTL_CONN_HELP);
+             "  lanternctl events tail --after 0 --count 10 --json\n"
+             "\n%s",
+             TAIL_MAX_CREDIT, TAIL_DEFAULT_CREDIT, TAIL_DEFAULT_IDLE, LANTERNCTL_CONN_HELP,
+             LANTERNCTL_EXIT_HELP);
 }
 
 static bool
@@ -233,6 +244,7 @@ s_print_event (uint64_t position, const ProtobufCBinaryData *bytes, bool as_json
 
 typedef struct {
     ln_client_t *client;
+    char who[256];   /* "principal op (roles a, b)" from the Ping; "" without one */
     uint64_t cursor; /* last printed position */
     uint32_t credit; /* per Subscribe */
     uint64_t count;  /* stop after this many (0: never) */
@@ -283,11 +295,20 @@ s_handle (tail_t *t, const Lantern__V1__ServerMessage *m)
 {
     if (m->kind_case == LANTERN__V1__SERVER_MESSAGE__KIND_RESET) {
         const Lantern__V1__Reset *r = m->reset;
-        fprintf (stderr,
-                 "lanternctl: events: the node reset the subscription: %s (it holds positions "
-                 "%" PRIu64 "..%" PRIu64 "; asked for events after %" PRIu64 ")\n",
-                 r->reason[0] ? r->reason : "no reason given", r->first_position, r->last_position,
-                 t->cursor);
+        if (strcmp (r->reason, "FORBIDDEN") == 0)
+            /* not a position problem: waiting would never show anything */
+            fprintf (stderr,
+                     "lanternctl: events: %s receives no events from %s: its stream policy "
+                     "gives %s no event type (Reset FORBIDDEN); ask the node's operator, or use "
+                     "a key with a role that follows it (e.g. triage, monitor)\n",
+                     t->who[0] ? t->who : "your key", lanternctl_conn_endpoint (),
+                     t->who[0] ? "those roles" : "its roles");
+        else
+            fprintf (stderr,
+                     "lanternctl: events: the node reset the subscription: %s (it holds "
+                     "positions %" PRIu64 "..%" PRIu64 "; asked for events after %" PRIu64 ")\n",
+                     r->reason[0] ? r->reason : "no reason given", r->first_position,
+                     r->last_position, t->cursor);
         t->rc = LANTERNCTL_EXIT_FAIL;
         return;
     }
@@ -303,7 +324,7 @@ s_handle (tail_t *t, const Lantern__V1__ServerMessage *m)
     }
     if (s_print_event (d->position, &d->event, t->as_json) != 0) {
         fprintf (stderr, "lanternctl: events: cannot write: %s\n", strerror (errno));
-        t->rc = LANTERNCTL_EXIT_FAIL;
+        t->rc = LANTERNCTL_EXIT_LOCAL;
         return;
     }
     t->cursor = d->position;
@@ -346,7 +367,7 @@ s_follow (tail_t *t, int idle_ms)
         }
         if (fflush (stdout) != 0) {
             fprintf (stderr, "lanternctl: events: cannot write: %s\n", strerror (errno));
-            return LANTERNCTL_EXIT_FAIL;
+            return LANTERNCTL_EXIT_LOCAL;
         }
         if (t->rc >= 0)
             break;
@@ -360,9 +381,11 @@ s_follow (tail_t *t, int idle_ms)
     return t->rc >= 0 ? t->rc : LANTERNCTL_EXIT_OK;
 }
 
-/* The node's newest position, from a Ping.  0 or -1 (printed why). */
+/* The node's newest position, and who we are to it, from a Ping.  Returns
+   LANTERNCTL_EXIT_OK, or the exit code after printing why: no answer
+   (LANTERNCTL_EXIT_UNAVAILABLE), or a refusal (LANTERNCTL_EXIT_FAIL). */
 static int
-s_newest_position (ln_client_t *client, uint64_t *position)
+s_ping (tail_t *t)
 {
     char id[80];
     ln_client_request_id ("ctl-tail", id, sizeof id);
@@ -373,21 +396,33 @@ s_newest_position (ln_client_t *client, uint64_t *position)
     req.ping = &ping;
     ln_error_t err;
     ln_error_clear (&err);
-    Lantern__V1__ServerMessage *m = ln_client_call (client, &req, TAIL_PING_TIMEOUT, 1, &err);
+    Lantern__V1__ServerMessage *m = ln_client_call (t->client, &req, TAIL_PING_TIMEOUT, 1, &err);
     if (!m) {
-        fprintf (stderr, "lanternctl: events: no answer from %s to a ping: %s\n",
+        fprintf (stderr,
+                 "lanternctl: events: no answer from %s to a ping: %s (is the node up, and is "
+                 "our key in its registry?)\n",
                  lanternctl_conn_endpoint (), err.message);
-        return -1;
+        return LANTERNCTL_EXIT_UNAVAILABLE;
     }
-    int rc = -1;
+    int rc = LANTERNCTL_EXIT_FAIL;
     if (m->reply->status == LANTERN__V1__REPLY__STATUS__OK &&
         m->reply->result_case == LANTERN__V1__REPLY__RESULT_PING) {
-        *position = m->reply->ping->last_position;
-        rc = 0;
+        const Lantern__V1__Pong *pong = m->reply->ping;
+        t->cursor = pong->last_position;
+        size_t used = 0;
+        int n = snprintf (t->who, sizeof t->who, "principal %s (roles ", pong->principal);
+        used = n > 0 && (size_t)n < sizeof t->who ? (size_t)n : 0;
+        for (size_t i = 0; used && i < pong->n_roles; i++) {
+            n = snprintf (t->who + used, sizeof t->who - used, "%s%s", i ? ", " : "",
+                          pong->roles[i]);
+            used = n > 0 && (size_t)n < sizeof t->who - used ? used + (size_t)n : 0;
+        }
+        if (!used || snprintf (t->who + used, sizeof t->who - used, ")") != 1)
+            t->who[0] = '\0'; /* did not fit: say "your key" */
+        rc = LANTERNCTL_EXIT_OK;
     }
     else
-        fprintf (stderr, "lanternctl: events: ping refused: %s\n",
-                 m->reply->error ? m->reply->error->code : "no result");
+        lanternctl_print_refusal ("events: ping refused", m->reply->error);
     lantern__v1__server_message__free_unpacked (m, NULL);
     return rc;
 }
@@ -467,8 +502,9 @@ s_tail (int argc, char **argv)
     sigaction (SIGINT, &sa, NULL);
     sigaction (SIGTERM, &sa, NULL);
 
-    if (!have_after && s_newest_position (t.client, &t.cursor) != 0)
-        rc = s_stop ? LANTERNCTL_EXIT_OK : LANTERNCTL_EXIT_FAIL;
+    rc = have_after ? LANTERNCTL_EXIT_OK : s_ping (&t);
+    if (rc != LANTERNCTL_EXIT_OK)
+        rc = s_stop ? LANTERNCTL_EXIT_OK : rc;
     else
         rc = s_follow (&t, (int)idle_ms);
     ln_client_destroy (&t.client);

@@ -3,9 +3,15 @@
     main.c parses the global options and dispatches to one function per
     command.  Each command function gets argv with argv[0] = the command name,
     prints its own --help, writes results to stdout and errors to stderr
-    ("lanternctl: COMMAND: what is wrong"), and returns the process exit code:
-    0 success, 1 failure, 2 usage error, 3 the node gave no reply or was
-    UNAVAILABLE (signal; call still says 1 there).
+    ("lanternctl: COMMAND: what is wrong"), and returns the process exit code.
+    One scheme for every command (LANTERNCTL_EXIT_HELP says it to users):
+      0  done
+      1  refused by the node, or a check that failed (audit verify not ok)
+      2  usage: bad flags, or bad local input that never left this machine
+      3  unreachable: no reply in time, no connection, the node (or its
+         database) unavailable; trying again later may work
+      4  local error: a key or file that cannot be read or written, output
+         that cannot be written
 */
 #ifndef LANTERNCTL_H
 #define LANTERNCTL_H
@@ -15,6 +21,17 @@
 #define LANTERNCTL_EXIT_USAGE       2
 #define LANTERNCTL_EXIT_UNAVAILABLE 3
 #define LANTERNCTL_EXIT_LOCAL       4 /* a key or file that cannot be read or written */
+
+/* The exit statuses, for every command's --help. */
+#define LANTERNCTL_EXIT_HELP                                                                       \
+    "exit status (the same for every lanternctl command):\n"                                       \
+    "  0  done\n"                                                                                  \
+    "  1  refused by the node (one line on stderr: CODE at FIELD: message), or a\n"                \
+    "     check that failed\n"                                                                     \
+    "  2  usage: a bad flag or bad input; nothing was sent\n"                                      \
+    "  3  unreachable: no reply in time (node down, wrong endpoint, or our key not in\n"           \
+    "     its registry), or the node unavailable: try again later\n"                               \
+    "  4  local error: a key or file that cannot be read or written\n"
 
 /* Print "lanternctl: CMD: <message>" and a pointer to 'lanternctl CMD
    --help' on stderr; returns LANTERNCTL_EXIT_USAGE (main.c). */

@@ -3,7 +3,8 @@
     This file holds the global options and the table of commands; each
     command lives in its own file (keygen.c, ...) behind the signature in
     lanternctl.h.  Unknown commands and options are usage errors (exit 2),
-    reported on stderr as "lanternctl: ...".
+    reported on stderr as "lanternctl: ...".  --help also states the exit
+    statuses, which are the same for every command (lanternctl.h).
 */
 #include <stdarg.h>
 #include <stdio.h>
@@ -47,7 +48,8 @@ s_usage (FILE *out)
                   "The command-line client of Lantern.\n\ncommands:\n");
     for (size_t i = 0; i < COMMAND_COUNT; i++)
         fprintf (out, "  %-10s %s\n", s_commands[i].name, s_commands[i].summary);
-    fprintf (out, "\n'lanternctl COMMAND --help' tells more about one command.\n");
+    fprintf (out, "\n'lanternctl COMMAND --help' tells more about one command.\n\n%s",
+             LANTERNCTL_EXIT_HELP);
 }
 
 int

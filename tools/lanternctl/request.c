@@ -190,8 +190,13 @@ lanternctl_print_refusal (const char *label, const Lantern__V1__Error *error)
     const char *code = error && error->code[0] ? error->code : "ERROR";
     const char *message =
         error && error->message[0] ? error->message : "the node refused the command";
-    if (error && error->field[0])
+    if (error && error->field[0]) {
+        /* the node's messages often start with the field's path already */
+        size_t n = strlen (error->field);
+        if (strncmp (message, error->field, n) == 0 && strncmp (message + n, ": ", 2) == 0)
+            message += n + 2;
         fprintf (stderr, "lanternctl: %s: %s at %s: %s\n", label, code, error->field, message);
+    }
     else
         fprintf (stderr, "lanternctl: %s: %s: %s\n", label, code, message);
 }

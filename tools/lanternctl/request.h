@@ -79,7 +79,8 @@ int lanternctl_print_json (const char *cmd, const ProtobufCMessage *msg, bool pr
 int lanternctl_print_json_object (const char *cmd, json_object *obj, bool pretty);
 
 /* Print "lanternctl: LABEL: CODE at FIELD: message" (without " at FIELD"
-   when the error names no field) on stderr: the one line of a refusal. */
+   when the error names no field, and without the message's own "FIELD: "
+   when it starts with one) on stderr: the one line of a refusal. */
 void lanternctl_print_refusal (const char *label, const Lantern__V1__Error *error);
 
 #endif

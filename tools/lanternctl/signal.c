@@ -7,7 +7,9 @@
         lanternctl signal list [--status S] [--municipality GM..] [--form F]
                                [--from DATE] [--to DATE] [--limit N]
                                [--page-token T] [--all]
-        (each also: --json, --request-id/--timeout/--retries, connection options)
+        lanternctl signal template
+        (each but template also: --json, --request-id/--timeout/--retries,
+        connection options)
 
     These are the intake commands of proto/wire.proto (SubmitSignal ..
     ListSignals) with flags for people; `lanternctl call submit_signal`
@@ -18,11 +20,23 @@
     (details.persons[0].name) the node uses in its refusals.  Nothing is
     sent when that fails.
 
-    Exit codes (lanternctl.h): 0 done; 1 the node refused (one line on
-    stderr: "lanternctl: signal refused: CODE at FIELD: message"), or a
-    local failure; 2 usage error, nothing sent; 3 no reply or UNAVAILABLE:
-    try again (a submit, amend or withdraw retried with the --request-id
-    printed is executed at most once).
+    The file speaks the flags' words: lines may carry // comments, enum
+    values may be written as the flags write them ("labour", "victim",
+    "municipal_staff") as well as in full ("EXPLOITATION_FORM_LABOUR"), an
+    empty value says nothing, and a person, address, vehicle or employer
+    whose values are all empty is left out; so `signal template` can print
+    a commented file with every field, and --dry-run prints exactly what
+    --file takes back.  Municipality codes are checked here against the
+    same list as the node's (intake_municipality), so a former code gets
+    its hint before anything is sent.  Dates are written alike everywhere:
+    --observed, dates of birth and list's --from/--to all take YYYY-MM-DD
+    or day first D-M-YYYY, D/M/YYYY, D.M.YYYY.
+
+    Exit codes: lanternctl.h (1 the node refused, one line on stderr:
+    "lanternctl: signal refused: CODE at FIELD: message"; 2 usage, nothing
+    sent; 3 no reply or UNAVAILABLE: a submit, amend or withdraw retried
+    with the --request-id printed is executed at most once; 4 a file that
+    cannot be read, or output that cannot be written).
 */
 #include <errno.h>
 #include <getopt.h>
@@ -35,9 +49,11 @@
 #include <time.h>
 
 #include "connect.h"
+#include "intake_municipality.h"
 #include "ln_alloc.h"
 #include "lanternctl.h"
 #include "ln_json.h"
+#include "ln_pseudonym.h"
 #include "request.h"
 #include "table.h"
 #include "wire.pb-c.h"
@@ -92,9 +108,11 @@ enum {
 #define HELP_DETAILS                                                                               \
     "details (a flag given with --file adds to the file's details, or overrides\n"                 \
     "a single value):\n"                                                                           \
-    "  -f, --file FILE           a JSON SignalDetails (proto/lantern.proto; '-': stdin)\n"         \
-    "      --municipality CODE   CBS code where it was observed, e.g. GM0983\n"                    \
-    "      --observed DATE       when, e.g. 2026-05-01 or 1-5-2026\n"                              \
+    "  -f, --file FILE           a JSON SignalDetails ('-': stdin); 'lanternctl signal\n"          \
+    "                            template' prints one to fill in, with comments\n"                 \
+    "      --municipality CODE   CBS code where it was observed, e.g. GM0983 (Venlo)\n"            \
+    "      --observed DATE       when: YYYY-MM-DD or day first D-M-YYYY, D/M/YYYY,\n"              \
+    "                            D.M.YYYY (2026-05-01 = 1-5-2026); not in the future\n"            \
     "      --form FORM           sexual, labour, criminal, organ_removal, unknown\n"               \
     "                            (repeatable; any case)\n"                                         \
     "      --sector SECTOR       labour sector: transport, agriculture, horticulture,\n"           \
@@ -116,7 +134,12 @@ enum {
 
 #define HELP_SPEC                                                                                  \
     "In a SPEC, write a comma inside a value as \\, and a backslash before a comma\n"              \
-    "as \\\\ (e.g. --person 'name=Kowalska\\, Anna,role=victim').\n"
+    "as \\\\ (e.g. --person 'name=Kowalska\\, Anna,role=victim').\n"                               \
+    "\n"                                                                                           \
+    "Dates in the future are refused, by the node's clock in the earliest time zone\n"             \
+    "on Earth (UTC+14): a date that is already today anywhere passes.  So today's\n"               \
+    "date always passes, and in the Netherlands tomorrow's from 11:00 (12:00 in\n"                 \
+    "summer) on; the node cannot know the time zone of whoever typed the date.\n"
 
 #define HELP_REPORTER                                                                              \
     "      --reporter-role ROLE  who shared it: municipal_staff, citizen, employer,\n"             \
@@ -125,15 +148,7 @@ enum {
     "      --reporter-organisation TEXT   the reporter's organisation\n"                           \
     "      --reporter-contact TEXT        how to reach the reporter\n"
 
-#define HELP_EXIT                                                                                  \
-    "exit status:\n"                                                                               \
-    "  0  done\n"                                                                                  \
-    "  1  the node refused (one line on stderr: CODE at FIELD: message), or a local\n"             \
-    "     failure (a key file that cannot be read, output that cannot be written)\n"               \
-    "  2  usage error: nothing was sent\n"                                                         \
-    "  3  no reply from the node (down, unreachable, or our key not in its registry),\n"           \
-    "     or it answered UNAVAILABLE: try again later; submit, amend and withdraw are\n"           \
-    "     safe to retry with the --request-id printed (executed at most once)\n"
+#define HELP_EXIT LANTERNCTL_EXIT_HELP
 
 static void
 s_usage (FILE *out)
@@ -148,59 +163,66 @@ s_usage (FILE *out)
                   "  withdraw ID  withdraw a signal, with a reason\n"
                   "  show ID      a signal in full: details, persons, history\n"
                   "  list         the signals of your organisation, newest first\n"
+                  "  template     print a commented JSON signal to fill in for --file\n"
                   "\n"
                   "'lanternctl signal SUBCOMMAND --help' lists its flags.  Every subcommand\n"
                   "takes --json (the reply as JSON) and the connection options:\n"
                   "\n" LANTERNCTL_CONN_HELP "\n" HELP_EXIT "\n"
                   "examples:\n"
-                  "  lanternctl signal submit --municipality GM0983 --form labour \\\n"
+                  "  lanternctl signal submit --reporter-role municipal_staff \\\n"
+                  "      --observed 2026-05-01 --municipality GM0983 --form labour \\\n"
                   "      --person 'role=victim,name=Anna K,dob=1-2-1990,nationality=PL'\n"
                   "  lanternctl signal list --status received --all\n"
-                  "  lanternctl signal show sig-01hzx3k9q4m2n7p5r8s6t0v1w2\n");
+                  "  lanternctl signal show sig-01hzx3k9q4m2n7p5r8s6t0v1w2\n"
+                  "  lanternctl signal template > signal.json   # fill it in, then --file\n");
 }
 
 static void
 s_usage_submit (FILE *out)
 {
-    fprintf (
-        out,
-        "usage: lanternctl signal submit [DETAILS] [--file FILE] [options]\n"
-        "\n"
-        "Register a new signal and print its id.  Give the details as flags, as a\n"
-        "JSON file, or both.  --dry-run prints the command as JSON instead of\n"
-        "sending it.\n"
-        "\n" HELP_DETAILS HELP_REPORTER HELP_SPEC "\n"
-        "options:\n"
-        "      --dry-run             print the SubmitSignal as JSON; send nothing\n" HELP_REQUEST_ID
-            HELP_COMMON "\n" LANTERNCTL_CONN_HELP "\n" HELP_EXIT "\n"
-        "example:\n"
-        "  lanternctl signal submit --municipality GM0983 --observed 2026-05-01 \\\n"
-        "      --form labour --sector agriculture --indicator ILO_DEBT_BONDAGE \\\n"
-        "      --person 'role=victim,name=Anna K,dob=1-2-1990,nationality=PL' \\\n"
-        "      --address 'street=Markt,number=1,postcode=5911 AB,city=Venlo' \\\n"
-        "      --reporter-role citizen --account-file account.txt\n"
-        "  -> signal sig-... received (version 1, catalogue 2026.1, event ...)\n");
+    fprintf (out,
+             "usage: lanternctl signal submit [DETAILS] [--file FILE] [options]\n"
+             "\n"
+             "Register a new signal and print its id.  Give the details as flags, as a\n"
+             "JSON file, or both.  --dry-run prints the details as JSON instead of\n"
+             "sending them, in the form --file takes back.\n"
+             "\n"
+             "In --file, enum values may be written as the flags write them (labour,\n"
+             "agriculture, municipal_staff, victim) or in full (EXPLOITATION_FORM_LABOUR),\n"
+             "lines may end in // comments, an empty value says nothing, and a person,\n"
+             "address, vehicle or employer with only empty values is left out.\n"
+             "\n" HELP_DETAILS HELP_REPORTER HELP_SPEC "\n"
+             "options:\n"
+             "      --dry-run             print the details as JSON (for --file); send "
+             "nothing\n" HELP_REQUEST_ID HELP_COMMON "\n" LANTERNCTL_CONN_HELP "\n" HELP_EXIT "\n"
+             "example:\n"
+             "  lanternctl signal submit --municipality GM0983 --observed 2026-05-01 \\\n"
+             "      --form labour --sector agriculture --indicator ILO_DEBT_BONDAGE \\\n"
+             "      --person 'role=victim,name=Anna K,dob=1-2-1990,nationality=PL' \\\n"
+             "      --address 'street=Markt,number=1,postcode=5911 AB,city=Venlo' \\\n"
+             "      --reporter-role citizen --account 'Works nights in the greenhouse.'\n"
+             "  -> signal sig-... received (version 1, catalogue ..., event ...)\n");
 }
 
 static void
 s_usage_amend (FILE *out)
 {
-    fprintf (
-        out,
-        "usage: lanternctl signal amend ID [DETAILS] [--file FILE] [options]\n"
-        "\n"
-        "Add information to signal ID.  Persons, addresses, vehicles, employers,\n"
-        "indicators and forms are added; the account text is added as a dated\n"
-        "addendum; urgency flags can only be raised; the sector can be set when\n"
-        "none was.  Nothing is removed; the reporter, the municipality and the\n"
-        "date observed cannot be changed.\n"
-        "\n" HELP_DETAILS HELP_SPEC "\n"
-        "options:\n"
-        "      --dry-run             print the AmendSignal as JSON; send nothing\n" HELP_REQUEST_ID
-            HELP_COMMON "\n" LANTERNCTL_CONN_HELP "\n" HELP_EXIT "\n"
-        "example:\n"
-        "  lanternctl signal amend sig-01hzx3k9q4m2n7p5r8s6t0v1w2 --minor \\\n"
-        "      --vehicle 'plate=AB-123-C,description=white van'\n");
+    fprintf (out,
+             "usage: lanternctl signal amend ID [DETAILS] [--file FILE] [options]\n"
+             "\n"
+             "Add information to signal ID.  Persons, addresses, vehicles, employers,\n"
+             "indicators and forms are added; the account text is added as a dated\n"
+             "addendum; urgency flags can only be raised; the sector can be set when\n"
+             "none was.  Nothing is removed; the reporter, the municipality and the\n"
+             "date observed cannot be changed.\n"
+             "\n" HELP_DETAILS HELP_SPEC "\n"
+             "options:\n"
+             "      --dry-run             print the details to add as JSON (for --file); send\n"
+             "                            nothing\n" HELP_REQUEST_ID HELP_COMMON
+             "\n" LANTERNCTL_CONN_HELP "\n" HELP_EXIT "\n"
+             "example:\n"
+             "  lanternctl signal amend sig-01hzx3k9q4m2n7p5r8s6t0v1w2 --minor \\\n"
+             "      --vehicle 'plate=AB-123-C,description=white van'\n");
 }
 
 static void
@@ -252,8 +274,10 @@ s_usage_list (FILE *out)
              "                            tracks_opened, closed, closed_no_action, withdrawn\n"
              "      --municipality CODE   CBS code, e.g. GM0983\n"
              "      --form FORM           sexual, labour, criminal, organ_removal, unknown\n"
-             "      --from DATE           received on or after DATE (local time;\n"
-             "                            YYYY-MM-DD or YYYY-MM-DDTHH:MM[:SS])\n"
+             "      --from DATE           received on or after DATE, in local time: a date\n"
+             "                            as submit takes it (YYYY-MM-DD, D-M-YYYY, D/M/YYYY,\n"
+             "                            D.M.YYYY), optionally with a time: 'DATE HH:MM[:SS]'\n"
+             "                            or DATETHH:MM[:SS]\n"
              "      --to DATE             received before DATE; a date without a time\n"
              "                            includes that whole day\n"
              "\n"
@@ -263,8 +287,8 @@ s_usage_list (FILE *out)
              "      --all                 follow the pages to the end\n" HELP_COMMON
              "\n" LANTERNCTL_CONN_HELP "\n" HELP_EXIT "\n"
              "examples:\n"
-             "  lanternctl signal list --status received --from 2026-05-01\n"
-             "  lanternctl signal list --all --json | jq -r '.signals[].id'\n",
+             "  lanternctl signal list --status received --from 1-5-2026\n"
+             "  lanternctl signal list --from '2026-05-01 08:00' --to 2026-12-31 --all --json\n",
              LIST_MAX_PAGE_SIZE);
 }
 
@@ -818,6 +842,223 @@ s_add_specs (const args_t *a, json_object *details, const char *prefix, const ch
     return 0;
 }
 
+/* Blank out // comments (to the end of their line) outside JSON strings,
+   in place.  Blanks, not removal: the parser's positions stay those of the
+   file.  JSON strings cannot hold a raw line break, so a comment is
+   recognised by a scan that follows strings and their escapes. */
+static void
+s_strip_comments (char *text, size_t len)
+{
+    bool in_string = false;
+    for (size_t i = 0; i < len; i++) {
+        char c = text[i];
+        if (in_string) {
+            if (c == '\\' && i + 1 < len)
+                i++; /* an escaped character, \" included */
+            else if (c == '"' || c == '\n')
+                in_string = false;
+            continue;
+        }
+        if (c == '"')
+            in_string = true;
+        else if (c == '/' && i + 1 < len && text[i + 1] == '/')
+            while (i < len && text[i] != '\n')
+                text[i++] = ' ';
+    }
+}
+
+/* The key under which obj holds `name` or its lowerCamelCase JSON name
+   (borrowed from obj), or NULL. */
+static const char *
+s_key_of (json_object *obj, const char *name)
+{
+    char camel[64];
+    json_object_object_foreach (obj, key, value)
+    {
+        (void)value;
+        if (strcmp (key, name) == 0 ||
+            (ln_json_name (name, camel, sizeof camel) == 0 && strcmp (key, camel) == 0))
+            return key;
+    }
+    return NULL;
+}
+
+/* Nothing said: "", false, 0, null, or an array or object of such. */
+static bool
+s_json_empty (json_object *v)
+{
+    switch (json_object_get_type (v)) {
+    case json_type_null:
+        return true;
+    case json_type_string:
+        return json_object_get_string_len (v) == 0;
+    case json_type_boolean:
+        return !json_object_get_boolean (v);
+    case json_type_int:
+    case json_type_double:
+        return json_object_get_double (v) == 0;
+    case json_type_array:
+        for (size_t i = 0; i < json_object_array_length (v); i++)
+            if (!s_json_empty (json_object_array_get_idx (v, i)))
+                return false;
+        return true;
+    case json_type_object: {
+        json_object_object_foreach (v, key, value)
+        {
+            (void)key;
+            if (!s_json_empty (value))
+                return false;
+        }
+        return true;
+    }
+    }
+    return false;
+}
+
+/* The enum name a file's string stands for: its full name, the flags'
+   short one, or for a person's role the words the flags take (victim,
+   perpetrator, suspect).  NULL when none. */
+static const ProtobufCEnumValue *
+s_file_enum (const ProtobufCEnumDescriptor *d, const char *prefix, const char *text)
+{
+    if (d == &lantern__v1__person_role__descriptor) {
+        if (strcasecmp (text, "victim") == 0)
+            text = "possible_victim";
+        else if (strcasecmp (text, "perpetrator") == 0 || strcasecmp (text, "suspect") == 0)
+            text = "possible_perpetrator";
+    }
+    return s_enum_find (d, prefix, text);
+}
+
+/* Rewrite the enum value under `name` in obj (a string) to its full name;
+   an empty one is removed (unset).  Returns 0, or -1 after a usage error
+   naming the file, the path and the choices. */
+static int
+s_file_enum_member (const args_t *a, json_object *obj, const char *name, const char *path,
+                    const ProtobufCEnumDescriptor *d, const char *prefix)
+{
+    const char *key = s_key_of (obj, name);
+    json_object *v = NULL;
+    if (!key || !json_object_object_get_ex (obj, key, &v) ||
+        !json_object_is_type (v, json_type_string))
+        return 0; /* absent, or not text: ln_json says what is wrong with it */
+    const ProtobufCEnumValue *zero = protobuf_c_enum_descriptor_get_value (d, 0);
+    if (json_object_get_string_len (v) == 0 ||
+        (zero && strcmp (json_object_get_string (v), zero->name) == 0)) {
+        json_object_object_del (obj, key); /* unset, as proto3 has it */
+        return 0;
+    }
+    const ProtobufCEnumValue *e = s_file_enum (d, prefix, json_object_get_string (v));
+    if (!e) {
+        char choices[ENUM_CHOICES_MAX];
+        lanternctl_usage_error (a->cmd, "--file %s: %s: unknown value '%s' (one of: %s)", a->file,
+                                path, json_object_get_string (v),
+                                d == &lantern__v1__person_role__descriptor
+                                    ? "victim, perpetrator, witness"
+                                    : s_enum_choices (d, prefix, choices, sizeof choices));
+        return -1;
+    }
+    json_object_object_add (obj, key, json_object_new_string (e->name));
+    return 0;
+}
+
+/* Drop the empty elements of the list `name` ("" codes, entities with
+   only empty values). */
+static void
+s_file_drop_empty (json_object *details, const char *name)
+{
+    const char *key = s_key_of (details, name);
+    json_object *list = NULL;
+    if (!key || !json_object_object_get_ex (details, key, &list) ||
+        !json_object_is_type (list, json_type_array))
+        return;
+    for (size_t i = json_object_array_length (list); i-- > 0;)
+        if (s_json_empty (json_object_array_get_idx (list, i)))
+            json_object_array_del_idx (list, i, 1);
+}
+
+/* The file's details in the flags' words (see the header comment): empty
+   entries dropped, enum values in full.  Returns 0 or -1 (usage error). */
+static int
+s_file_tidy (const args_t *a, json_object *details, const char *prefix)
+{
+    static const char *const lists[] = {"forms",     "indicators", "persons",
+                                        "addresses", "vehicles",   "employers"};
+    for (size_t i = 0; i < sizeof lists / sizeof lists[0]; i++)
+        s_file_drop_empty (details, lists[i]);
+
+    char path[128];
+    json_object *v = NULL;
+    const char *key = s_key_of (details, "forms");
+    if (key && json_object_object_get_ex (details, key, &v) &&
+        json_object_is_type (v, json_type_array))
+        for (size_t i = 0; i < json_object_array_length (v); i++) {
+            /* an array element: wrap it to reuse the member rewrite */
+            json_object *holder = json_object_new_object ();
+            json_object_object_add (holder, "form",
+                                    json_object_get (json_object_array_get_idx (v, i)));
+            snprintf (path, sizeof path, "%s.forms[%zu]", prefix, i);
+            int rc = s_file_enum_member (a, holder, "form", path,
+                                         &lantern__v1__exploitation_form__descriptor,
+                                         "EXPLOITATION_FORM_");
+            json_object *form = NULL;
+            if (rc == 0 && json_object_object_get_ex (holder, "form", &form))
+                json_object_array_put_idx (v, i, json_object_get (form));
+            json_object_put (holder);
+            if (rc != 0)
+                return -1;
+        }
+    snprintf (path, sizeof path, "%s.sector", prefix);
+    if (s_file_enum_member (a, details, "sector", path, &lantern__v1__labour_sector__descriptor,
+                            "LABOUR_SECTOR_") != 0)
+        return -1;
+    key = s_key_of (details, "reporter");
+    if (key && json_object_object_get_ex (details, key, &v) &&
+        json_object_is_type (v, json_type_object)) {
+        snprintf (path, sizeof path, "%s.reporter.role", prefix);
+        if (s_file_enum_member (a, v, "role", path, &lantern__v1__reporter_role__descriptor,
+                                "REPORTER_ROLE_") != 0)
+            return -1;
+        if (s_json_empty (v))
+            json_object_object_del (details, key);
+    }
+    key = s_key_of (details, "persons");
+    if (key && json_object_object_get_ex (details, key, &v) &&
+        json_object_is_type (v, json_type_array))
+        for (size_t i = 0; i < json_object_array_length (v); i++) {
+            json_object *person = json_object_array_get_idx (v, i);
+            if (!json_object_is_type (person, json_type_object))
+                continue;
+            snprintf (path, sizeof path, "%s.persons[%zu].role", prefix, i);
+            if (s_file_enum_member (a, person, "role", path, &lantern__v1__person_role__descriptor,
+                                    "PERSON_ROLE_") != 0)
+                return -1;
+        }
+    return 0;
+}
+
+/* The municipality of the details, checked against the node's own list
+   (intake_municipality), so that a former code is explained before
+   anything is sent.  Returns 0, or -1 after a usage error naming where
+   the code came from. */
+static int
+s_check_municipality (const args_t *a, json_object *details, const char *prefix)
+{
+    json_object *v = s_get (details, "municipality");
+    if (!v || !json_object_is_type (v, json_type_string) || json_object_get_string_len (v) == 0)
+        return 0; /* absent: the node says it is missing */
+    char why[INTAKE_MUNICIPALITY_MESSAGE_MAX];
+    const char *code = intake_municipality_explain (json_object_get_string (v), why, sizeof why);
+    if (!code)
+        return 0;
+    if (a->municipality)
+        lanternctl_usage_error (a->cmd, "--municipality: %s: %s", code, why);
+    else
+        lanternctl_usage_error (a->cmd, "--file %s: %s.municipality: %s: %s", a->file, prefix, code,
+                                why);
+    return -1;
+}
+
 /* Read a file ('-': stdin) as text for --account-file. */
 static json_object *
 s_account_from_file (const args_t *a)
@@ -834,16 +1075,19 @@ s_account_from_file (const args_t *a)
 }
 
 /* The details the file and the flags give, as a SignalDetails (the caller
-   frees it with protobuf_c_message_free_unpacked), or NULL after a usage
-   error (exit 2).  `prefix` starts error paths: "details" or "added". */
+   frees it with protobuf_c_message_free_unpacked), or NULL after saying
+   why, with *exit_code: LANTERNCTL_EXIT_USAGE, or LANTERNCTL_EXIT_LOCAL
+   when a file cannot be read.  `prefix` starts error paths: "details" or
+   "added". */
 static ProtobufCMessage *
-s_build_details (const args_t *a, const char *prefix)
+s_build_details (const args_t *a, const char *prefix, int *exit_code)
 {
     ProtobufCMessage *msg = NULL;
     json_object *details = NULL;
     char *text = NULL;
     ln_error_t err;
     ln_error_clear (&err);
+    *exit_code = LANTERNCTL_EXIT_USAGE;
 
     if (a->file && a->account_file && strcmp (a->file, "-") == 0 &&
         strcmp (a->account_file, "-") == 0) {
@@ -857,8 +1101,11 @@ s_build_details (const args_t *a, const char *prefix)
     if (a->file) {
         size_t len = 0;
         text = lanternctl_read_file (a->cmd, a->file, ln_json_default_limits.max_size, &len);
-        if (!text)
+        if (!text) {
+            *exit_code = LANTERNCTL_EXIT_LOCAL;
             goto out;
+        }
+        s_strip_comments (text, len);
         details = ln_json_parse (text, len, NULL, prefix, &err);
         if (!details || !json_object_is_type (details, json_type_object)) {
             if (err.code)
@@ -871,6 +1118,8 @@ s_build_details (const args_t *a, const char *prefix)
                                         a->file);
             goto out;
         }
+        if (s_file_tidy (a, details, prefix) != 0)
+            goto out;
     }
     else
         details = json_object_new_object ();
@@ -936,10 +1185,14 @@ s_build_details (const args_t *a, const char *prefix)
         s_put (details, "account", json_object_new_string (a->account));
     if (a->account_file) {
         json_object *account = s_account_from_file (a);
-        if (!account)
+        if (!account) {
+            *exit_code = LANTERNCTL_EXIT_LOCAL;
             goto out;
+        }
         s_put (details, "account", account);
     }
+    if (s_check_municipality (a, details, prefix) != 0)
+        goto out;
 
     /* Every check the node makes on the bytes, before anything is sent. */
     msg = ln_json_object_to_message (&lantern__v1__signal_details__descriptor, details, NULL,
@@ -994,7 +1247,7 @@ s_flush (const args_t *a)
 {
     if (fflush (stdout) != 0 || ferror (stdout)) {
         fprintf (stderr, "lanternctl: %s: cannot write the output: %s\n", a->cmd, strerror (errno));
-        return LANTERNCTL_EXIT_FAIL;
+        return LANTERNCTL_EXIT_LOCAL;
     }
     return LANTERNCTL_EXIT_OK;
 }
@@ -1005,7 +1258,7 @@ s_print_accepted (const args_t *a, const Lantern__V1__SignalAccepted *acc, const
 {
     if (a->json)
         return lanternctl_print_json (a->cmd, &acc->base, true) == 0 ? LANTERNCTL_EXIT_OK
-                                                                     : LANTERNCTL_EXIT_FAIL;
+                                                                     : LANTERNCTL_EXIT_LOCAL;
     printf ("signal %s %s (version %" PRIu32, acc->signal_id, verb, acc->version);
     if (acc->catalogue_version[0])
         printf (", catalogue %s", acc->catalogue_version);
@@ -1015,17 +1268,59 @@ s_print_accepted (const args_t *a, const Lantern__V1__SignalAccepted *acc, const
     return s_flush (a);
 }
 
-/* Send a change (submit, amend, withdraw) and print what the node accepted,
-   or with --dry-run only print the command.  `command` is the Request's
-   oneof member for `command_case`; the members share one union, and so do
-   the three SignalAccepted results. */
+/* Remove, at any depth, the members that say nothing: "", false, 0, [],
+   {}, and an enum's zero value (its name ends in _UNSPECIFIED).  Elements
+   of lists stay (a person is a person), emptied of their own blanks. */
+static void
+s_prune_json (json_object *obj)
+{
+    if (json_object_is_type (obj, json_type_array)) {
+        for (size_t i = 0; i < json_object_array_length (obj); i++)
+            s_prune_json (json_object_array_get_idx (obj, i));
+        return;
+    }
+    if (!json_object_is_type (obj, json_type_object))
+        return;
+    const char *drop[64];
+    size_t n = 0;
+    json_object_object_foreach (obj, key, value)
+    {
+        s_prune_json (value);
+        const char *text =
+            json_object_is_type (value, json_type_string) ? json_object_get_string (value) : "";
+        size_t len = strlen (text);
+        bool unspecified = len > 12 && strcmp (text + len - 12, "_UNSPECIFIED") == 0;
+        if ((s_json_empty (value) || unspecified) && n < sizeof drop / sizeof drop[0])
+            drop[n++] = key;
+    }
+    for (size_t i = 0; i < n; i++)
+        json_object_object_del (obj, drop[i]);
+}
+
+/* --dry-run: the details as JSON, without what says nothing, in the form
+   --file takes back (the round trip is tested); nothing is sent. */
+static int
+s_print_dry_run (const args_t *a, const ProtobufCMessage *details)
+{
+    json_object *json = ln_json_object_from_message (details);
+    if (!json) {
+        fprintf (stderr, "lanternctl: %s: cannot print the details as JSON\n", a->cmd);
+        return LANTERNCTL_EXIT_LOCAL;
+    }
+    s_prune_json (json);
+    int rc = lanternctl_print_json_object (a->cmd, json, true) == 0 ? LANTERNCTL_EXIT_OK
+                                                                    : LANTERNCTL_EXIT_LOCAL;
+    json_object_put (json);
+    return rc;
+}
+
+/* Send a change (submit, amend, withdraw) and print what the node accepted.  `command` is the
+   Request's oneof member for `command_case`; the members share one union, and so do the three
+   SignalAccepted results. */
 static int
 s_send_change (args_t *a, ProtobufCMessage *command, Lantern__V1__Request__CommandCase command_case,
                Lantern__V1__Reply__ResultCase expect, const char *verb)
 {
-    if (a->dry_run)
-        return lanternctl_print_json (a->cmd, command, true) == 0 ? LANTERNCTL_EXIT_OK
-                                                                  : LANTERNCTL_EXIT_FAIL;
     int rc = LANTERNCTL_EXIT_FAIL;
     Lantern__V1__ServerMessage *answer = NULL;
     ln_client_t *client = lanternctl_connect (&a->conn, a->cmd, &rc);
@@ -1057,10 +1352,14 @@ s_submit (int argc, char **argv)
 
     if (!s_parse (&a, options, ":f:h", argc, argv, s_usage_submit, &rc) || !s_no_arguments (&a))
         goto out;
-    details = s_build_details (&a, "details");
+    details = s_build_details (&a, "details", &rc);
     if (!details)
         goto out;
 
+    if (a.dry_run) {
+        rc = s_print_dry_run (&a, details);
+        goto out;
+    }
     Lantern__V1__SubmitSignal submit = LANTERN__V1__SUBMIT_SIGNAL__INIT;
     submit.details = (Lantern__V1__SignalDetails *)details;
     rc = s_send_change (&a, &submit.base, LANTERN__V1__REQUEST__COMMAND_SUBMIT_SIGNAL,
@@ -1090,10 +1389,14 @@ s_amend (int argc, char **argv)
         lanternctl_usage_error (a.cmd, "the reporter of a signal cannot be changed");
         goto out;
     }
-    added = s_build_details (&a, "added");
+    added = s_build_details (&a, "added", &rc);
     if (!added)
         goto out;
 
+    if (a.dry_run) {
+        rc = s_print_dry_run (&a, added);
+        goto out;
+    }
     Lantern__V1__AmendSignal amend = LANTERN__V1__AMEND_SIGNAL__INIT;
     amend.signal_id = (char *)id;
     amend.added = (Lantern__V1__SignalDetails *)added;
@@ -1409,7 +1712,7 @@ s_show (int argc, char **argv)
     if (rc != LANTERNCTL_EXIT_OK)
         goto out;
     const Lantern__V1__SignalRecord *record = answer->reply->get_signal;
-    rc = LANTERNCTL_EXIT_FAIL;
+    rc = LANTERNCTL_EXIT_LOCAL;
     if (a.json) {
         json = ln_json_object_from_message (&record->base);
         if (json && !a.tokens)
@@ -1419,6 +1722,7 @@ s_show (int argc, char **argv)
         rc = LANTERNCTL_EXIT_OK;
         goto out;
     }
+    rc = LANTERNCTL_EXIT_FAIL;
     if (!record->signal) {
         fprintf (stderr, "lanternctl: %s: the node's reply holds no signal\n", a.cmd);
         goto out;
@@ -1450,45 +1754,49 @@ s_digits (const char *text, size_t n, int *value)
     return true;
 }
 
-/* DATE of --from / --to in local time: YYYY-MM-DD (midnight; with
-   `end_of_day`, the midnight after it, so that --to includes the day) or
-   YYYY-MM-DDTHH:MM[:SS] (a space for the T will do).  Microseconds since
-   the epoch, or false. */
+/* DATE of --from / --to in local time: a date as submit takes it
+   (YYYY-MM-DD, or day first D-M-YYYY, D/M/YYYY, D.M.YYYY: ln_pseudonym's
+   date normaliser, the node's own), midnight, or with `end_of_day` the
+   midnight after it, so that --to includes the day; or a date and a time,
+   "DATE HH:MM[:SS]" or "DATETHH:MM[:SS]".  Microseconds since the epoch,
+   or false. */
 static bool
 s_parse_when (const char *text, bool end_of_day, int64_t *us)
 {
-    size_t len = strlen (text);
+    char date[32], norm[LN_PSEUDONYM_NORM_MAX];
+    const char *time_part = text + strcspn (text, "T ");
+    size_t date_len = (size_t)(time_part - text);
+    if (date_len == 0 || date_len >= sizeof date)
+        return false;
+    snprintf (date, sizeof date, "%.*s", (int)date_len, text);
+    if (ln_pseudonym_norm_date (date, norm, sizeof norm, NULL) != 0 || strlen (norm) != 10)
+        return false;
     int year, month, day, hour = 0, minute = 0, second = 0;
-    if (len != 10 && len != 16 && len != 19)
+    if (!s_digits (norm, 4, &year) || !s_digits (norm + 5, 2, &month) ||
+        !s_digits (norm + 8, 2, &day))
         return false;
-    if (!s_digits (text, 4, &year) || text[4] != '-' || !s_digits (text + 5, 2, &month) ||
-        text[7] != '-' || !s_digits (text + 8, 2, &day))
-        return false;
-    if (len > 10 && ((text[10] != 'T' && text[10] != ' ') || !s_digits (text + 11, 2, &hour) ||
-                     text[13] != ':' || !s_digits (text + 14, 2, &minute)))
-        return false;
-    if (len == 19 && (text[16] != ':' || !s_digits (text + 17, 2, &second)))
-        return false;
-    if (year < 1970 || month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 || minute > 59 ||
-        second > 59)
+    bool has_time = *time_part != '\0';
+    if (has_time) {
+        const char *t = time_part + 1;
+        size_t len = strlen (t);
+        if ((len != 5 && len != 8) || !s_digits (t, 2, &hour) || t[2] != ':' ||
+            !s_digits (t + 3, 2, &minute))
+            return false;
+        if (len == 8 && (t[5] != ':' || !s_digits (t + 6, 2, &second)))
+            return false;
+    }
+    if (year < 1970 || hour > 23 || minute > 59 || second > 59)
         return false;
     struct tm tm = {.tm_year = year - 1900,
                     .tm_mon = month - 1,
-                    .tm_mday = day,
+                    .tm_mday = day + (!has_time && end_of_day ? 1 : 0),
                     .tm_hour = hour,
                     .tm_min = minute,
                     .tm_sec = second,
                     .tm_isdst = -1};
-    time_t t = mktime (&tm);
-    if (t == (time_t)-1 || tm.tm_mday != day || tm.tm_mon != month - 1)
-        return false; /* 2026-02-30 */
-    if (len == 10 && end_of_day) {
-        struct tm next = {
-            .tm_year = year - 1900, .tm_mon = month - 1, .tm_mday = day + 1, .tm_isdst = -1};
-        t = mktime (&next);
-        if (t == (time_t)-1)
-            return false;
-    }
+    time_t t = mktime (&tm); /* mktime carries day 32 into the next month */
+    if (t == (time_t)-1)
+        return false;
     *us = (int64_t)t * 1000000;
     return true;
 }
@@ -1570,14 +1878,26 @@ s_list (int argc, char **argv)
         list.form = (Lantern__V1__ExploitationForm)v->value;
     }
     if (a.from && !s_parse_when (a.from, false, &list.received_from_us)) {
-        lanternctl_usage_error (a.cmd, "--from: '%s' is not YYYY-MM-DD or YYYY-MM-DDTHH:MM[:SS]",
+        lanternctl_usage_error (a.cmd,
+                                "--from: '%s' is not a date (YYYY-MM-DD, D-M-YYYY, D/M/YYYY or "
+                                "D.M.YYYY), optionally with a time (HH:MM or HH:MM:SS)",
                                 a.from);
         goto out;
     }
     if (a.to && !s_parse_when (a.to, true, &list.received_to_us)) {
-        lanternctl_usage_error (a.cmd, "--to: '%s' is not YYYY-MM-DD or YYYY-MM-DDTHH:MM[:SS]",
+        lanternctl_usage_error (a.cmd,
+                                "--to: '%s' is not a date (YYYY-MM-DD, D-M-YYYY, D/M/YYYY or "
+                                "D.M.YYYY), optionally with a time (HH:MM or HH:MM:SS)",
                                 a.to);
         goto out;
+    }
+    if (a.municipality) {
+        char why[INTAKE_MUNICIPALITY_MESSAGE_MAX];
+        const char *code = intake_municipality_explain (a.municipality, why, sizeof why);
+        if (code) {
+            lanternctl_usage_error (a.cmd, "--municipality: %s: %s", code, why);
+            goto out;
+        }
     }
     if (a.from && a.to && list.received_from_us >= list.received_to_us) {
         lanternctl_usage_error (a.cmd, "--from must be before --to");
@@ -1607,7 +1927,7 @@ s_list (int argc, char **argv)
         if (rc != LANTERNCTL_EXIT_OK)
             goto out;
         const Lantern__V1__SignalList *got = answer->reply->list_signals;
-        rc = LANTERNCTL_EXIT_FAIL;
+        rc = LANTERNCTL_EXIT_LOCAL; /* what fails now is our output */
         if (a.json && !a.all) {
             if (lanternctl_print_json (a.cmd, &got->base, true) != 0)
                 goto out;
@@ -1636,6 +1956,7 @@ s_list (int argc, char **argv)
         if (strcmp (next, token) == 0 || page + 1 >= LIST_MAX_PAGES) {
             fprintf (stderr, "lanternctl: %s: the node's pages do not end (page token %s)\n", a.cmd,
                      next);
+            rc = LANTERNCTL_EXIT_FAIL;
             goto out;
         }
         free (token);
@@ -1674,6 +1995,108 @@ out:
 }
 
 // --------------------------------------------------------------------------
+// template
+
+static void
+s_usage_template (FILE *out)
+{
+    fprintf (out, "usage: lanternctl signal template\n"
+                  "\n"
+                  "Print a signal as JSON with every field empty and a comment on each, to\n"
+                  "fill in and give to 'lanternctl signal submit --file FILE' (or to 'signal\n"
+                  "amend ID --file FILE', for what to add).  Comments run from // to the end\n"
+                  "of the line; enum values are written as the flags write them (labour,\n"
+                  "victim); what you leave empty is not sent, and a person, address, vehicle\n"
+                  "or employer left empty is dropped.  'submit --file FILE --dry-run' shows\n"
+                  "what would be sent.\n"
+                  "\n"
+                  "options:\n"
+                  "  -h, --help                show this help\n"
+                  "\n" HELP_EXIT "\n"
+                  "example:\n"
+                  "  lanternctl signal template > signal.json\n");
+}
+
+/* One "// ..." line per entry of `d` (short names, comma-separated),
+   wrapped at about 78 columns, after `lead`. */
+static void
+s_template_choices (const char *indent, const char *lead, const ProtobufCEnumDescriptor *d,
+                    const char *prefix)
+{
+    char choices[ENUM_CHOICES_MAX];
+    s_enum_choices (d, prefix, choices, sizeof choices);
+    size_t col = (size_t)printf ("%s// %s", indent, lead);
+    for (char *p = choices; *p;) {
+        size_t word = strcspn (p, " ");
+        if (col + word + 1 > 78)
+            col = (size_t)printf ("\n%s//  ", indent);
+        col += (size_t)printf (" %.*s", (int)word, p);
+        p += word;
+        p += strspn (p, " ");
+    }
+    printf ("\n");
+}
+
+static int
+s_template (int argc, char **argv)
+{
+    static const struct option options[] = {{"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
+    args_t a = {.cmd = "signal template", .req = LANTERNCTL_REQ_DEFAULTS};
+    int rc = LANTERNCTL_EXIT_USAGE;
+    if (!s_parse (&a, options, ":h", argc, argv, s_usage_template, &rc) || !s_no_arguments (&a))
+        goto out;
+    printf ("// A signal for 'lanternctl signal submit --file FILE' (lanternctl signal\n"
+            "// template).  Fill in what you know; leave the rest empty (\"\", [], false):\n"
+            "// it is not sent, and a person, address, vehicle or employer left empty is\n"
+            "// dropped.  Comments run from // to the end of the line.  Check it first with\n"
+            "// 'lanternctl signal submit --file FILE --dry-run'.\n"
+            "{\n");
+    s_template_choices ("  ", "required, who shared it with you:",
+                        &lantern__v1__reporter_role__descriptor, "REPORTER_ROLE_");
+    printf ("  \"reporter\": {\"role\": \"\", \"organisation\": \"\", \"contact\": \"\"},\n"
+            "  // required, when it was observed: YYYY-MM-DD or day first: D-M-YYYY,\n"
+            "  // D/M/YYYY, D.M.YYYY; not in the future (today anywhere on Earth passes)\n"
+            "  \"observed_on\": \"\",\n"
+            "  // required, the CBS code of the municipality where, e.g. GM0983 (Venlo)\n"
+            "  \"municipality\": \"\",\n");
+    s_template_choices ("  ", "required, one or more (unknown only alone):",
+                        &lantern__v1__exploitation_form__descriptor, "EXPLOITATION_FORM_");
+    printf ("  \"forms\": [\"\"],\n");
+    s_template_choices ("  ", "with labour, if known:", &lantern__v1__labour_sector__descriptor,
+                        "LABOUR_SECTOR_");
+    printf (
+        "  \"sector\": \"\",\n"
+        "  // codes of the node's indicator catalogue, e.g. [\"ILO_DEBT_BONDAGE\"]\n"
+        "  \"indicators\": [],\n"
+        "  \"immediate_danger\": false,\n"
+        "  \"minor_involved\": false,\n"
+        "  // role: victim, perpetrator or witness; and at least one of name, bsn,\n"
+        "  // document_number, phone, description.  A name may carry a remark in\n"
+        "  // parentheses (\"Anna (Ania) Kowalska\"); date_of_birth as observed_on;\n"
+        "  // nationality an ISO 3166-1 code (PL or POL); phone as written (06 12345678)\n"
+        "  \"persons\": [\n"
+        "    {\"role\": \"\", \"name\": \"\", \"date_of_birth\": \"\", \"nationality\": \"\",\n"
+        "     \"bsn\": \"\", \"document_number\": \"\", \"phone\": \"\", \"description\": \"\"}\n"
+        "  ],\n"
+        "  // country: an ISO 3166-1 code, empty for the Netherlands\n"
+        "  \"addresses\": [\n"
+        "    {\"street\": \"\", \"house_number\": \"\", \"postcode\": \"\", \"city\": \"\", "
+        "\"country\": \"\",\n"
+        "     \"description\": \"\"}\n"
+        "  ],\n"
+        "  \"vehicles\": [{\"licence_plate\": \"\", \"country\": \"\", \"description\": \"\"}],\n"
+        "  // kvk_number: the chamber-of-commerce number, 8 digits\n"
+        "  \"employers\": [{\"name\": \"\", \"kvk_number\": \"\", \"address\": \"\"}],\n"
+        "  // what happened, in free text (a line break is written \\n)\n"
+        "  \"account\": \"\"\n"
+        "}\n");
+    rc = s_flush (&a);
+out:
+    s_args_free (&a);
+    return rc;
+}
+
+// --------------------------------------------------------------------------
 // Dispatch
 
 typedef struct {
@@ -1683,15 +2106,15 @@ typedef struct {
 
 static const subcommand_t s_subcommands[] = {
     {"submit", s_submit}, {"amend", s_amend}, {"withdraw", s_withdraw},
-    {"show", s_show},     {"list", s_list},
+    {"show", s_show},     {"list", s_list},   {"template", s_template},
 };
 
 int
 lanternctl_signal (int argc, char **argv)
 {
     if (argc < 2)
-        return lanternctl_usage_error ("signal",
-                                       "missing subcommand (submit, amend, withdraw, show, list)");
+        return lanternctl_usage_error (
+            "signal", "missing subcommand (submit, amend, withdraw, show, list, template)");
     const char *sub = argv[1];
     if (strcmp (sub, "--help") == 0 || strcmp (sub, "-h") == 0 || strcmp (sub, "help") == 0) {
         s_usage (stdout);
@@ -1703,5 +2126,5 @@ lanternctl_signal (int argc, char **argv)
     if (sub[0] == '-')
         return lanternctl_usage_error ("signal", "give the subcommand first, then '%s'", sub);
     return lanternctl_usage_error (
-        "signal", "unknown subcommand '%s' (submit, amend, withdraw, show, list)", sub);
+        "signal", "unknown subcommand '%s' (submit, amend, withdraw, show, list, template)", sub);
 }
