@@ -179,7 +179,7 @@ s_usage_submit (FILE *out)
         "      --person 'role=victim,name=Anna K,dob=1-2-1990,nationality=PL' \\\n"
         "      --address 'street=Markt,number=1,postcode=5911 AB,city=Venlo' \\\n"
         "      --reporter-role citizen --account-file account.txt\n"
-        "  -> signal sig-... received (version 1, catalogue 2026.1, event ...)\n");
+        "  -> signal sig-... received (version 1, catalogue 2026.2, event ...)\n");
 }
 
 static void
