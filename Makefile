@@ -68,7 +68,8 @@ SERVICES   := $(notdir $(patsubst %/,%,$(dir $(wildcard services/*/main.c))))
 # link, so they can drive its validation, store and retention directly.  Service functions
 # carry their service's prefix (intake_...), so the archive has no clashes.
 SVC_SRC    := $(filter-out services/%/main.c,$(wildcard services/*/*.c))
-SVC_TEST_SRC := $(wildcard tests/unit/test_intake*.c tests/integration/test_intake*.c)
+SVC_TEST_SRC := $(wildcard tests/unit/test_intake*.c tests/integration/test_intake*.c \
+                  tests/unit/test_triage*.c tests/integration/test_triage*.c)
 
 # Two variants of every object: plain (-O2) and sanitized (ASan+UBSan).
 # $(call objs,VARIANT,SOURCES)
