@@ -1407,6 +1407,29 @@ triage_store_agenda (ln_db_t *db, int64_t day, triage_agenda_row_t **rows, size_
     return 0;
 }
 
+int
+triage_store_agenda_tracks (ln_db_t *db, const char *case_id, int64_t day,
+                            Lantern__V1__Track ***out, size_t *n, ln_error_t *err)
+{
+    *out = NULL;
+    *n = 0;
+    char date[16];
+    triage_date_format (day, date, sizeof date);
+    const char *params[2] = {case_id, date};
+    PGresult *res = ln_db_exec (
+        db,
+        "SELECT " S_TRACK_COLUMNS " FROM tracks WHERE case_id = $1 AND ("
+        " (kind = 6 AND returned_meeting IS NULL"
+        "  AND (state = 3 OR (state IN (1, 2) AND deadline <= $2::date)))"
+        " OR (kind <> 6 AND state IN (1, 2) AND deadline < $2::date)"
+        " OR (state = 4 AND returned_meeting IS NULL))"
+        " ORDER BY opened_us, decision_id, seq",
+        2, params, err);
+    if (!res)
+        return -1;
+    return s_tracks (res, day, out, n);
+}
+
 /* --- alerts ---------------------------------------------------------------------------- */
 
 int

@@ -311,6 +311,11 @@ typedef struct {
 int triage_store_agenda (ln_db_t *db, int64_t day, triage_agenda_row_t **rows, size_t *n,
                          ln_error_t *err);
 
+/* The tracks that bring a case onto the agenda of day `day` (see
+   triage_meeting.h), by (opened, decision, order).  0 or -1. */
+int triage_store_agenda_tracks (ln_db_t *db, const char *case_id, int64_t day,
+                                Lantern__V1__Track ***out, size_t *n, ln_error_t *err);
+
 /* --- alerts ------------------------------------------------------------------------------ */
 
 /* Insert an alert unless its id exists: 1 inserted, 0 existed, -1. */
