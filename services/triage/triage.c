@@ -171,6 +171,16 @@ triage_push_enum (int **items, size_t *n, int value)
     (*items)[(*n)++] = value;
 }
 
+void
+triage_free_fields (ProtobufCMessage *msg)
+{
+    /* protobuf-c frees the message with its fields: give it a heap copy. */
+    size_t size = msg->descriptor->sizeof_message;
+    void *copy = ln_xcalloc (1, size);
+    memcpy (copy, msg, size);
+    protobuf_c_message_free_unpacked (copy, NULL);
+}
+
 void *
 triage_alloc (size_t size)
 {

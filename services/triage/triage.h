@@ -123,6 +123,9 @@ char *triage_str (const char *text);
 void triage_push (void ***items, size_t *n, void *item);
 /* Append value to a repeated enum field. */
 void triage_push_enum (int **items, size_t *n, int value);
+/* Free what a message that lives on the stack owns (its strings, arrays
+   and sub-messages), not the message itself. */
+void triage_free_fields (ProtobufCMessage *msg);
 /* calloc that cannot fail, for messages (init them after). */
 void *triage_alloc (size_t size);
 

@@ -531,7 +531,7 @@ s_emit_opened (s_apply_t *a, const char *case_id)
     rc = triage_emit (a->em, TRIAGE_EVENT_CASE_OPENED, case_id, a->at_us, &ev.base, a->err);
 out:
     ev.case_id = NULL;
-    protobuf_c_message_free_unpacked (&ev.base, NULL);
+    triage_free_fields (&ev.base);
     return rc;
 }
 
@@ -549,7 +549,7 @@ s_emit_merged (s_apply_t *a, const char *case_id, char (*merged)[TRIAGE_CASE_ID_
         goto out;
     rc = triage_emit (a->em, TRIAGE_EVENT_CASE_MERGED, case_id, a->at_us, &ev.base, a->err);
 out:
-    protobuf_c_message_free_unpacked (&ev.base, NULL);
+    triage_free_fields (&ev.base);
     return rc;
 }
 
@@ -587,7 +587,7 @@ out:
             protobuf_c_message_free_unpacked (&links[i]->base, NULL);
     free (signals);
     free (links);
-    protobuf_c_message_free_unpacked (&ev.base, NULL);
+    triage_free_fields (&ev.base);
     return rc;
 }
 
@@ -605,7 +605,7 @@ s_emit_closed_empty (s_apply_t *a, const char *case_id)
         goto out;
     rc = triage_emit (a->em, TRIAGE_EVENT_CASE_CLOSED, case_id, a->at_us, &ev.base, a->err);
 out:
-    protobuf_c_message_free_unpacked (&ev.base, NULL);
+    triage_free_fields (&ev.base);
     return rc;
 }
 
@@ -895,7 +895,7 @@ s_alerts (s_apply_t *a, const Lantern__V1__Signal *sig)
             rc = triage_emit (a->em, TRIAGE_EVENT_ALERT_RAISED,
                               *ev.alert->case_id ? ev.alert->case_id : NULL, a->at_us, &ev.base,
                               a->err);
-        protobuf_c_message_free_unpacked (&ev.base, NULL);
+        triage_free_fields (&ev.base);
         if (rc != 0)
             return -1;
     }

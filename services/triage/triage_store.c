@@ -1324,7 +1324,7 @@ triage_store_tracks_list (ln_db_t *db, const triage_track_filter_t *f, Lantern__
         "SELECT " S_TRACK_COLUMNS " FROM tracks"
         " WHERE (NOT $1::boolean OR (state IN (1, 2) AND deadline < $2::date))"
         " AND ($3 = '' OR lead_organisation = $3) AND ($4::smallint = 0 OR kind = $4::smallint)"
-        " AND ($6 = '' OR (coalesce (deadline, '9999-12-31'::date), id) > ($5::date, $6))"
+        " AND ($6 = '' OR (coalesce (deadline, '9999-12-31'::date), id) > (nullif ($5, '')::date, $6))"
         " ORDER BY coalesce (deadline, '9999-12-31'::date), id LIMIT $7::bigint",
         7, params, err);
     if (!res)
