@@ -282,8 +282,8 @@ triage_date_parse (const char *text, int64_t *days)
     for (int i = 0; i < 10; i++)
         if (i != 4 && i != 7 && (text[i] < '0' || text[i] > '9'))
             return -1;
-    int64_t y = (text[0] - '0') * 1000 + (text[1] - '0') * 100 + (text[2] - '0') * 10 +
-                (text[3] - '0');
+    int64_t y =
+        (text[0] - '0') * 1000 + (text[1] - '0') * 100 + (text[2] - '0') * 10 + (text[3] - '0');
     unsigned m = (unsigned)((text[5] - '0') * 10 + (text[6] - '0'));
     unsigned d = (unsigned)((text[8] - '0') * 10 + (text[9] - '0'));
     if (y < 1900 || m < 1 || m > 12 || d < 1 || d > s_days_in_month (y, m))

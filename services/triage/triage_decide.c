@@ -94,8 +94,7 @@ triage_decide_check_record (const Lantern__V1__RecordDecision *cmd, int64_t toda
     if (cmd->n_attendees == 0)
         return s_fail (err, "MISSING_ATTENDEES", "attendees", "name the organisations present");
     if (cmd->n_attendees > TRIAGE_ATTENDEES_MAX)
-        return s_fail (err, "TOO_MANY_ATTENDEES", "attendees", "at most %d",
-                       TRIAGE_ATTENDEES_MAX);
+        return s_fail (err, "TOO_MANY_ATTENDEES", "attendees", "at most %d", TRIAGE_ATTENDEES_MAX);
     for (size_t i = 0; i < cmd->n_attendees; i++) {
         snprintf (field, sizeof field, "attendees[%zu]", i);
         if (s_text (err, field, cmd->attendees[i], TRIAGE_ORG_TEXT_MAX, false, "EMPTY_ATTENDEE") !=
@@ -133,8 +132,7 @@ triage_decide_check_record (const Lantern__V1__RecordDecision *cmd, int64_t toda
                 return s_fail (err, "NO_ACTION_WITH_LEAD", field, "NO_ACTION has no lead");
             snprintf (field, sizeof field, "tracks[%zu].deadline", i);
             if (!triage_blank (t->deadline))
-                return s_fail (err, "NO_ACTION_WITH_DEADLINE", field,
-                               "NO_ACTION has no deadline");
+                return s_fail (err, "NO_ACTION_WITH_DEADLINE", field, "NO_ACTION has no deadline");
         }
         else {
             snprintf (field, sizeof field, "tracks[%zu].lead_organisation", i);
@@ -304,8 +302,8 @@ s_emit_track (triage_emitter_t *em, const Lantern__V1__Track *t, int64_t at_us, 
 
 /* case.closed with the case's signals, the kinds of its tracks, facts. */
 static int
-s_emit_closed (ln_db_t *db, triage_emitter_t *em, const char *case_id, int outcome,
-               int64_t at_us, const char *summary, ln_error_t *err)
+s_emit_closed (ln_db_t *db, triage_emitter_t *em, const char *case_id, int outcome, int64_t at_us,
+               const char *summary, ln_error_t *err)
 {
     Lantern__V1__CaseClosed ev = LANTERN__V1__CASE_CLOSED__INIT;
     Lantern__V1__Track **tracks = NULL;
@@ -419,8 +417,8 @@ triage_decide_record (ln_db_t *db, const triage_decide_env_t *env,
         triage_store_tracks_returned (db, cmd->case_id, cmd->meeting_id, err) != 0 ||
         triage_store_decision_insert (db, d, err) != 0 ||
         triage_store_case_discussed (db, cmd->case_id, cmd->meeting_id, err) != 0 ||
-        triage_store_history_add (db, cmd->case_id, env->now_us, "decided", NULL, NULL,
-                                  decision_id, err) != 0)
+        triage_store_history_add (db, cmd->case_id, env->now_us, "decided", NULL, NULL, decision_id,
+                                  err) != 0)
         goto out;
     row.state = CS (DECIDED);
     if (triage_store_case_save (db, &row, err) != 0)
@@ -428,8 +426,8 @@ triage_decide_record (ln_db_t *db, const triage_decide_env_t *env,
     if (no_action && (triage_store_case_close (db, cmd->case_id,
                                                LANTERN__V1__CASE_OUTCOME__CASE_OUTCOME_NO_ACTION,
                                                env->now_us, principal, "", err) != 0 ||
-                      triage_store_history_add (db, cmd->case_id, env->now_us, "closed", NULL,
-                                                NULL, "NO_ACTION", err) != 0))
+                      triage_store_history_add (db, cmd->case_id, env->now_us, "closed", NULL, NULL,
+                                                "NO_ACTION", err) != 0))
         goto out;
 
     /* Events. */
@@ -442,12 +440,12 @@ triage_decide_record (ln_db_t *db, const triage_decide_env_t *env,
         ev.case_id = d->case_id;
         ev.decision = d;
         ev.facts = facts;
-        int erc = triage_store_case_signals (db, cmd->case_id, false, &ev.signals, &ev.n_signals,
-                                             err);
+        int erc =
+            triage_store_case_signals (db, cmd->case_id, false, &ev.signals, &ev.n_signals, err);
         if (erc == 0)
-            erc = triage_store_case_contents (db, cmd->case_id, TRIAGE_CONTENTS_BUDGET,
-                                              &ev.contents, &ev.n_contents, &ev.contents_omitted,
-                                              err);
+            erc =
+                triage_store_case_contents (db, cmd->case_id, TRIAGE_CONTENTS_BUDGET, &ev.contents,
+                                            &ev.n_contents, &ev.contents_omitted, err);
         if (erc == 0)
             erc = triage_emit (env->em, TRIAGE_EVENT_CASE_DECIDED, cmd->case_id, env->now_us,
                                &ev.base, err);
@@ -458,9 +456,9 @@ triage_decide_record (ln_db_t *db, const triage_decide_env_t *env,
         if (erc != 0)
             goto out;
     }
-    if (no_action && s_emit_closed (db, env->em, cmd->case_id,
-                                    LANTERN__V1__CASE_OUTCOME__CASE_OUTCOME_NO_ACTION, env->now_us,
-                                    "", err) != 0)
+    if (no_action &&
+        s_emit_closed (db, env->em, cmd->case_id, LANTERN__V1__CASE_OUTCOME__CASE_OUTCOME_NO_ACTION,
+                       env->now_us, "", err) != 0)
         goto out;
 
     Lantern__V1__RecordDecisionResult *res = triage_alloc (sizeof *res);
@@ -505,8 +503,7 @@ triage_decide_update_track (ln_db_t *db, const triage_decide_env_t *env,
     }
     if (!organisation || strcmp (organisation, t->lead_organisation) != 0) {
         s_fail (err, "NOT_LEAD_ORGANISATION", "track_id",
-                "only the lead organisation of the track (%s) may change it",
-                t->lead_organisation);
+                "only the lead organisation of the track (%s) may change it", t->lead_organisation);
         goto out;
     }
     if (triage_store_case_load (db, t->case_id, true, &row, err) < 0)
@@ -559,9 +556,8 @@ out:
 }
 
 int
-triage_decide_close (ln_db_t *db, const triage_decide_env_t *env,
-                     const Lantern__V1__CloseCase *cmd, const char *principal,
-                     Lantern__V1__CloseCaseResult **out, ln_error_t *err)
+triage_decide_close (ln_db_t *db, const triage_decide_env_t *env, const Lantern__V1__CloseCase *cmd,
+                     const char *principal, Lantern__V1__CloseCaseResult **out, ln_error_t *err)
 {
     int rc = -1;
     triage_case_row_t row;

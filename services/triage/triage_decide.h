@@ -50,15 +50,15 @@
 #include "triage_meeting.h"
 
 /* Text limits (bytes). */
-#define TRIAGE_ATTENDEES_MAX   30
-#define TRIAGE_TRACKS_MAX      16
-#define TRIAGE_ORG_TEXT_MAX    200
-#define TRIAGE_MINUTES_MAX     20000
-#define TRIAGE_NOTE_MAX        2000
-#define TRIAGE_REASON_MAX      1000
-#define TRIAGE_OUTCOME_MAX     2000
-#define TRIAGE_SUMMARY_MAX     2000
-#define TRIAGE_ALERT_NOTE_MAX  1000
+#define TRIAGE_ATTENDEES_MAX  30
+#define TRIAGE_TRACKS_MAX     16
+#define TRIAGE_ORG_TEXT_MAX   200
+#define TRIAGE_MINUTES_MAX    20000
+#define TRIAGE_NOTE_MAX       2000
+#define TRIAGE_REASON_MAX     1000
+#define TRIAGE_OUTCOME_MAX    2000
+#define TRIAGE_SUMMARY_MAX    2000
+#define TRIAGE_ALERT_NOTE_MAX 1000
 /* case.decided carries at most this many bytes of CaseContent. */
 #define TRIAGE_CONTENTS_BUDGET (160 * 1024)
 

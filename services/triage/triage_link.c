@@ -204,7 +204,7 @@ triage_link_partition (const triage_member_t *m, size_t n, size_t *group,
     size_t ne = 0, ng = 0;
     s_entry_t *e = NULL;
     size_t *up = ln_xcalloc (n ? n : 1, sizeof *up);
-    size_t *best = ln_xcalloc (n ? n : 1, sizeof *best);   /* per root: earliest member */
+    size_t *best = ln_xcalloc (n ? n : 1, sizeof *best);     /* per root: earliest member */
     size_t *pinned = ln_xcalloc (n ? n : 1, sizeof *pinned); /* per root: best pinned + 1 */
     s_named_t *named = ln_xcalloc (n ? n : 1, sizeof *named);
     const triage_member_t **pins = ln_xcalloc (n ? n : 1, sizeof *pins);
@@ -327,7 +327,7 @@ triage_link_explain (const triage_member_t *m, size_t n, long *parent, int *kind
     s_entry_t *by_member = ln_xcalloc (ne ? ne : 1, sizeof *by_member);
     memcpy (by_member, by_token, ne * sizeof *by_member);
     qsort (by_member, ne, sizeof *by_member, s_cmp_entry_member);
-    size_t *group_start = ln_xcalloc (ng + 1, sizeof *group_start);   /* in by_token */
+    size_t *group_start = ln_xcalloc (ng + 1, sizeof *group_start);  /* in by_token */
     size_t *member_start = ln_xcalloc (n + 1, sizeof *member_start); /* in by_member */
     bool *expanded = ln_xcalloc (ng ? ng : 1, sizeof *expanded);
     bool *visited = ln_xcalloc (n ? n : 1, sizeof *visited);
@@ -599,8 +599,7 @@ s_emit_closed_empty (s_apply_t *a, const char *case_id)
     ev.case_id = triage_str (case_id);
     ev.outcome = LANTERN__V1__CASE_OUTCOME__CASE_OUTCOME_EMPTY;
     ev.closed_at_us = a->at_us;
-    if (triage_store_case_signals (a->db, case_id, true, &ev.signals, &ev.n_signals, a->err) !=
-            0 ||
+    if (triage_store_case_signals (a->db, case_id, true, &ev.signals, &ev.n_signals, a->err) != 0 ||
         s_emit_facts (a, case_id, &ev.facts) != 0)
         goto out;
     rc = triage_emit (a->em, TRIAGE_EVENT_CASE_CLOSED, case_id, a->at_us, &ev.base, a->err);
@@ -646,16 +645,16 @@ static int
 s_relink (s_apply_t *a, const char *trigger, const char *own_case)
 {
     int rc = -1;
-    char(*cases)[TRIAGE_CASE_ID_SIZE] = NULL;
+    char (*cases)[TRIAGE_CASE_ID_SIZE] = NULL;
     size_t n_cases = 0;
     triage_members_t *mem = NULL;
     triage_case_row_t *old = NULL;
     size_t *group = NULL, *dest = NULL, *idx = NULL;
-    char(*ids)[TRIAGE_CASE_ID_SIZE] = NULL;
-    char(*merged)[TRIAGE_CASE_ID_SIZE] = NULL;
+    char (*ids)[TRIAGE_CASE_ID_SIZE] = NULL;
+    char (*merged)[TRIAGE_CASE_ID_SIZE] = NULL;
     const char **move = NULL;
     triage_link_row_t *rows = NULL;
-    char(*reasons)[160] = NULL;
+    char (*reasons)[160] = NULL;
     const char **touched = NULL;
     int ng = 0;
 
@@ -728,8 +727,8 @@ s_relink (s_apply_t *a, const char *trigger, const char *own_case)
             snprintf (row.anchor, sizeof row.anchor, "%s", mem->m[earliest].id);
             row.opened_us = mem->m[earliest].received_us;
             if (triage_store_case_save (a->db, &row, a->err) != 0 ||
-                triage_store_history_add (a->db, ids[g], a->at_us, "opened", row.anchor, NULL,
-                                          NULL, a->err) != 0)
+                triage_store_history_add (a->db, ids[g], a->at_us, "opened", row.anchor, NULL, NULL,
+                                          a->err) != 0)
                 goto out;
         }
         else if (old[at].state == CS (OPEN) &&
@@ -881,8 +880,8 @@ s_alerts (s_apply_t *a, const Lantern__V1__Signal *sig)
             continue;
         char id[TRIAGE_ID_SIZE];
         snprintf (id, sizeof id, "alert-%s-%s", sig->id + 4, kinds[k].suffix);
-        int inserted = triage_store_alert_insert (a->db, id, kinds[k].kind, sig->id, a->at_us,
-                                                  a->err);
+        int inserted =
+            triage_store_alert_insert (a->db, id, kinds[k].kind, sig->id, a->at_us, a->err);
         if (inserted < 0)
             return -1;
         if (inserted == 0)
@@ -949,8 +948,7 @@ out:
 
 int
 triage_link_received (ln_db_t *db, const char *upstream, uint64_t position,
-                      const Lantern__V1__SignalReceived *ev, triage_emitter_t *em,
-                      ln_error_t *err)
+                      const Lantern__V1__SignalReceived *ev, triage_emitter_t *em, ln_error_t *err)
 {
     if (!ev)
         return s_bad (err, "TRIAGE_BAD_EVENT", "", "no payload");

@@ -38,13 +38,14 @@ triage_slot_new_tz (const char *weekday, const char *hhmm, triage_tz_t **tz, ln_
     if (!hhmm || strlen (hhmm) != 5 || hhmm[2] != ':' || hhmm[0] < '0' || hhmm[0] > '2' ||
         hhmm[1] < '0' || hhmm[1] > '9' || hhmm[3] < '0' || hhmm[3] > '5' || hhmm[4] < '0' ||
         hhmm[4] > '9' || (hhmm[0] - '0') * 10 + (hhmm[1] - '0') > 23) {
-        ln_error_set (err, "TRIAGE_BAD_TIME", "meeting.time", "meeting.time: HH:MM, 00:00 to 23:59");
+        ln_error_set (err, "TRIAGE_BAD_TIME", "meeting.time",
+                      "meeting.time: HH:MM, 00:00 to 23:59");
         goto out;
     }
     self = ln_xcalloc (1, sizeof *self);
     self->weekday = wd;
-    self->minute = ((hhmm[0] - '0') * 10 + (hhmm[1] - '0')) * 60 + (hhmm[3] - '0') * 10 +
-                   (hhmm[4] - '0');
+    self->minute =
+        ((hhmm[0] - '0') * 10 + (hhmm[1] - '0')) * 60 + (hhmm[3] - '0') * 10 + (hhmm[4] - '0');
     self->tz = *tz;
     *tz = NULL;
 out:
@@ -250,6 +251,13 @@ triage_meeting_agenda (ln_db_t *db, const triage_slot_t *slot, const triage_weig
     lantern__v1__agenda__init (agenda);
     agenda->meeting_id = triage_str (id);
     agenda->starts_at_us = start;
+    char local[32];
+    int64_t start_s = s_floor_div (start, 1000000);
+    int64_t local_s = start_s + triage_tz_offset (slot->tz, start_s);
+    int64_t local_min = s_floor_div (local_s, 60) - s_floor_div (local_s, S_DAY_S) * 1440;
+    snprintf (local, sizeof local, "%s %02d:%02d", id, (int)(local_min / 60),
+              (int)(local_min % 60));
+    agenda->starts_local = triage_str (local);
     agenda->time_zone = triage_str (triage_slot_zone (slot));
     agenda->node = triage_str (node);
     agenda->generated_at_us = now_us;

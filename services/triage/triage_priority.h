@@ -51,8 +51,7 @@ extern const char *const triage_priority_weight_names[7];
 
 /* Read the named weights from the catalogue.  TRIAGE_WEIGHT_MISSING (field
    the name) when one is not there.  0 or -1. */
-int triage_priority_weights (const ln_catalogue_t *catalogue, triage_weights_t *w,
-                             ln_error_t *err);
+int triage_priority_weights (const ln_catalogue_t *catalogue, triage_weights_t *w, ln_error_t *err);
 
 /* The score of a case with these facts at time now_us (µs since the
    epoch; the age term counts to it).  Malloc'ed (free with

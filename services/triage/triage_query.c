@@ -157,8 +157,8 @@ triage_query_check_list_tracks (const Lantern__V1__ListTracks *cmd, ln_error_t *
 static int
 s_gone_record (ln_db_t *db, const char *id, Lantern__V1__CaseRecord *r, ln_error_t *err)
 {
-    if (triage_store_case_history (db, id, TRIAGE_HISTORY_MAX, &r->history, &r->n_history,
-                                   err) != 0)
+    if (triage_store_case_history (db, id, TRIAGE_HISTORY_MAX, &r->history, &r->n_history, err) !=
+        0)
         return -1;
     if (r->n_history == 0)
         return 0;
@@ -177,9 +177,8 @@ s_gone_record (ln_db_t *db, const char *id, Lantern__V1__CaseRecord *r, ln_error
 }
 
 int
-triage_query_get_case (ln_db_t *db, const triage_query_env_t *env,
-                       const Lantern__V1__GetCase *cmd, Lantern__V1__CaseRecord **out,
-                       ln_error_t *err)
+triage_query_get_case (ln_db_t *db, const triage_query_env_t *env, const Lantern__V1__GetCase *cmd,
+                       Lantern__V1__CaseRecord **out, ln_error_t *err)
 {
     int rc = -1;
     char id[TRIAGE_CASE_ID_SIZE], revision[17];
@@ -221,8 +220,7 @@ triage_query_get_case (ln_db_t *db, const triage_query_env_t *env,
         triage_store_case_links (db, id, &r->links, &r->n_links, err) != 0 ||
         triage_store_case_decisions (db, id, &r->decisions, &r->n_decisions, err) != 0 ||
         triage_store_alerts_list (db, true, id, 0, "", 1000, &r->alerts, &r->n_alerts, err) != 0 ||
-        triage_store_case_aliases (db, id, &r->merged_case_ids, &r->n_merged_case_ids, err) !=
-            0 ||
+        triage_store_case_aliases (db, id, &r->merged_case_ids, &r->n_merged_case_ids, err) != 0 ||
         triage_store_case_history (db, id, TRIAGE_HISTORY_MAX, &r->history, &r->n_history, err) !=
             0)
         goto out;

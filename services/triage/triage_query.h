@@ -40,8 +40,8 @@
 #define TRIAGE_HISTORY_MAX  200
 
 typedef struct {
-    const triage_slot_t *slot;  /* the local date (overdue tracks) */
-    const triage_weights_t *w;  /* scores */
+    const triage_slot_t *slot; /* the local date (overdue tracks) */
+    const triage_weights_t *w; /* scores */
     int64_t now_us;
 } triage_query_env_t;
 

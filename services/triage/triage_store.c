@@ -283,8 +283,8 @@ s_run (ln_db_t *db, const char *sql, int n, const char *const *params, ln_error_
 /* --- catalogue ------------------------------------------------------------------------- */
 
 int
-triage_store_catalogue_check (ln_db_t *db, const char *version, const char *digest,
-                              int64_t now_us, ln_error_t *err)
+triage_store_catalogue_check (ln_db_t *db, const char *version, const char *digest, int64_t now_us,
+                              ln_error_t *err)
 {
     s_nums_t t;
     const char *params[3] = {version, digest, s_num (&t, 0, now_us)};
@@ -312,8 +312,7 @@ triage_store_catalogue_check (ln_db_t *db, const char *version, const char *dige
 /* --- signals and tokens ------------------------------------------------------------------ */
 
 int
-triage_store_signal_state (ln_db_t *db, const char *id, triage_signal_state_t *st,
-                           ln_error_t *err)
+triage_store_signal_state (ln_db_t *db, const char *id, triage_signal_state_t *st, ln_error_t *err)
 {
     memset (st, 0, sizeof *st);
     const char *params[1] = {id};
@@ -390,12 +389,12 @@ triage_store_signal_put (ln_db_t *db, const triage_signal_put_t *s, bool clear_d
 }
 
 int
-triage_store_tokens_add (ln_db_t *db, const char *signal_id, const triage_token_t *tokens,
-                         size_t n, ln_error_t *err)
+triage_store_tokens_add (ln_db_t *db, const char *signal_id, const triage_token_t *tokens, size_t n,
+                         ln_error_t *err)
 {
     const char **kinds = ln_xcalloc (n ? n : 1, sizeof *kinds);
     const char **values = ln_xcalloc (n ? n : 1, sizeof *values);
-    char(*kind_text)[8] = ln_xcalloc (n ? n : 1, sizeof *kind_text);
+    char (*kind_text)[8] = ln_xcalloc (n ? n : 1, sizeof *kind_text);
     size_t k = 0;
     for (size_t i = 0; i < n; i++)
         if (triage_link_token_usable (tokens[i].kind, tokens[i].token)) {
@@ -453,8 +452,8 @@ s_case_ids (PGresult *res, char (**ids)[TRIAGE_CASE_ID_SIZE], size_t *n, ln_erro
 }
 
 int
-triage_store_neighbour_cases (ln_db_t *db, const char *signal_id,
-                              char (**ids)[TRIAGE_CASE_ID_SIZE], size_t *n, ln_error_t *err)
+triage_store_neighbour_cases (ln_db_t *db, const char *signal_id, char (**ids)[TRIAGE_CASE_ID_SIZE],
+                              size_t *n, ln_error_t *err)
 {
     *ids = NULL;
     *n = 0;
@@ -555,8 +554,8 @@ triage_store_signals_move (ln_db_t *db, const char *const *signal_ids, size_t n,
         return 0;
     char *a_ids = s_array (signal_ids, n);
     const char *params[2] = {case_id, a_ids};
-    int rc = s_run (db, "UPDATE signals SET case_id = $1 WHERE id = ANY ($2::text[])", 2, params,
-                    err);
+    int rc =
+        s_run (db, "UPDATE signals SET case_id = $1 WHERE id = ANY ($2::text[])", 2, params, err);
     free (a_ids);
     return rc;
 }
@@ -568,12 +567,11 @@ triage_store_links_replace (ln_db_t *db, const char *const *signal_ids, size_t n
     int rc = -1;
     char *a[6] = {NULL};
     const char **cols[6] = {NULL};
-    char(*kinds)[8] = NULL;
+    char (*kinds)[8] = NULL;
     if (n > 0) {
         a[0] = s_array (signal_ids, n);
         const char *params[1] = {a[0]};
-        if (s_run (db, "DELETE FROM links WHERE signal_id = ANY ($1::text[])", 1, params, err) !=
-            0)
+        if (s_run (db, "DELETE FROM links WHERE signal_id = ANY ($1::text[])", 1, params, err) != 0)
             goto out;
         free (a[0]);
         a[0] = NULL;
@@ -643,11 +641,11 @@ triage_store_case_load (ln_db_t *db, const char *id, bool for_update, triage_cas
 {
     memset (row, 0, sizeof *row);
     const char *params[1] = {id};
-    PGresult *res = ln_db_exec (db,
-                                for_update
-                                    ? "SELECT " S_CASE_COLUMNS " FROM cases WHERE id = $1 FOR UPDATE"
-                                    : "SELECT " S_CASE_COLUMNS " FROM cases WHERE id = $1",
-                                1, params, err);
+    PGresult *res =
+        ln_db_exec (db,
+                    for_update ? "SELECT " S_CASE_COLUMNS " FROM cases WHERE id = $1 FOR UPDATE"
+                               : "SELECT " S_CASE_COLUMNS " FROM cases WHERE id = $1",
+                    1, params, err);
     if (!res)
         return -1;
     int rc = 0;
@@ -778,7 +776,8 @@ triage_store_case_facts (ln_db_t *db, const char *case_id, Lantern__V1__CaseFact
     const char *params[1] = {case_id};
     PGresult *res = ln_db_exec (
         db,
-        "SELECT count(*), count(DISTINCT organisation), coalesce (bool_or (immediate_danger), false),"
+        "SELECT count(*), count(DISTINCT organisation), coalesce (bool_or (immediate_danger), "
+        "false),"
         " coalesce (bool_or (minor_involved), false), coalesce (min (received_us), 0),"
         " coalesce (bit_or (forms_mask), 0),"
         " coalesce ((SELECT array_agg (DISTINCT i ORDER BY i) FROM signals s2,"
@@ -845,7 +844,8 @@ triage_store_case_signals (ln_db_t *db, const char *case_id, bool with_left,
         db,
         "SELECT id, node, organisation, organisation_type, received_us,"
         " withdrawn_us IS NOT NULL, coalesce (discussed_meeting, '') FROM signals"
-        " WHERE (case_id = $1 AND withdrawn_us IS NULL) OR ($2::boolean AND withdrawn_us IS NOT NULL"
+        " WHERE (case_id = $1 AND withdrawn_us IS NULL) OR ($2::boolean AND withdrawn_us IS NOT "
+        "NULL"
         " AND id IN (SELECT signal_id FROM case_history WHERE case_id = $1 AND action = 'left'))"
         " ORDER BY received_us, id",
         2, params, err);
@@ -858,8 +858,8 @@ triage_store_case_signals (ln_db_t *db, const char *case_id, bool with_left,
 }
 
 int
-triage_store_case_links (ln_db_t *db, const char *case_id, Lantern__V1__CaseLink ***out,
-                         size_t *n, ln_error_t *err)
+triage_store_case_links (ln_db_t *db, const char *case_id, Lantern__V1__CaseLink ***out, size_t *n,
+                         ln_error_t *err)
 {
     *out = NULL;
     *n = 0;
@@ -1007,8 +1007,7 @@ triage_store_case_contents (ln_db_t *db, const char *case_id, size_t max_bytes,
     for (int i = 0; i < PQntuples (res); i++) {
         size_t size = 0;
         uint8_t *bytes = ln_db_bytea_value (res, i, 1, &size);
-        Lantern__V1__Signal *sig =
-            bytes ? lantern__v1__signal__unpack (NULL, size, bytes) : NULL;
+        Lantern__V1__Signal *sig = bytes ? lantern__v1__signal__unpack (NULL, size, bytes) : NULL;
         free (bytes);
         if (!sig || !sig->details) {
             if (sig)
@@ -1062,8 +1061,8 @@ triage_store_cases_list (ln_db_t *db, int state, int64_t after_us, const char *a
                          size_t limit, triage_case_fn fn, void *arg, ln_error_t *err)
 {
     s_nums_t t;
-    const char *params[4] = {s_num (&t, 0, state), s_num (&t, 1, after_us), after_id ? after_id : "",
-                             s_num (&t, 2, (int64_t)limit)};
+    const char *params[4] = {s_num (&t, 0, state), s_num (&t, 1, after_us),
+                             after_id ? after_id : "", s_num (&t, 2, (int64_t)limit)};
     PGresult *res =
         ln_db_exec (db,
                     "SELECT " S_CASE_COLUMNS " FROM cases"
@@ -1148,7 +1147,8 @@ triage_store_decision_insert (ln_db_t *db, const Lantern__V1__Decision *d, ln_er
 }
 
 #define S_TRACK_COLUMNS                                                                            \
-    "id, case_id, decision_id, meeting_id, kind, lead_organisation, coalesce (deadline::text, ''),"  \
+    "id, case_id, decision_id, meeting_id, kind, lead_organisation, coalesce (deadline::text, "    \
+    "''),"                                                                                         \
     " note, state, outcome, handback_reason, opened_us, updated_us, updated_by"
 
 static Lantern__V1__Track *
@@ -1284,7 +1284,7 @@ int
 triage_store_track_update (ln_db_t *db, const Lantern__V1__Track *t, ln_error_t *err)
 {
     s_nums_t n;
-    const char *params[6] = {t->track_id,      s_num (&n, 0, t->state), t->outcome,
+    const char *params[6] = {t->track_id,        s_num (&n, 0, t->state),         t->outcome,
                              t->handback_reason, s_num (&n, 1, t->updated_at_us), t->updated_by};
     return s_run (db,
                   "UPDATE tracks SET state = $2::smallint, outcome = $3, handback_reason = $4,"
@@ -1324,7 +1324,8 @@ triage_store_tracks_list (ln_db_t *db, const triage_track_filter_t *f, Lantern__
         "SELECT " S_TRACK_COLUMNS " FROM tracks"
         " WHERE (NOT $1::boolean OR (state IN (1, 2) AND deadline < $2::date))"
         " AND ($3 = '' OR lead_organisation = $3) AND ($4::smallint = 0 OR kind = $4::smallint)"
-        " AND ($6 = '' OR (coalesce (deadline, '9999-12-31'::date), id) > (nullif ($5, '')::date, $6))"
+        " AND ($6 = '' OR (coalesce (deadline, '9999-12-31'::date), id) > (nullif ($5, '')::date, "
+        "$6))"
         " ORDER BY coalesce (deadline, '9999-12-31'::date), id LIMIT $7::bigint",
         7, params, err);
     if (!res)
@@ -1416,15 +1417,14 @@ triage_store_agenda_tracks (ln_db_t *db, const char *case_id, int64_t day,
     char date[16];
     triage_date_format (day, date, sizeof date);
     const char *params[2] = {case_id, date};
-    PGresult *res = ln_db_exec (
-        db,
-        "SELECT " S_TRACK_COLUMNS " FROM tracks WHERE case_id = $1 AND ("
-        " (kind = 6 AND returned_meeting IS NULL"
-        "  AND (state = 3 OR (state IN (1, 2) AND deadline <= $2::date)))"
-        " OR (kind <> 6 AND state IN (1, 2) AND deadline < $2::date)"
-        " OR (state = 4 AND returned_meeting IS NULL))"
-        " ORDER BY opened_us, decision_id, seq",
-        2, params, err);
+    PGresult *res = ln_db_exec (db,
+                                "SELECT " S_TRACK_COLUMNS " FROM tracks WHERE case_id = $1 AND ("
+                                " (kind = 6 AND returned_meeting IS NULL"
+                                "  AND (state = 3 OR (state IN (1, 2) AND deadline <= $2::date)))"
+                                " OR (kind <> 6 AND state IN (1, 2) AND deadline < $2::date)"
+                                " OR (state = 4 AND returned_meeting IS NULL))"
+                                " ORDER BY opened_us, decision_id, seq",
+                                2, params, err);
     if (!res)
         return -1;
     return s_tracks (res, day, out, n);
@@ -1452,7 +1452,7 @@ triage_store_alert_insert (ln_db_t *db, const char *alert_id, int kind, const ch
 
 #define S_ALERT_COLUMNS                                                                            \
     "a.id, a.kind, coalesce (s.case_id, ''), s.id, s.node, s.organisation, s.organisation_type,"   \
-    " s.received_us, a.raised_us, coalesce (a.acknowledged_by, ''),"                              \
+    " s.received_us, a.raised_us, coalesce (a.acknowledged_by, ''),"                               \
     " coalesce (a.acknowledged_us, 0), a.note"
 
 static Lantern__V1__Alert *
@@ -1484,14 +1484,13 @@ triage_store_alert_load (ln_db_t *db, const char *alert_id, bool for_update,
 {
     *out = NULL;
     const char *params[1] = {alert_id};
-    PGresult *res = ln_db_exec (db,
-                                for_update ? "SELECT " S_ALERT_COLUMNS
-                                             " FROM alerts a JOIN signals s ON s.id = a.signal_id"
-                                             " WHERE a.id = $1 FOR UPDATE OF a"
-                                           : "SELECT " S_ALERT_COLUMNS
-                                             " FROM alerts a JOIN signals s ON s.id = a.signal_id"
-                                             " WHERE a.id = $1",
-                                1, params, err);
+    PGresult *res = ln_db_exec (
+        db,
+        for_update ? "SELECT " S_ALERT_COLUMNS " FROM alerts a JOIN signals s ON s.id = a.signal_id"
+                     " WHERE a.id = $1 FOR UPDATE OF a"
+                   : "SELECT " S_ALERT_COLUMNS " FROM alerts a JOIN signals s ON s.id = a.signal_id"
+                     " WHERE a.id = $1",
+        1, params, err);
     if (!res)
         return -1;
     int rc = 0;
@@ -1509,10 +1508,11 @@ triage_store_alert_ack (ln_db_t *db, const char *alert_id, const char *by, int64
 {
     s_nums_t t;
     const char *params[4] = {alert_id, by, s_num (&t, 0, at_us), note ? note : ""};
-    PGresult *res = ln_db_exec (db,
-                                "UPDATE alerts SET acknowledged_by = $2, acknowledged_us = $3::bigint,"
-                                " note = $4 WHERE id = $1 AND acknowledged_by IS NULL",
-                                4, params, err);
+    PGresult *res =
+        ln_db_exec (db,
+                    "UPDATE alerts SET acknowledged_by = $2, acknowledged_us = $3::bigint,"
+                    " note = $4 WHERE id = $1 AND acknowledged_by IS NULL",
+                    4, params, err);
     if (!res)
         return -1;
     int rc = strcmp (PQcmdTuples (res), "1") == 0 ? 1 : 0;
@@ -1531,14 +1531,14 @@ triage_store_alerts_list (ln_db_t *db, bool include_acknowledged, const char *ca
     const char *params[5] = {include_acknowledged ? "t" : "f", case_id ? case_id : "",
                              s_num (&t, 0, after_us), after_id ? after_id : "",
                              s_num (&t, 1, (int64_t)limit)};
-    PGresult *res = ln_db_exec (db,
-                                "SELECT " S_ALERT_COLUMNS
-                                " FROM alerts a JOIN signals s ON s.id = a.signal_id"
-                                " WHERE ($1::boolean OR a.acknowledged_by IS NULL)"
-                                " AND ($2 = '' OR s.case_id = $2)"
-                                " AND ($4 = '' OR (a.raised_us, a.id) > ($3::bigint, $4))"
-                                " ORDER BY a.raised_us, a.id LIMIT $5::bigint",
-                                5, params, err);
+    PGresult *res =
+        ln_db_exec (db,
+                    "SELECT " S_ALERT_COLUMNS " FROM alerts a JOIN signals s ON s.id = a.signal_id"
+                    " WHERE ($1::boolean OR a.acknowledged_by IS NULL)"
+                    " AND ($2 = '' OR s.case_id = $2)"
+                    " AND ($4 = '' OR (a.raised_us, a.id) > ($3::bigint, $4))"
+                    " ORDER BY a.raised_us, a.id LIMIT $5::bigint",
+                    5, params, err);
     if (!res)
         return -1;
     for (int i = 0; i < PQntuples (res); i++)

@@ -260,8 +260,7 @@ int triage_store_case_decisions (ln_db_t *db, const char *case_id, Lantern__V1__
    by (opened, decision, order); locked when for_update.  `today` (days
    since the epoch) sets Track.overdue.  0 or -1. */
 int triage_store_case_tracks (ln_db_t *db, const char *case_id, bool active_only, bool for_update,
-                              int64_t today, Lantern__V1__Track ***out, size_t *n,
-                              ln_error_t *err);
+                              int64_t today, Lantern__V1__Track ***out, size_t *n, ln_error_t *err);
 
 /* One track (locked when for_update).  1, 0, -1; *out malloc'ed. */
 int triage_store_track_load (ln_db_t *db, const char *track_id, bool for_update, int64_t today,

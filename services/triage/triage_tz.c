@@ -204,11 +204,9 @@ s_parse_rule (const char *text, s_rule_t *r)
     }
     if (*s == '\0') { /* no rule given: POSIX leaves it to the system; the US rule */
         const char *dflt = "M3.2.0,M11.1.0";
-        return s_parse_date (&dflt, &r->start) && *dflt++ == ',' &&
-               s_parse_date (&dflt, &r->end);
+        return s_parse_date (&dflt, &r->start) && *dflt++ == ',' && s_parse_date (&dflt, &r->end);
     }
-    if (*s++ != ',' || !s_parse_date (&s, &r->start) || *s++ != ',' ||
-        !s_parse_date (&s, &r->end))
+    if (*s++ != ',' || !s_parse_date (&s, &r->start) || *s++ != ',' || !s_parse_date (&s, &r->end))
         return false;
     return *s == '\0';
 }
@@ -375,8 +373,7 @@ triage_tz_from_tzif (const char *name, const uint8_t *data, size_t size, ln_erro
     }
     return self;
 bad:
-    ln_error_set (err, "TRIAGE_TZ_INVALID", "time_zone", "%s: not a usable TZif file",
-                  self->name);
+    ln_error_set (err, "TRIAGE_TZ_INVALID", "time_zone", "%s: not a usable TZif file", self->name);
     triage_tz_destroy (&self);
     return NULL;
 }

@@ -74,7 +74,12 @@ s_sig_id (char out[TRIAGE_SIGNAL_ID_SIZE], const char *tag)
 {
     snprintf (out, TRIAGE_SIGNAL_ID_SIZE, "sig-%-26s", tag);
     for (char *p = out + 4; *p; p++) /* base32 has no space, 0, 1, 8 or 9 */
-        *p = *p == ' ' ? 'a' : *p == '0' ? 'z' : *p == '1' ? 'y' : *p == '8' ? 'w' : *p == '9' ? 'v' : *p;
+        *p = *p == ' '   ? 'a'
+             : *p == '0' ? 'z'
+             : *p == '1' ? 'y'
+             : *p == '8' ? 'w'
+             : *p == '9' ? 'v'
+                         : *p;
 }
 
 typedef struct {
@@ -252,7 +257,8 @@ s_snapshot (void)
         "SELECT coalesce (string_agg (x, E'\\n' ORDER BY x), '') FROM ("
         " SELECT 'S|' || id || '|' || node || '|' || coalesce (case_id, '-') || '|' || version"
         "  || '|' || coalesce (withdrawn_us::text, '-') || '|' || position || '|' || md5 (record)"
-        "  || '|' || coalesce (discussed_meeting, '-') || '|' || indicators::text FROM triage.signals"
+        "  || '|' || coalesce (discussed_meeting, '-') || '|' || indicators::text FROM "
+        "triage.signals"
         " UNION ALL SELECT 'T|' || kind || '|' || token || '|' || signal_id FROM triage.tokens"
         " UNION ALL SELECT 'C|' || id || '|' || state || '|' || anchor_signal || '|' || opened_us"
         "  || '|' || coalesce (merged_into, '-') || '|' || coalesce (closed_us::text, '-') || '|'"
@@ -332,7 +338,8 @@ s_case_named (const char *tag, char out[TRIAGE_CASE_ID_SIZE])
     triage_case_id_of (id, out);
 }
 
-/* --- the scenario ------------------------------------------------------------------------------ */
+/* --- the scenario ------------------------------------------------------------------------------
+ */
 
 #define VENLO   "intake-venlo", "Gemeente Venlo"
 #define POLITIE "intake-politie", "Politie Limburg-Noord"
@@ -350,13 +357,17 @@ test_link_scenario (void **state)
     char want[TRIAGE_CASE_ID_SIZE];
 
     /* 1. Anna from Venlo, then from the police, written differently. */
-    event_t v1 = {EV_RECEIVED, "intake-venlo", 1,
-                  {"anna1", VENLO, T0, NULL, "ILO_DECEPTION", false, false, {ANNA_V}, NULL},
-                  1, T0};
-    event_t p1 = {EV_RECEIVED, "intake-politie", 1,
-                  {"anna2", POLITIE, T0 + 3600000000LL, NULL, "ILO_ISOLATION", false, false,
-                   {ANNA_P}, NULL},
-                  1, T0 + 3600000000LL};
+    event_t v1 = {
+        EV_RECEIVED, "intake-venlo",
+        1,           {"anna1", VENLO, T0, NULL, "ILO_DECEPTION", false, false, {ANNA_V}, NULL},
+        1,           T0};
+    event_t p1 = {
+        EV_RECEIVED,
+        "intake-politie",
+        1,
+        {"anna2", POLITIE, T0 + 3600000000LL, NULL, "ILO_ISOLATION", false, false, {ANNA_P}, NULL},
+        1,
+        T0 + 3600000000LL};
     s_apply_ok (db, &v1);
     s_apply_ok (db, &p1);
     s_case_of ("anna1", a);
@@ -414,14 +425,34 @@ test_link_scenario (void **state)
 
     /* 2. An unrelated signal: its own case.  A common name alone, and a
        city alone, link nothing. */
-    event_t v2 = {EV_RECEIVED, "intake-venlo", 2,
-                  {"piotr", VENLO, T0 + 2 * 3600000000LL, NULL, NULL, false, false,
-                   {{"Piotr Nowak", "1990-01-02", NULL, "NW1234567", 0}}, "Venlo"},
-                  1, T0 + 2 * 3600000000LL};
-    event_t p2 = {EV_RECEIVED, "intake-politie", 2,
-                  {"name", POLITIE, T0 + 3 * 3600000000LL, NULL, NULL, false, false,
-                   {{"Anna Kowalska", NULL, NULL, NULL, 0}}, "Venlo"},
-                  1, T0 + 3 * 3600000000LL};
+    event_t v2 = {EV_RECEIVED,
+                  "intake-venlo",
+                  2,
+                  {"piotr",
+                   VENLO,
+                   T0 + 2 * 3600000000LL,
+                   NULL,
+                   NULL,
+                   false,
+                   false,
+                   {{"Piotr Nowak", "1990-01-02", NULL, "NW1234567", 0}},
+                   "Venlo"},
+                  1,
+                  T0 + 2 * 3600000000LL};
+    event_t p2 = {EV_RECEIVED,
+                  "intake-politie",
+                  2,
+                  {"name",
+                   POLITIE,
+                   T0 + 3 * 3600000000LL,
+                   NULL,
+                   NULL,
+                   false,
+                   false,
+                   {{"Anna Kowalska", NULL, NULL, NULL, 0}},
+                   "Venlo"},
+                  1,
+                  T0 + 3 * 3600000000LL};
     s_apply_ok (db, &v2);
     s_apply_ok (db, &p2);
     s_case_of ("piotr", b);
@@ -434,12 +465,21 @@ test_link_scenario (void **state)
 
     /* 3. A signal sharing Anna's phone and Piotr's document merges them
        into the case named after the earliest signal (Anna's). */
-    event_t p3 = {EV_RECEIVED, "intake-politie", 3,
-                  {"bridge", POLITIE, T0 + 4 * 3600000000LL, NULL, NULL, true, false,
+    event_t p3 = {EV_RECEIVED,
+                  "intake-politie",
+                  3,
+                  {"bridge",
+                   POLITIE,
+                   T0 + 4 * 3600000000LL,
+                   NULL,
+                   NULL,
+                   true,
+                   false,
                    {{"A. K.", NULL, "0612345678", NULL, 0},
                     {"P. N.", NULL, NULL, "nw 1234567", PROLE (POSSIBLE_PERPETRATOR)}},
                    NULL},
-                  1, T0 + 4 * 3600000000LL};
+                  1,
+                  T0 + 4 * 3600000000LL};
     s_apply_ok (db, &p3);
     char piotr_case[TRIAGE_CASE_ID_SIZE];
     s_case_named ("piotr", piotr_case);
@@ -556,52 +596,140 @@ test_link_scenario (void **state)
    a case's earliest signal), and a signal that arrives late at triage but
    was received early (a rename). */
 static const event_t s_venlo[] = {
-    {EV_RECEIVED, "intake-venlo", 1,
-     {"va", VENLO, T0 + 1 * H, NULL, "ILO_DECEPTION", false, false, {ANNA_V}, NULL}, 1, T0 + 1 * H},
-    {EV_RECEIVED, "intake-venlo", 2,
-     {"vb", VENLO, T0 + 3 * H, "GM1507", NULL, false, false,
-      {{"Marek Zielinski", "1985-07-01", NULL, NULL, 0}}, "Horst"},
-     1, T0 + 3 * H},
-    {EV_AMENDED, "intake-venlo", 3,
-     {"vb", VENLO, T0 + 3 * H, "GM1507", NULL, false, true,
-      {{"Marek Zielinski", "1985-07-01", "0687654321", NULL, 0}}, "Horst"},
-     2, T0 + 6 * H},
-    {EV_RECEIVED, "intake-venlo", 4,
-     {"vc", VENLO, T0 + 7 * H, NULL, "ILO_DEBT_BONDAGE", true, false,
-      {{"Jan de Vries", "1970-02-03", NULL, "XR1234567", PROLE (POSSIBLE_PERPETRATOR)}}, NULL},
-     1, T0 + 7 * H},
-    {EV_WITHDRAWN, "intake-venlo", 5,
-     {"va", VENLO, T0 + 1 * H, NULL, "ILO_DECEPTION", false, false, {ANNA_V}, NULL}, 2,
+    {EV_RECEIVED,
+     "intake-venlo",
+     1,
+     {"va", VENLO, T0 + 1 * H, NULL, "ILO_DECEPTION", false, false, {ANNA_V}, NULL},
+     1,
+     T0 + 1 * H},
+    {EV_RECEIVED,
+     "intake-venlo",
+     2,
+     {"vb",
+      VENLO,
+      T0 + 3 * H,
+      "GM1507",
+      NULL,
+      false,
+      false,
+      {{"Marek Zielinski", "1985-07-01", NULL, NULL, 0}},
+      "Horst"},
+     1,
+     T0 + 3 * H},
+    {EV_AMENDED,
+     "intake-venlo",
+     3,
+     {"vb",
+      VENLO,
+      T0 + 3 * H,
+      "GM1507",
+      NULL,
+      false,
+      true,
+      {{"Marek Zielinski", "1985-07-01", "0687654321", NULL, 0}},
+      "Horst"},
+     2,
+     T0 + 6 * H},
+    {EV_RECEIVED,
+     "intake-venlo",
+     4,
+     {"vc",
+      VENLO,
+      T0 + 7 * H,
+      NULL,
+      "ILO_DEBT_BONDAGE",
+      true,
+      false,
+      {{"Jan de Vries", "1970-02-03", NULL, "XR1234567", PROLE (POSSIBLE_PERPETRATOR)}},
+      NULL},
+     1,
+     T0 + 7 * H},
+    {EV_WITHDRAWN,
+     "intake-venlo",
+     5,
+     {"va", VENLO, T0 + 1 * H, NULL, "ILO_DECEPTION", false, false, {ANNA_V}, NULL},
+     2,
      T0 + 9 * H},
 };
 static const event_t s_politie[] = {
-    {EV_RECEIVED, "intake-politie", 1,
-     {"pa", POLITIE, T0 + 2 * H, NULL, "ILO_ISOLATION", false, false, {ANNA_P}, NULL}, 1,
+    {EV_RECEIVED,
+     "intake-politie",
+     1,
+     {"pa", POLITIE, T0 + 2 * H, NULL, "ILO_ISOLATION", false, false, {ANNA_P}, NULL},
+     1,
      T0 + 2 * H},
-    {EV_RECEIVED, "intake-politie", 2,
-     {"pb", POLITIE, T0 + 4 * H, NULL, NULL, false, false,
-      {{"M. Zielinski", NULL, "+31687654321", NULL, 0}}, NULL},
-     1, T0 + 4 * H},
-    {EV_RECEIVED, "intake-politie", 3,
-     {"pc", POLITIE, T0 + 5 * H, NULL, NULL, false, false,
+    {EV_RECEIVED,
+     "intake-politie",
+     2,
+     {"pb",
+      POLITIE,
+      T0 + 4 * H,
+      NULL,
+      NULL,
+      false,
+      false,
+      {{"M. Zielinski", NULL, "+31687654321", NULL, 0}},
+      NULL},
+     1,
+     T0 + 4 * H},
+    {EV_RECEIVED,
+     "intake-politie",
+     3,
+     {"pc",
+      POLITIE,
+      T0 + 5 * H,
+      NULL,
+      NULL,
+      false,
+      false,
       {{"J. de Vries", NULL, NULL, "xr-1234567", PROLE (POSSIBLE_PERPETRATOR)},
        {"Anna K.", NULL, "06-12345678", NULL, 0}},
       NULL},
-     1, T0 + 5 * H},
-    {EV_RECEIVED, "intake-politie", 4,
-     {"p0", POLITIE, T0 + 0 * H + 5, NULL, "ILO_ISOLATION", false, false,
-      {{"Jan de Vries", "1970-02-03", NULL, NULL, PROLE (POSSIBLE_PERPETRATOR)}}, NULL},
-     1, T0 + 8 * H},
-    {EV_WITHDRAWN, "intake-politie", 5,
-     {"pc", POLITIE, T0 + 5 * H, NULL, NULL, false, false,
+     1,
+     T0 + 5 * H},
+    {EV_RECEIVED,
+     "intake-politie",
+     4,
+     {"p0",
+      POLITIE,
+      T0 + 0 * H + 5,
+      NULL,
+      "ILO_ISOLATION",
+      false,
+      false,
+      {{"Jan de Vries", "1970-02-03", NULL, NULL, PROLE (POSSIBLE_PERPETRATOR)}},
+      NULL},
+     1,
+     T0 + 8 * H},
+    {EV_WITHDRAWN,
+     "intake-politie",
+     5,
+     {"pc",
+      POLITIE,
+      T0 + 5 * H,
+      NULL,
+      NULL,
+      false,
+      false,
       {{"J. de Vries", NULL, NULL, "xr-1234567", PROLE (POSSIBLE_PERPETRATOR)},
        {"Anna K.", NULL, "06-12345678", NULL, 0}},
       NULL},
-     2, T0 + 10 * H},
-    {EV_RECEIVED, "intake-politie", 6,
-     {"pd", POLITIE, T0 + 11 * H, NULL, NULL, false, false, {{"Anna Kowalska", NULL, NULL, NULL, 0}},
+     2,
+     T0 + 10 * H},
+    {EV_RECEIVED,
+     "intake-politie",
+     6,
+     {"pd",
+      POLITIE,
+      T0 + 11 * H,
+      NULL,
+      NULL,
+      false,
+      false,
+      {{"Anna Kowalska", NULL, NULL, NULL, 0}},
       "Venlo"},
-     1, T0 + 11 * H},
+     1,
+     T0 + 11 * H},
 };
 #define NV (sizeof s_venlo / sizeof s_venlo[0])
 #define NP (sizeof s_politie / sizeof s_politie[0])
@@ -649,8 +777,8 @@ test_replay_same_rows (void **state)
     for (; n < 16; n++) {
         size_t left_v = NV, left_p = NP;
         for (size_t i = 0; i < NV + NP; i++) {
-            bool take_v = left_p == 0 || (left_v > 0 && s_rand ((unsigned)(left_v + left_p)) <
-                                                            (unsigned)left_v);
+            bool take_v = left_p == 0 ||
+                          (left_v > 0 && s_rand ((unsigned)(left_v + left_p)) < (unsigned)left_v);
             orders[n][i] = take_v ? 'v' : 'p';
             if (take_v)
                 left_v--;
@@ -747,8 +875,8 @@ static void
 s_chair (chair_t *c, ln_db_t *db, int64_t now)
 {
     c->db = db;
-    c->em = (triage_emitter_t){.fn = triage_emit_outbox, .ctx = db,
-                               .level = LN_LEVEL_VERTROUWELIJK};
+    c->em =
+        (triage_emitter_t){.fn = triage_emit_outbox, .ctx = db, .level = LN_LEVEL_VERTROUWELIJK};
     c->env = (triage_decide_env_t){.slot = s_slot, .now_us = now, .em = &c->em};
 }
 
@@ -869,16 +997,27 @@ test_decisions (void **state)
     (void)state;
     ln_db_t *db = s_fresh_db ();
     /* Anna (two partners), and a minor's case of its own. */
-    event_t v1 = {EV_RECEIVED, "intake-venlo", 1,
-                  {"anna1", VENLO, T0, NULL, "ILO_DECEPTION", false, false, {ANNA_V}, NULL},
-                  1, T0};
-    event_t p1 = {EV_RECEIVED, "intake-politie", 1,
-                  {"anna2", POLITIE, T0 + H, NULL, NULL, false, false, {ANNA_P}, NULL}, 1,
-                  T0 + H};
-    event_t v2 = {EV_RECEIVED, "intake-venlo", 2,
-                  {"minor", VENLO, T0 + 2 * H, NULL, "MINOR_INVOLVED", false, true,
-                   {{"Kim Jansen", "2011-05-05", NULL, NULL, 0}}, NULL},
-                  1, T0 + 2 * H};
+    event_t v1 = {
+        EV_RECEIVED, "intake-venlo",
+        1,           {"anna1", VENLO, T0, NULL, "ILO_DECEPTION", false, false, {ANNA_V}, NULL},
+        1,           T0};
+    event_t p1 = {EV_RECEIVED, "intake-politie",
+                  1,           {"anna2", POLITIE, T0 + H, NULL, NULL, false, false, {ANNA_P}, NULL},
+                  1,           T0 + H};
+    event_t v2 = {EV_RECEIVED,
+                  "intake-venlo",
+                  2,
+                  {"minor",
+                   VENLO,
+                   T0 + 2 * H,
+                   NULL,
+                   "MINOR_INVOLVED",
+                   false,
+                   true,
+                   {{"Kim Jansen", "2011-05-05", NULL, NULL, 0}},
+                   NULL},
+                  1,
+                  T0 + 2 * H};
     s_apply_ok (db, &v1);
     s_apply_ok (db, &p1);
     s_apply_ok (db, &v2);
@@ -890,7 +1029,8 @@ test_decisions (void **state)
     chair_t c;
     s_chair (&c, db, meeting_now);
 
-    Lantern__V1__TrackSpec *care = s_spec (TK (CARE), "Zorgcoordinator Noord-Limburg", "2026-07-01");
+    Lantern__V1__TrackSpec *care =
+        s_spec (TK (CARE), "Zorgcoordinator Noord-Limburg", "2026-07-01");
     Lantern__V1__TrackSpec *more =
         s_spec (TK (MORE_INFORMATION), "Politie Limburg-Noord", "2026-06-16");
     Lantern__V1__TrackSpec *none = s_spec (TK (NO_ACTION), NULL, NULL);
@@ -984,10 +1124,20 @@ test_decisions (void **state)
                               LANTERN__V1__AGENDA_REASON__AGENDA_REASON_MORE_INFORMATION_DUE));
     /* A new signal joining the decided case brings it back (NEW_SIGNALS),
        and the decided case keeps its id though the signal is earlier. */
-    event_t p2 = {EV_RECEIVED, "intake-politie", 2,
-                  {"early", POLITIE, T0 - DAY_US, NULL, NULL, false, false,
-                   {{"Anna", NULL, "0612345678", NULL, 0}}, NULL},
-                  1, T0 + 9 * DAY_US};
+    event_t p2 = {EV_RECEIVED,
+                  "intake-politie",
+                  2,
+                  {"early",
+                   POLITIE,
+                   T0 - DAY_US,
+                   NULL,
+                   NULL,
+                   false,
+                   false,
+                   {{"Anna", NULL, "0612345678", NULL, 0}},
+                   NULL},
+                  1,
+                  T0 + 9 * DAY_US};
     s_apply_ok (db, &p2);
     char early[TRIAGE_CASE_ID_SIZE];
     s_case_of ("early", early);
@@ -1016,9 +1166,8 @@ test_decisions (void **state)
     assert_int_equal (s_update (&c, care_id, TS (DONE), "in shelter, B8 started",
                                 "Zorgcoordinator Noord-Limburg", &err),
                       0);
-    assert_int_equal (s_update (&c, care_id, TS (DONE), "again", "Zorgcoordinator Noord-Limburg",
-                                &err),
-                      -1);
+    assert_int_equal (
+        s_update (&c, care_id, TS (DONE), "again", "Zorgcoordinator Noord-Limburg", &err), -1);
     assert_string_equal (err.code, "TRACK_FINISHED");
     /* The MORE_INFORMATION track done: the case comes back with it. */
     assert_int_equal (
@@ -1039,9 +1188,10 @@ test_decisions (void **state)
     assert_int_equal (s_decide (&c, &cmd, &res, &err), -1);
     assert_string_equal (err.code, "CASE_CLOSED");
     /* A signal sharing Anna's phone now starts a case of its own. */
-    event_t p3 = {EV_RECEIVED, "intake-politie", 3,
-                  {"later", POLITIE, T0 + 20 * DAY_US, NULL, NULL, false, false, {ANNA_P}, NULL},
-                  1, T0 + 20 * DAY_US};
+    event_t p3 = {
+        EV_RECEIVED, "intake-politie",
+        3,           {"later", POLITIE, T0 + 20 * DAY_US, NULL, NULL, false, false, {ANNA_P}, NULL},
+        1,           T0 + 20 * DAY_US};
     s_apply_ok (db, &p3);
     char later[TRIAGE_CASE_ID_SIZE];
     s_case_of ("later", later);
@@ -1136,8 +1286,9 @@ test_overdue (void **state)
 {
     (void)state;
     ln_db_t *db = s_fresh_db ();
-    event_t v1 = {EV_RECEIVED, "intake-venlo", 1,
-                  {"solo", VENLO, T0, NULL, NULL, false, false, {ANNA_V}, NULL}, 1, T0};
+    event_t v1 = {EV_RECEIVED, "intake-venlo",
+                  1,           {"solo", VENLO, T0, NULL, NULL, false, false, {ANNA_V}, NULL},
+                  1,           T0};
     s_apply_ok (db, &v1);
     char id[TRIAGE_CASE_ID_SIZE];
     s_case_of ("solo", id);
@@ -1191,8 +1342,8 @@ test_overdue (void **state)
     assert_false (s_on_agenda (db, "2026-06-09", q.now_us, id,
                                LANTERN__V1__AGENDA_REASON__AGENDA_REASON_TRACK_OVERDUE));
     /* The next decision takes it up: it brings the case back no more. */
-    Lantern__V1__TrackSpec *li = s_spec (TK (LABOUR_INSPECTION), "Nederlandse Arbeidsinspectie",
-                                         "2026-07-01");
+    Lantern__V1__TrackSpec *li =
+        s_spec (TK (LABOUR_INSPECTION), "Nederlandse Arbeidsinspectie", "2026-07-01");
     tracks[0] = li;
     cmd.meeting_id = (char *)"2026-06-09";
     c.env.now_us = INT64_C (1780387200000000) + 7 * DAY_US + H;
@@ -1205,7 +1356,8 @@ test_overdue (void **state)
     ln_db_destroy (&db);
 }
 
-/* --- setup ------------------------------------------------------------------------------------- */
+/* --- setup -------------------------------------------------------------------------------------
+ */
 
 static int
 s_setup (void **state)
@@ -1243,8 +1395,8 @@ int
 main (void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test (test_link_scenario),   cmocka_unit_test (test_replay_same_rows),
-        cmocka_unit_test (test_agenda_order),    cmocka_unit_test (test_decisions),
+        cmocka_unit_test (test_link_scenario), cmocka_unit_test (test_replay_same_rows),
+        cmocka_unit_test (test_agenda_order),  cmocka_unit_test (test_decisions),
         cmocka_unit_test (test_overdue),
     };
     return cmocka_run_group_tests_name ("triage_store", tests, s_setup, s_teardown);

@@ -98,8 +98,8 @@ s_add (world_t *w, unsigned id, int64_t received)
 {
     triage_member_t *m = &w->m[w->n];
     s_sig (w->ids[w->n], id);
-    *m = (triage_member_t){.id = w->ids[w->n], .node = "intake-x", .received_us = received,
-                           .tokens = w->tokens[w->n]};
+    *m = (triage_member_t){
+        .id = w->ids[w->n], .node = "intake-x", .received_us = received, .tokens = w->tokens[w->n]};
     w->n++;
     return m;
 }
@@ -368,7 +368,8 @@ test_order_does_not_matter (void **state)
             /* Each member's tokens in another order too. */
             triage_token_t toks[64][8];
             for (size_t i = 0; i < n; i++) {
-                memcpy (toks[i], shuffled[i].tokens, shuffled[i].n_tokens * sizeof (triage_token_t));
+                memcpy (toks[i], shuffled[i].tokens,
+                        shuffled[i].n_tokens * sizeof (triage_token_t));
                 for (size_t t = 0; t + 1 < shuffled[i].n_tokens; t++) {
                     triage_token_t x = toks[i][t];
                     toks[i][t] = toks[i][shuffled[i].n_tokens - 1];

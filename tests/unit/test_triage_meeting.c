@@ -19,7 +19,7 @@
 #include "triage_meeting.h"
 #include "triage_tz.h"
 
-#define US(s) ((int64_t)(s) * 1000000)
+#define US(s) ((int64_t)(s)*1000000)
 
 /* Local wall clock (as if UTC) of a civil time. */
 static int64_t
@@ -99,10 +99,16 @@ test_rules (void **state)
     assert_int_equal (triage_tz_offset (tz, s_local (2026, 1, 1, 12, 0)), -5 * 3600);
     triage_tz_destroy (&tz);
     /* Refused. */
-    static const char *const bad[] = {"",           "X",        "CET",       "CET-1CEST,M3.5.0",
-                                      "CET-25",     "CET-1CEST,M13.5.0,M10.5.0",
-                                      "CET-1CEST,M3.6.0,M10.5.0", "CET-1CEST,M3.5.7,M10.5.0",
-                                      "CET-1CEST,J0,J300",        "CET-1 CEST"};
+    static const char *const bad[] = {"",
+                                      "X",
+                                      "CET",
+                                      "CET-1CEST,M3.5.0",
+                                      "CET-25",
+                                      "CET-1CEST,M13.5.0,M10.5.0",
+                                      "CET-1CEST,M3.6.0,M10.5.0",
+                                      "CET-1CEST,M3.5.7,M10.5.0",
+                                      "CET-1CEST,J0,J300",
+                                      "CET-1 CEST"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         err.code = NULL;
         tz = triage_tz_from_rule (bad[i], &err);
@@ -118,8 +124,8 @@ test_zone_files_refused (void **state)
 {
     (void)state;
     ln_error_t err;
-    static const char *const names[] = {"../../etc/passwd", "/etc/localtime", "Nowhere/City",
-                                        "Europe/Amsterdam;rm", "", NULL};
+    static const char *const names[] = {
+        "../../etc/passwd", "/etc/localtime", "Nowhere/City", "Europe/Amsterdam;rm", "", NULL};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         err.code = NULL;
         assert_null (triage_tz_load (names[i], &err));
@@ -259,8 +265,10 @@ int
 main (void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test (test_amsterdam_offsets), cmocka_unit_test (test_rules),
-        cmocka_unit_test (test_zone_files_refused), cmocka_unit_test (test_slot),
+        cmocka_unit_test (test_amsterdam_offsets),
+        cmocka_unit_test (test_rules),
+        cmocka_unit_test (test_zone_files_refused),
+        cmocka_unit_test (test_slot),
         cmocka_unit_test (test_dates),
     };
     return cmocka_run_group_tests_name ("triage_meeting", tests, NULL, NULL);
