@@ -8,6 +8,7 @@
 #include "triage_store.h"
 
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -274,10 +275,51 @@ s_free_strings (char **items, size_t n)
     free (items);
 }
 
+/* Every statement is prepared once per connection (ln_db_exec_prepared),
+   under a name made from a hash of its text: the link path runs some
+   twenty statements per intake event, and planning each one again was
+   most of its time.  ln_db keeps the name's pointer, so names live in a
+   process-wide table (one per statement text of this file, fewer than
+   S_NAMES_MAX); ln_db prepares up to 64 names per connection and runs the
+   rest unprepared. */
+#define S_NAMES_MAX 96
+static char s_names[S_NAMES_MAX][24];
+static size_t s_names_n;
+static pthread_mutex_t s_names_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static PGresult *
+s_exec (ln_db_t *db, const char *sql, int n, const char *const *params, ln_error_t *err)
+{
+    uint64_t h = UINT64_C (1469598103934665603); /* FNV-1a */
+    for (const char *p = sql; *p; p++) {
+        h ^= (unsigned char)*p;
+        h *= UINT64_C (1099511628211);
+    }
+    char want[24];
+    snprintf (want, sizeof want, "triage_%016" PRIx64, h);
+    const char *name = NULL;
+    pthread_mutex_lock (&s_names_lock);
+    for (size_t i = 0; i < s_names_n && !name; i++)
+        if (strcmp (s_names[i], want) == 0)
+            name = s_names[i];
+    if (!name && s_names_n < S_NAMES_MAX) {
+        memcpy (s_names[s_names_n], want, sizeof want);
+        name = s_names[s_names_n++];
+    }
+    pthread_mutex_unlock (&s_names_lock);
+    if (!name)
+        return ln_db_exec (db, sql, n, params, err);
+    return ln_db_exec_prepared (db, name, sql, n, params, NULL, NULL, 0, err);
+}
+
 static int
 s_run (ln_db_t *db, const char *sql, int n, const char *const *params, ln_error_t *err)
 {
-    return ln_db_run (db, sql, n, params, err);
+    PGresult *res = s_exec (db, sql, n, params, err);
+    if (!res)
+        return -1;
+    PQclear (res);
+    return 0;
 }
 
 /* --- catalogue ------------------------------------------------------------------------- */
@@ -294,7 +336,7 @@ triage_store_catalogue_check (ln_db_t *db, const char *version, const char *dige
                3, params, err) != 0)
         return -1;
     PGresult *res =
-        ln_db_exec (db, "SELECT digest FROM catalogue_versions WHERE version = $1", 1, params, err);
+        s_exec (db, "SELECT digest FROM catalogue_versions WHERE version = $1", 1, params, err);
     if (!res)
         return -1;
     int rc = 0;
@@ -316,13 +358,13 @@ triage_store_signal_state (ln_db_t *db, const char *id, triage_signal_state_t *s
 {
     memset (st, 0, sizeof *st);
     const char *params[1] = {id};
-    PGresult *res = ln_db_exec (db,
-                                "SELECT s.node, s.version, s.withdrawn_us IS NOT NULL,"
-                                " s.immediate_danger, s.minor_involved, coalesce (s.case_id, ''),"
-                                " coalesce (c.state, 0)"
-                                " FROM signals s LEFT JOIN cases c ON c.id = s.case_id"
-                                " WHERE s.id = $1 FOR UPDATE OF s",
-                                1, params, err);
+    PGresult *res = s_exec (db,
+                            "SELECT s.node, s.version, s.withdrawn_us IS NOT NULL,"
+                            " s.immediate_danger, s.minor_involved, coalesce (s.case_id, ''),"
+                            " coalesce (c.state, 0)"
+                            " FROM signals s LEFT JOIN cases c ON c.id = s.case_id"
+                            " WHERE s.id = $1 FOR UPDATE OF s",
+                            1, params, err);
     if (!res)
         return -1;
     int rc = 0;
@@ -458,15 +500,15 @@ triage_store_neighbour_cases (ln_db_t *db, const char *signal_id, char (**ids)[T
     *ids = NULL;
     *n = 0;
     const char *params[1] = {signal_id};
-    PGresult *res = ln_db_exec (db,
-                                "SELECT c.id FROM cases c WHERE c.state IN (1, 2) AND c.id IN"
-                                " (SELECT s.case_id FROM tokens t1"
-                                " JOIN tokens t2 ON t2.kind = t1.kind AND t2.token = t1.token"
-                                " AND t2.signal_id <> t1.signal_id"
-                                " JOIN signals s ON s.id = t2.signal_id"
-                                " WHERE t1.signal_id = $1 AND s.withdrawn_us IS NULL)"
-                                " ORDER BY c.id FOR UPDATE OF c",
-                                1, params, err);
+    PGresult *res = s_exec (db,
+                            "SELECT c.id FROM cases c WHERE c.state IN (1, 2) AND c.id IN"
+                            " (SELECT s.case_id FROM tokens t1"
+                            " JOIN tokens t2 ON t2.kind = t1.kind AND t2.token = t1.token"
+                            " AND t2.signal_id <> t1.signal_id"
+                            " JOIN signals s ON s.id = t2.signal_id"
+                            " WHERE t1.signal_id = $1 AND s.withdrawn_us IS NULL)"
+                            " ORDER BY c.id FOR UPDATE OF c",
+                            1, params, err);
     if (!res)
         return -1;
     int rc = s_case_ids (res, ids, n, err);
@@ -507,14 +549,14 @@ triage_store_members (ln_db_t *db, char (*case_ids)[TRIAGE_CASE_ID_SIZE], size_t
     free (list);
     const char *params[2] = {a_cases, extra ? extra : ""};
     PGresult *res =
-        ln_db_exec (db,
-                    "SELECT s.id, s.node, s.received_us, coalesce (s.case_id, ''),"
-                    " coalesce (c.state, 0), coalesce (c.opened_us, 0), t.kind, t.token"
-                    " FROM signals s LEFT JOIN cases c ON c.id = s.case_id"
-                    " LEFT JOIN tokens t ON t.signal_id = s.id"
-                    " WHERE s.withdrawn_us IS NULL AND (s.case_id = ANY ($1::text[]) OR s.id = $2)"
-                    " ORDER BY s.id, t.kind, t.token",
-                    2, params, err);
+        s_exec (db,
+                "SELECT s.id, s.node, s.received_us, coalesce (s.case_id, ''),"
+                " coalesce (c.state, 0), coalesce (c.opened_us, 0), t.kind, t.token"
+                " FROM signals s LEFT JOIN cases c ON c.id = s.case_id"
+                " LEFT JOIN tokens t ON t.signal_id = s.id"
+                " WHERE s.withdrawn_us IS NULL AND (s.case_id = ANY ($1::text[]) OR s.id = $2)"
+                " ORDER BY s.id, t.kind, t.token",
+                2, params, err);
     free (a_cases);
     if (!res)
         return -1;
@@ -642,10 +684,10 @@ triage_store_case_load (ln_db_t *db, const char *id, bool for_update, triage_cas
     memset (row, 0, sizeof *row);
     const char *params[1] = {id};
     PGresult *res =
-        ln_db_exec (db,
-                    for_update ? "SELECT " S_CASE_COLUMNS " FROM cases WHERE id = $1 FOR UPDATE"
-                               : "SELECT " S_CASE_COLUMNS " FROM cases WHERE id = $1",
-                    1, params, err);
+        s_exec (db,
+                for_update ? "SELECT " S_CASE_COLUMNS " FROM cases WHERE id = $1 FOR UPDATE"
+                           : "SELECT " S_CASE_COLUMNS " FROM cases WHERE id = $1",
+                1, params, err);
     if (!res)
         return -1;
     int rc = 0;
@@ -732,7 +774,7 @@ triage_store_resolve (ln_db_t *db, const char *id, char resolved[TRIAGE_CASE_ID_
         char sig[TRIAGE_SIGNAL_ID_SIZE];
         snprintf (sig, sizeof sig, "sig-%s", cur + 5);
         params[1] = sig;
-        PGresult *res = ln_db_exec (
+        PGresult *res = s_exec (
             db,
             "SELECT 1, state, coalesce (merged_into, '') FROM cases WHERE id = $1"
             " UNION ALL (SELECT 2, 0, case_id FROM signals WHERE id = $2 AND withdrawn_us IS NULL"
@@ -774,7 +816,7 @@ triage_store_case_facts (ln_db_t *db, const char *case_id, Lantern__V1__CaseFact
     *facts = NULL;
     revision[0] = '\0';
     const char *params[1] = {case_id};
-    PGresult *res = ln_db_exec (
+    PGresult *res = s_exec (
         db,
         "SELECT count(*), count(DISTINCT organisation), coalesce (bool_or (immediate_danger), "
         "false),"
@@ -840,7 +882,7 @@ triage_store_case_signals (ln_db_t *db, const char *case_id, bool with_left,
     *out = NULL;
     *n = 0;
     const char *params[2] = {case_id, with_left ? "t" : "f"};
-    PGresult *res = ln_db_exec (
+    PGresult *res = s_exec (
         db,
         "SELECT id, node, organisation, organisation_type, received_us,"
         " withdrawn_us IS NOT NULL, coalesce (discussed_meeting, '') FROM signals"
@@ -865,11 +907,11 @@ triage_store_case_links (ln_db_t *db, const char *case_id, Lantern__V1__CaseLink
     *n = 0;
     const char *params[1] = {case_id};
     PGresult *res =
-        ln_db_exec (db,
-                    "SELECT l.signal_id, l.kind, l.other_signal_id, l.other_node, l.reason"
-                    " FROM links l JOIN signals s ON s.id = l.signal_id WHERE l.case_id = $1"
-                    " ORDER BY s.received_us, s.id",
-                    1, params, err);
+        s_exec (db,
+                "SELECT l.signal_id, l.kind, l.other_signal_id, l.other_node, l.reason"
+                " FROM links l JOIN signals s ON s.id = l.signal_id WHERE l.case_id = $1"
+                " ORDER BY s.received_us, s.id",
+                1, params, err);
     if (!res)
         return -1;
     for (int i = 0; i < PQntuples (res); i++) {
@@ -893,11 +935,11 @@ triage_store_case_aliases (ln_db_t *db, const char *case_id, char ***out, size_t
     *out = NULL;
     *n = 0;
     const char *params[1] = {case_id};
-    PGresult *res = ln_db_exec (db,
-                                "SELECT case_id FROM case_history WHERE other_case_id = $1"
-                                " AND action = 'merged' AND case_id <> $1"
-                                " UNION SELECT id FROM cases WHERE merged_into = $1 ORDER BY 1",
-                                1, params, err);
+    PGresult *res = s_exec (db,
+                            "SELECT case_id FROM case_history WHERE other_case_id = $1"
+                            " AND action = 'merged' AND case_id <> $1"
+                            " UNION SELECT id FROM cases WHERE merged_into = $1 ORDER BY 1",
+                            1, params, err);
     if (!res)
         return -1;
     for (int i = 0; i < PQntuples (res); i++)
@@ -914,11 +956,11 @@ triage_store_case_history (ln_db_t *db, const char *case_id, size_t limit,
     *n = 0;
     s_nums_t t;
     const char *params[2] = {case_id, s_num (&t, 0, (int64_t)limit)};
-    PGresult *res = ln_db_exec (db,
-                                "SELECT at_us, action, signal_id, other_case_id, detail FROM"
-                                " (SELECT * FROM case_history WHERE case_id = $1"
-                                " ORDER BY seq DESC LIMIT $2::bigint) h ORDER BY seq",
-                                2, params, err);
+    PGresult *res = s_exec (db,
+                            "SELECT at_us, action, signal_id, other_case_id, detail FROM"
+                            " (SELECT * FROM case_history WHERE case_id = $1"
+                            " ORDER BY seq DESC LIMIT $2::bigint) h ORDER BY seq",
+                            2, params, err);
     if (!res)
         return -1;
     for (int i = 0; i < PQntuples (res); i++) {
@@ -997,10 +1039,10 @@ triage_store_case_contents (ln_db_t *db, const char *case_id, size_t max_bytes,
     *n = 0;
     *omitted = 0;
     const char *params[1] = {case_id};
-    PGresult *res = ln_db_exec (db,
-                                "SELECT id, record FROM signals WHERE case_id = $1"
-                                " AND withdrawn_us IS NULL ORDER BY received_us, id",
-                                1, params, err);
+    PGresult *res = s_exec (db,
+                            "SELECT id, record FROM signals WHERE case_id = $1"
+                            " AND withdrawn_us IS NULL ORDER BY received_us, id",
+                            1, params, err);
     if (!res)
         return -1;
     size_t used = 0;
@@ -1064,12 +1106,12 @@ triage_store_cases_list (ln_db_t *db, int state, int64_t after_us, const char *a
     const char *params[4] = {s_num (&t, 0, state), s_num (&t, 1, after_us),
                              after_id ? after_id : "", s_num (&t, 2, (int64_t)limit)};
     PGresult *res =
-        ln_db_exec (db,
-                    "SELECT " S_CASE_COLUMNS " FROM cases"
-                    " WHERE (($1::smallint = 0 AND state IN (1, 2)) OR state = $1::smallint)"
-                    " AND ($3 = '' OR (opened_us, id) > ($2::bigint, $3))"
-                    " ORDER BY opened_us, id LIMIT $4::bigint",
-                    4, params, err);
+        s_exec (db,
+                "SELECT " S_CASE_COLUMNS " FROM cases"
+                " WHERE (($1::smallint = 0 AND state IN (1, 2)) OR state = $1::smallint)"
+                " AND ($3 = '' OR (opened_us, id) > ($2::bigint, $3))"
+                " ORDER BY opened_us, id LIMIT $4::bigint",
+                4, params, err);
     if (!res)
         return -1;
     int rows = PQntuples (res);
@@ -1192,12 +1234,12 @@ triage_store_case_decisions (ln_db_t *db, const char *case_id, Lantern__V1__Deci
     *out = NULL;
     *n = 0;
     const char *params[1] = {case_id};
-    PGresult *res = ln_db_exec (db,
-                                "SELECT id, decided_case_id, meeting_id, decided_us, decided_by,"
-                                " attendees, minutes, no_action_reason, no_youth_protection_reason,"
-                                " case_revision FROM decisions WHERE case_id = $1"
-                                " ORDER BY decided_us, id",
-                                1, params, err);
+    PGresult *res = s_exec (db,
+                            "SELECT id, decided_case_id, meeting_id, decided_us, decided_by,"
+                            " attendees, minutes, no_action_reason, no_youth_protection_reason,"
+                            " case_revision FROM decisions WHERE case_id = $1"
+                            " ORDER BY decided_us, id",
+                            1, params, err);
     if (!res)
         return -1;
     for (int i = 0; i < PQntuples (res); i++) {
@@ -1217,10 +1259,10 @@ triage_store_case_decisions (ln_db_t *db, const char *case_id, Lantern__V1__Deci
         triage_push ((void ***)out, n, d);
     }
     PQclear (res);
-    res = ln_db_exec (db,
-                      "SELECT " S_TRACK_COLUMNS " FROM tracks WHERE case_id = $1"
-                      " ORDER BY opened_us, decision_id, seq",
-                      1, params, err);
+    res = s_exec (db,
+                  "SELECT " S_TRACK_COLUMNS " FROM tracks WHERE case_id = $1"
+                  " ORDER BY opened_us, decision_id, seq",
+                  1, params, err);
     if (!res)
         return -1;
     for (int i = 0; i < PQntuples (res); i++)
@@ -1252,7 +1294,7 @@ triage_store_case_tracks (ln_db_t *db, const char *case_id, bool active_only, bo
                            " ORDER BY opened_us, decision_id, seq FOR UPDATE"
                          : "SELECT " S_TRACK_COLUMNS " FROM tracks WHERE case_id = $1"
                            " ORDER BY opened_us, decision_id, seq";
-    PGresult *res = ln_db_exec (db, sql, 1, params, err);
+    PGresult *res = s_exec (db, sql, 1, params, err);
     if (!res)
         return -1;
     return s_tracks (res, today, out, n);
@@ -1265,10 +1307,10 @@ triage_store_track_load (ln_db_t *db, const char *track_id, bool for_update, int
     *out = NULL;
     const char *params[1] = {track_id};
     PGresult *res =
-        ln_db_exec (db,
-                    for_update ? "SELECT " S_TRACK_COLUMNS " FROM tracks WHERE id = $1 FOR UPDATE"
-                               : "SELECT " S_TRACK_COLUMNS " FROM tracks WHERE id = $1",
-                    1, params, err);
+        s_exec (db,
+                for_update ? "SELECT " S_TRACK_COLUMNS " FROM tracks WHERE id = $1 FOR UPDATE"
+                           : "SELECT " S_TRACK_COLUMNS " FROM tracks WHERE id = $1",
+                1, params, err);
     if (!res)
         return -1;
     int rc = 0;
@@ -1319,7 +1361,7 @@ triage_store_tracks_list (ln_db_t *db, const triage_track_filter_t *f, Lantern__
                              f->after_deadline ? f->after_deadline : "",
                              f->after_id ? f->after_id : "",
                              s_num (&t, 1, (int64_t)f->limit)};
-    PGresult *res = ln_db_exec (
+    PGresult *res = s_exec (
         db,
         "SELECT " S_TRACK_COLUMNS " FROM tracks"
         " WHERE (NOT $1::boolean OR (state IN (1, 2) AND deadline < $2::date))"
@@ -1357,7 +1399,7 @@ triage_store_agenda (ln_db_t *db, int64_t day, triage_agenda_row_t **rows, size_
     char date[16];
     triage_date_format (day, date, sizeof date);
     const char *params[1] = {date};
-    PGresult *res = ln_db_exec (
+    PGresult *res = s_exec (
         db,
         "SELECT c.id, c.opened_us,"
         " EXISTS (SELECT 1 FROM signals s WHERE s.case_id = c.id AND s.withdrawn_us IS NULL"
@@ -1417,14 +1459,14 @@ triage_store_agenda_tracks (ln_db_t *db, const char *case_id, int64_t day,
     char date[16];
     triage_date_format (day, date, sizeof date);
     const char *params[2] = {case_id, date};
-    PGresult *res = ln_db_exec (db,
-                                "SELECT " S_TRACK_COLUMNS " FROM tracks WHERE case_id = $1 AND ("
-                                " (kind = 6 AND returned_meeting IS NULL"
-                                "  AND (state = 3 OR (state IN (1, 2) AND deadline <= $2::date)))"
-                                " OR (kind <> 6 AND state IN (1, 2) AND deadline < $2::date)"
-                                " OR (state = 4 AND returned_meeting IS NULL))"
-                                " ORDER BY opened_us, decision_id, seq",
-                                2, params, err);
+    PGresult *res = s_exec (db,
+                            "SELECT " S_TRACK_COLUMNS " FROM tracks WHERE case_id = $1 AND ("
+                            " (kind = 6 AND returned_meeting IS NULL"
+                            "  AND (state = 3 OR (state IN (1, 2) AND deadline <= $2::date)))"
+                            " OR (kind <> 6 AND state IN (1, 2) AND deadline < $2::date)"
+                            " OR (state = 4 AND returned_meeting IS NULL))"
+                            " ORDER BY opened_us, decision_id, seq",
+                            2, params, err);
     if (!res)
         return -1;
     return s_tracks (res, day, out, n);
@@ -1438,11 +1480,11 @@ triage_store_alert_insert (ln_db_t *db, const char *alert_id, int kind, const ch
 {
     s_nums_t t;
     const char *params[4] = {alert_id, s_num (&t, 0, kind), signal_id, s_num (&t, 1, raised_us)};
-    PGresult *res = ln_db_exec (db,
-                                "INSERT INTO alerts (id, kind, signal_id, raised_us)"
-                                " VALUES ($1, $2::smallint, $3, $4::bigint)"
-                                " ON CONFLICT (id) DO NOTHING",
-                                4, params, err);
+    PGresult *res = s_exec (db,
+                            "INSERT INTO alerts (id, kind, signal_id, raised_us)"
+                            " VALUES ($1, $2::smallint, $3, $4::bigint)"
+                            " ON CONFLICT (id) DO NOTHING",
+                            4, params, err);
     if (!res)
         return -1;
     int rc = strcmp (PQcmdTuples (res), "1") == 0 ? 1 : 0;
@@ -1484,7 +1526,7 @@ triage_store_alert_load (ln_db_t *db, const char *alert_id, bool for_update,
 {
     *out = NULL;
     const char *params[1] = {alert_id};
-    PGresult *res = ln_db_exec (
+    PGresult *res = s_exec (
         db,
         for_update ? "SELECT " S_ALERT_COLUMNS " FROM alerts a JOIN signals s ON s.id = a.signal_id"
                      " WHERE a.id = $1 FOR UPDATE OF a"
@@ -1508,11 +1550,10 @@ triage_store_alert_ack (ln_db_t *db, const char *alert_id, const char *by, int64
 {
     s_nums_t t;
     const char *params[4] = {alert_id, by, s_num (&t, 0, at_us), note ? note : ""};
-    PGresult *res =
-        ln_db_exec (db,
-                    "UPDATE alerts SET acknowledged_by = $2, acknowledged_us = $3::bigint,"
-                    " note = $4 WHERE id = $1 AND acknowledged_by IS NULL",
-                    4, params, err);
+    PGresult *res = s_exec (db,
+                            "UPDATE alerts SET acknowledged_by = $2, acknowledged_us = $3::bigint,"
+                            " note = $4 WHERE id = $1 AND acknowledged_by IS NULL",
+                            4, params, err);
     if (!res)
         return -1;
     int rc = strcmp (PQcmdTuples (res), "1") == 0 ? 1 : 0;
@@ -1532,13 +1573,13 @@ triage_store_alerts_list (ln_db_t *db, bool include_acknowledged, const char *ca
                              s_num (&t, 0, after_us), after_id ? after_id : "",
                              s_num (&t, 1, (int64_t)limit)};
     PGresult *res =
-        ln_db_exec (db,
-                    "SELECT " S_ALERT_COLUMNS " FROM alerts a JOIN signals s ON s.id = a.signal_id"
-                    " WHERE ($1::boolean OR a.acknowledged_by IS NULL)"
-                    " AND ($2 = '' OR s.case_id = $2)"
-                    " AND ($4 = '' OR (a.raised_us, a.id) > ($3::bigint, $4))"
-                    " ORDER BY a.raised_us, a.id LIMIT $5::bigint",
-                    5, params, err);
+        s_exec (db,
+                "SELECT " S_ALERT_COLUMNS " FROM alerts a JOIN signals s ON s.id = a.signal_id"
+                " WHERE ($1::boolean OR a.acknowledged_by IS NULL)"
+                " AND ($2 = '' OR s.case_id = $2)"
+                " AND ($4 = '' OR (a.raised_us, a.id) > ($3::bigint, $4))"
+                " ORDER BY a.raised_us, a.id LIMIT $5::bigint",
+                5, params, err);
     if (!res)
         return -1;
     for (int i = 0; i < PQntuples (res); i++)
