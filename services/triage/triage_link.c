@@ -471,9 +471,27 @@ s_put (s_apply_t *a, const Lantern__V1__Signal *sig, uint64_t position, int64_t 
     for (size_t i = 0; i < d->n_forms; i++)
         if (d->forms[i] > 0 && d->forms[i] < 31)
             forms |= 1u << d->forms[i];
-    size_t size = protobuf_c_message_get_packed_size (&sig->base);
+    /* The record keeps what a track's partner may be given (persons,
+       addresses, vehicles, employers) and the facts; not the account (free
+       text no follower of triage receives: each partner tells its own at
+       the table), nor who submitted it, nor a reporter (intake never sends
+       one).  A shallow copy with those emptied is packed; sig is not
+       touched. */
+    Lantern__V1__Signal keep = *sig;
+    Lantern__V1__SignalDetails keep_d = *d;
+    keep_d.account = (char *)protobuf_c_empty_string;
+    keep_d.reporter = NULL;
+    keep.details = &keep_d;
+    keep.submitted_by = (char *)protobuf_c_empty_string;
+    if (withdrawn_us) {
+        /* A withdrawn signal is in no case and goes to no partner: of its
+           details only the facts stay (until intake's erasure reaches
+           here). */
+        keep_d.n_persons = keep_d.n_addresses = keep_d.n_vehicles = keep_d.n_employers = 0;
+    }
+    size_t size = protobuf_c_message_get_packed_size (&keep.base);
     uint8_t *record = ln_xcalloc (1, size);
-    protobuf_c_message_pack (&sig->base, record);
+    protobuf_c_message_pack (&keep.base, record);
     triage_signal_put_t put = {
         .id = sig->id,
         .node = sig->node,
@@ -944,6 +962,33 @@ s_apply_active (ln_db_t *db, const char *upstream, uint64_t position,
 out:
     free (tokens);
     return rc;
+}
+
+int
+triage_link_apply (ln_db_t *db, const char *upstream, uint64_t position, const char *type,
+                   const ProtobufCMessage *payload, triage_emitter_t *em, ln_error_t *err)
+{
+    static const struct {
+        const char *type;
+        const ProtobufCMessageDescriptor *desc;
+    } known[] = {{"nl.lantern.signal.received.v1", &lantern__v1__signal_received__descriptor},
+                 {"nl.lantern.signal.amended.v1", &lantern__v1__signal_amended__descriptor},
+                 {"nl.lantern.signal.withdrawn.v1", &lantern__v1__signal_withdrawn__descriptor}};
+    for (size_t i = 0; i < 3; i++) {
+        if (!type || strcmp (type, known[i].type) != 0)
+            continue;
+        if (!payload || payload->descriptor != known[i].desc)
+            return s_bad (err, "TRIAGE_BAD_EVENT", "data", "not the payload of its type");
+        if (i == 0)
+            return triage_link_received (db, upstream, position,
+                                         (const Lantern__V1__SignalReceived *)payload, em, err);
+        if (i == 1)
+            return triage_link_amended (db, upstream, position,
+                                        (const Lantern__V1__SignalAmended *)payload, em, err);
+        return triage_link_withdrawn (db, upstream, position,
+                                      (const Lantern__V1__SignalWithdrawn *)payload, em, err);
+    }
+    return 0; /* node.started, notice.posted, ...: nothing for triage */
 }
 
 int

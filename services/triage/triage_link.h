@@ -146,4 +146,11 @@ int triage_link_withdrawn (ln_db_t *db, const char *upstream, uint64_t position,
                            const Lantern__V1__SignalWithdrawn *ev, triage_emitter_t *em,
                            ln_error_t *err);
 
+/* The consumer's apply callback in one call: the three above by CloudEvent
+   type (payload: the decoded payload, ln_event_payload), 0 and nothing done
+   for any other type (node.started, notice.posted, ...); TRIAGE_BAD_EVENT
+   when the payload is not the message of its type. */
+int triage_link_apply (ln_db_t *db, const char *upstream, uint64_t position, const char *type,
+                       const ProtobufCMessage *payload, triage_emitter_t *em, ln_error_t *err);
+
 #endif

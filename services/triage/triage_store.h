@@ -7,9 +7,9 @@
                    organisation, the columns a case's facts and score need,
                    `case_id` (its case now; NULL once withdrawn),
                    `discussed_meeting` (NULL until a decision covered it) and
-                   `record`, the signal as received (packed lantern.v1.Signal,
-                   the full projection intake sends triage: it is where the
-                   persons a CARE or CRIMINAL track needs come from).
+                   `record`, the signal as received (packed lantern.v1.Signal)
+                   without its account and submitter: it is where the
+                   persons a CARE or CRIMINAL track needs come from.
       tokens       (kind, token) -> signal: the pseudonym index that links
                    signals.  Only usable tokens (triage_link) of active
                    signals: a withdrawal deletes its signal's.

@@ -108,6 +108,7 @@ s_details (const spec_t *s)
         d->indicators[0] = ln_xstrdup (s->indicator);
         d->n_indicators = 1;
     }
+    d->account = ln_xstrdup ("Asparagus picker; the employer keeps her passport.");
     d->immediate_danger = s->danger;
     d->minor_involved = s->minor;
     for (size_t i = 0; i < 3 && s->persons[i].name; i++) {
@@ -177,23 +178,38 @@ s_apply_event (ln_db_t *db, const event_t *e, ln_error_t *err)
     Lantern__V1__Signal *sig = s_signal (&e->spec, e->version, e->at_us, status);
     triage_emitter_t em = {.fn = triage_emit_outbox, .ctx = db, .level = LN_LEVEL_VERTROUWELIJK};
     int rc;
-    assert_int_equal (ln_db_begin (db), 0);
+    /* As the consumer gets it: packed on the wire, decoded, dispatched by
+       its CloudEvent type. */
+    ProtobufCMessage *msg;
+    const char *type;
+    Lantern__V1__SignalReceived received = LANTERN__V1__SIGNAL_RECEIVED__INIT;
+    Lantern__V1__SignalAmended amended = LANTERN__V1__SIGNAL_AMENDED__INIT;
+    Lantern__V1__SignalWithdrawn withdrawn = LANTERN__V1__SIGNAL_WITHDRAWN__INIT;
     if (e->kind == EV_RECEIVED) {
-        Lantern__V1__SignalReceived ev = LANTERN__V1__SIGNAL_RECEIVED__INIT;
-        ev.signal = sig;
-        rc = triage_link_received (db, e->upstream, e->position, &ev, &em, err);
+        received.signal = sig;
+        msg = &received.base;
+        type = "nl.lantern.signal.received.v1";
     }
     else if (e->kind == EV_AMENDED) {
-        Lantern__V1__SignalAmended ev = LANTERN__V1__SIGNAL_AMENDED__INIT;
-        ev.signal = sig;
-        rc = triage_link_amended (db, e->upstream, e->position, &ev, &em, err);
+        amended.signal = sig;
+        msg = &amended.base;
+        type = "nl.lantern.signal.amended.v1";
     }
     else {
-        Lantern__V1__SignalWithdrawn ev = LANTERN__V1__SIGNAL_WITHDRAWN__INIT;
-        ev.signal = sig;
-        ev.reason = (char *)"entered by mistake";
-        rc = triage_link_withdrawn (db, e->upstream, e->position, &ev, &em, err);
+        withdrawn.signal = sig;
+        withdrawn.reason = (char *)"entered by mistake";
+        msg = &withdrawn.base;
+        type = "nl.lantern.signal.withdrawn.v1";
     }
+    size_t size = protobuf_c_message_get_packed_size (msg);
+    uint8_t *wire = ln_xcalloc (1, size);
+    protobuf_c_message_pack (msg, wire);
+    ProtobufCMessage *decoded = protobuf_c_message_unpack (msg->descriptor, NULL, size, wire);
+    free (wire);
+    assert_non_null (decoded);
+    assert_int_equal (ln_db_begin (db), 0);
+    rc = triage_link_apply (db, e->upstream, e->position, type, decoded, &em, err);
+    protobuf_c_message_free_unpacked (decoded, NULL);
     if (rc == 0)
         assert_int_equal (ln_db_commit (db), 0);
     else
@@ -376,6 +392,13 @@ test_link_scenario (void **state)
     assert_string_equal (a, want);
     assert_string_equal (b, want);
     assert_int_equal (s_count ("SELECT count(*) FROM triage.cases"), 1);
+    /* The record keeps persons, not the account (no follower gets it). */
+    assert_int_equal (s_count ("SELECT count(*) FROM triage.signals"
+                               " WHERE strpos (encode (record, 'escape'), 'Kowalska') > 0"),
+                      1);
+    assert_int_equal (s_count ("SELECT count(*) FROM triage.signals"
+                               " WHERE strpos (encode (record, 'escape'), 'Asparagus') > 0"),
+                      0);
     char *reason = s_value ("SELECT reason FROM triage.links");
     char sig1[TRIAGE_SIGNAL_ID_SIZE];
     s_sig_id (sig1, "anna1");
@@ -569,7 +592,21 @@ test_link_scenario (void **state)
     free (before);
     free (after);
 
-    /* 7. A foreign signal (another node's id, or a node that is not the
+    /* 7. Other event types are not triage's business; a payload of the
+       wrong message is refused. */
+    Lantern__V1__NodeStarted started = LANTERN__V1__NODE_STARTED__INIT;
+    triage_emitter_t em = {.fn = triage_emit_outbox, .ctx = db, .level = LN_LEVEL_VERTROUWELIJK};
+    assert_int_equal (ln_db_begin (db), 0);
+    assert_int_equal (triage_link_apply (db, "intake-venlo", 9, "nl.lantern.node.started.v1",
+                                         &started.base, &em, &err),
+                      0);
+    assert_int_equal (triage_link_apply (db, "intake-venlo", 9, "nl.lantern.signal.received.v1",
+                                         &started.base, &em, &err),
+                      -1);
+    assert_string_equal (err.code, "TRIAGE_BAD_EVENT");
+    ln_db_rollback (db);
+
+    /* 8. A foreign signal (another node's id, or a node that is not the
        upstream) is refused and changes nothing. */
     event_t bad = v1;
     bad.upstream = "intake-politie";
