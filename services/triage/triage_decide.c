@@ -351,6 +351,7 @@ triage_decide_record (ln_db_t *db, const triage_decide_env_t *env,
     *out = NULL;
     int64_t today = triage_slot_local_day (env->slot, env->now_us);
 
+    env->em->upstream = NULL; /* command events get random ids */
     if (triage_decide_check_record (cmd, today, false, err) != 0)
         return -1;
     if (s_case_for_change (db, cmd->case_id, &row, err) < 0)
@@ -492,6 +493,7 @@ triage_decide_update_track (ln_db_t *db, const triage_decide_env_t *env,
     memset (&row, 0, sizeof row);
     *out = NULL;
     int64_t today = triage_slot_local_day (env->slot, env->now_us);
+    env->em->upstream = NULL;
     if (triage_decide_check_update (cmd, err) != 0)
         return -1;
     int found = triage_store_track_load (db, cmd->track_id, true, today, &t, err);
@@ -565,6 +567,7 @@ triage_decide_close (ln_db_t *db, const triage_decide_env_t *env, const Lantern_
     size_t nt = 0;
     memset (&row, 0, sizeof row);
     *out = NULL;
+    env->em->upstream = NULL;
     if (triage_decide_check_close (cmd, err) != 0)
         return -1;
     if (s_case_for_change (db, cmd->case_id, &row, err) < 0)

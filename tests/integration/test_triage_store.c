@@ -843,6 +843,20 @@ test_replay_same_rows (void **state)
                the bridge pc withdrawn), the name-only pd alone. */
             assert_int_equal (s_count ("SELECT count(*) FROM triage.cases"), 4);
             assert_int_equal (s_count ("SELECT count(*) FROM triage.links"), 2);
+            /* Jan's case is named after p0, received first though applied
+               after vc in most orders (a rename), and vc's own id
+               resolves to it. */
+            char jan[TRIAGE_CASE_ID_SIZE], p0[TRIAGE_CASE_ID_SIZE], vc[TRIAGE_CASE_ID_SIZE];
+            char resolved[TRIAGE_CASE_ID_SIZE];
+            ln_error_t err;
+            s_case_of ("vc", jan);
+            s_case_named ("p0", p0);
+            s_case_named ("vc", vc);
+            assert_string_equal (jan, p0);
+            assert_int_equal (ln_db_begin (db), 0);
+            assert_int_equal (triage_store_resolve (db, vc, resolved, &err), 1);
+            assert_string_equal (resolved, p0);
+            ln_db_rollback (db);
             assert_true (strstr (rows, "A|alert-") != NULL);
         }
         else {

@@ -401,6 +401,53 @@ test_order_does_not_matter (void **state)
     }
 }
 
+/* --- ids and texts (triage.c) ---------------------------------------------------------- */
+
+static void
+test_ids_and_texts (void **state)
+{
+    (void)state;
+    char a[LN_OUTBOX_EVENT_ID_SIZE], b[LN_OUTBOX_EVENT_ID_SIZE];
+    /* Event ids: the same upstream event and counter, the same id (a
+       replay); any difference, another. */
+    triage_event_id ("intake-venlo", 7, 0, a);
+    assert_int_equal (strlen (a), 32);
+    triage_event_id ("intake-venlo", 7, 0, b);
+    assert_string_equal (a, b);
+    triage_event_id ("intake-venlo", 7, 1, b);
+    assert_string_not_equal (a, b);
+    triage_event_id ("intake-venlo", 8, 0, b);
+    assert_string_not_equal (a, b);
+    triage_event_id ("intake-venl", 7, 0, b);
+    assert_string_not_equal (a, b);
+    /* Case ids from signal ids; random ids of their kind. */
+    char c[TRIAGE_CASE_ID_SIZE];
+    assert_int_equal (triage_case_id_of ("sig-abcdefghijklmnopqrstuvwxyz", c), 0);
+    assert_string_equal (c, "case-abcdefghijklmnopqrstuvwxyz");
+    assert_true (triage_case_id_valid (c));
+    assert_int_equal (triage_case_id_of ("sig-abcdefghijklmnopqrstuvwxy1", c), -1);
+    assert_int_equal (triage_case_id_of ("sig-abc", c), -1);
+    assert_int_equal (triage_case_id_of (NULL, c), -1);
+    char r1[TRIAGE_ID_SIZE], r2[TRIAGE_ID_SIZE];
+    triage_random_id ("trk-", r1, sizeof r1);
+    triage_random_id ("trk-", r2, sizeof r2);
+    assert_true (triage_prefixed_id_valid (r1, "trk-"));
+    assert_string_not_equal (r1, r2);
+    assert_false (triage_prefixed_id_valid (r1, "dec-"));
+    /* Texts. */
+    assert_null (triage_text_problem ("", 10, false, false));
+    assert_string_equal (triage_text_problem (" \t", 10, false, true), "MISSING_TEXT");
+    assert_null (triage_text_problem ("0123456789", 10, false, true));
+    assert_string_equal (triage_text_problem ("01234567890", 10, false, true), "TEXT_TOO_LONG");
+    assert_string_equal (triage_text_problem ("a\nb", 10, false, false), "CONTROL_CHARACTER");
+    assert_null (triage_text_problem ("a\nb\tc", 10, true, false));
+    assert_string_equal (triage_text_problem ("a\rb", 10, true, false), "CONTROL_CHARACTER");
+    assert_string_equal (triage_text_problem ("\xe2\x81\xa6x", 10, true, false),
+                         "CONTROL_CHARACTER");
+    assert_string_equal (triage_text_problem ("\xc3\x28", 10, true, false), "INVALID_UTF8");
+    assert_null (triage_text_problem ("caf\xc3\xa9", 10, false, true));
+}
+
 int
 main (void)
 {
@@ -411,6 +458,7 @@ main (void)
         cmocka_unit_test (test_partition_pinned_cases),
         cmocka_unit_test (test_explain),
         cmocka_unit_test (test_order_does_not_matter),
+        cmocka_unit_test (test_ids_and_texts),
     };
     return cmocka_run_group_tests_name ("triage_link", tests, NULL, NULL);
 }
