@@ -75,7 +75,11 @@ SERVICES   := $(notdir $(patsubst %/,%,$(dir $(wildcard services/*/main.c))))
 # link, so they can drive its validation, store and retention directly.  Service functions
 # carry their service's prefix (intake_...), so the archive has no clashes.
 SVC_SRC    := $(filter-out services/%/main.c,$(wildcard services/*/*.c))
-SVC_TEST_SRC := $(wildcard tests/unit/test_intake*.c tests/integration/test_intake*.c)
+# lanternctl's pure renderer of a service's results goes with it, so that
+# its test (test_triage_agenda_html) can call it without the CLI's main.
+SVC_SRC    += tools/lanternctl/agenda_html.c
+SVC_TEST_SRC := $(wildcard tests/unit/test_intake*.c tests/integration/test_intake*.c \
+                  tests/unit/test_triage*.c tests/integration/test_triage*.c)
 
 # Two variants of every object: plain (-O2) and sanitized (ASan+UBSan).
 # $(call objs,VARIANT,SOURCES)

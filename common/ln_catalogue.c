@@ -6,6 +6,10 @@
     express (code syntax, duplicates, form names, labels).  The values always
     come from the first read; the second read must agree with it on the
     codes, or loading fails (the file was replaced in between).
+
+    The digest is computed once at load over a canonical form (lengths
+    before strings, so no two contents can run into each other), in sorted
+    orders, so that reordering the file does not change it.
 */
 #include "ln_catalogue.h"
 #include "ln_alloc.h"
@@ -15,17 +19,26 @@
 #include "lantern.pb-c.h"
 
 #include <libconfig.h>
+#include <sodium.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+typedef struct {
+    char *name;
+    long long value;
+} s_named_t;
+
 struct _ln_catalogue_t {
     char *version;
     ln_indicator_t *items;          /* file order */
     const ln_indicator_t **by_code; /* sorted by code, for ln_catalogue_find */
     size_t size;
+    s_named_t *named; /* file order */
+    size_t named_n;
+    char digest[LN_CATALOGUE_DIGEST_SIZE];
 };
 
 static const ln_config_spec_t s_specs[] = {
@@ -66,6 +79,17 @@ static const ln_config_spec_t s_specs[] = {
      .min = LN_CATALOGUE_WEIGHT_MIN,
      .max = LN_CATALOGUE_WEIGHT_MAX,
      .default_int = LN_CATALOGUE_WEIGHT_MIN},
+    {.path = "weights", .type = LN_CONFIG_GROUP_LIST, .min = 0, .max = LN_CATALOGUE_NAMED_MAX},
+    {.path = "weights.[].name",
+     .type = LN_CONFIG_STRING,
+     .required = true,
+     .min = 1,
+     .max = LN_CATALOGUE_NAME_MAX},
+    {.path = "weights.[].value",
+     .type = LN_CONFIG_INT,
+     .required = true,
+     .min = LN_CATALOGUE_NAMED_VALUE_MIN,
+     .max = LN_CATALOGUE_NAMED_VALUE_MAX},
     LN_CONFIG_SPEC_END};
 
 /* The catalogue's names of the ExploitationForm values, indexed by value. */
@@ -149,6 +173,20 @@ s_code_valid (const char *code)
     return true;
 }
 
+static bool
+s_weight_name_valid (const char *name)
+{
+    size_t len = strlen (name);
+    if (len < 1 || len > LN_CATALOGUE_NAME_MAX || name[0] < 'a' || name[0] > 'z')
+        return false;
+    for (size_t i = 1; i < len; i++) {
+        char c = name[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_'))
+            return false;
+    }
+    return true;
+}
+
 /* NULL when the label is fine, else what is wrong with it. */
 static const char *
 s_label_problem (const char *label)
@@ -191,6 +229,16 @@ s_member_line (s_load_t *ld, size_t i, const char *name)
     return s_line (member ? member : elem);
 }
 
+/* Line of member `name` of element i of the second read's `weights`. */
+static unsigned
+s_weight_line (s_load_t *ld, size_t i, const char *name)
+{
+    config_setting_t *list = config_lookup (&ld->lc, "weights");
+    config_setting_t *elem = list ? config_setting_get_elem (list, (unsigned)i) : NULL;
+    config_setting_t *member = elem ? config_setting_get_member (elem, name) : NULL;
+    return s_line (member ? member : elem);
+}
+
 /* Line of form j of element i of the second read. */
 static unsigned
 s_form_line (s_load_t *ld, size_t i, size_t j)
@@ -203,7 +251,7 @@ s_form_line (s_load_t *ld, size_t i, size_t j)
 }
 
 /* The second read: parse the file again for lines, and check that it holds
-   the same codes as the first. */
+   the same codes and weight names as the first. */
 static int
 s_read_lines (s_load_t *ld, const char *path, const ln_config_t *cfg)
 {
@@ -219,6 +267,16 @@ s_read_lines (s_load_t *ld, const char *path, const ln_config_t *cfg)
         same =
             elem && config_setting_lookup_string (elem, "code", &code) == CONFIG_TRUE &&
             strcmp (code, ln_config_string (ln_config_element (cfg, "indicators", i), "code")) == 0;
+    }
+    /* The same for the named weights (the list is optional). */
+    config_setting_t *wlist = same ? config_lookup (&ld->lc, "weights") : NULL;
+    size_t wn = ln_config_list_size (cfg, "weights");
+    same = same && (wlist ? (size_t)config_setting_length (wlist) : 0) == wn;
+    for (size_t i = 0; same && i < wn; i++) {
+        const char *name = NULL;
+        config_setting_t *elem = config_setting_get_elem (wlist, (unsigned)i);
+        same = elem && config_setting_lookup_string (elem, "name", &name) == CONFIG_TRUE &&
+               strcmp (name, ln_config_string (ln_config_element (cfg, "weights", i), "name")) == 0;
     }
     if (!same) {
         ln_error_set (ld->err, "CONFIG_IO", "", "%s: changed while it was read; load it again",
@@ -275,6 +333,87 @@ s_load_indicator (s_load_t *ld, const ln_config_t *elem, size_t i, ln_indicator_
     return 0;
 }
 
+/* Check and fill the named weights (self->named_n counts those filled). */
+static int
+s_load_named (s_load_t *ld, const ln_config_t *cfg, ln_catalogue_t *self)
+{
+    char field[LN_ERROR_FIELD_MAX];
+    size_t n = ln_config_list_size (cfg, "weights");
+    self->named = ln_xcalloc (n ? n : 1, sizeof *self->named);
+    for (size_t i = 0; i < n; i++) {
+        const ln_config_t *elem = ln_config_element (cfg, "weights", i);
+        const char *name = ln_config_string (elem, "name");
+        snprintf (field, sizeof field, "weights.[%zu].name", i);
+        if (!s_weight_name_valid (name))
+            return s_fail (ld, s_weight_line (ld, i, "name"), "CATALOGUE_BAD_WEIGHT_NAME", field,
+                           "must be a lower-case letter, then up to 47 of a-z, 0-9 and _");
+        for (size_t k = 0; k < i; k++)
+            if (strcmp (self->named[k].name, name) == 0)
+                return s_fail (ld, s_weight_line (ld, i, "name"), "CATALOGUE_DUPLICATE_WEIGHT",
+                               field, "%s is already defined at line %u", name,
+                               s_weight_line (ld, k, "name"));
+        self->named[i].name = ln_xstrdup (name);
+        self->named[i].value = ln_config_int (elem, "value");
+        self->named_n++;
+    }
+    return 0;
+}
+
+static int
+s_cmp_named (const void *a, const void *b)
+{
+    const s_named_t *const *x = a;
+    const s_named_t *const *y = b;
+    return strcmp ((*x)->name, (*y)->name);
+}
+
+/* Feed one length-prefixed string (8 bytes big-endian length, then the
+   bytes) or one 64-bit big-endian number into the digest. */
+static void
+s_digest_u64 (crypto_hash_sha256_state *st, uint64_t v)
+{
+    uint8_t b[8];
+    for (int i = 0; i < 8; i++)
+        b[i] = (uint8_t)(v >> (56 - 8 * i));
+    crypto_hash_sha256_update (st, b, sizeof b);
+}
+
+static void
+s_digest_str (crypto_hash_sha256_state *st, const char *text)
+{
+    size_t len = strlen (text);
+    s_digest_u64 (st, len);
+    crypto_hash_sha256_update (st, (const uint8_t *)text, len);
+}
+
+static void
+s_make_digest (ln_catalogue_t *self)
+{
+    static const char tag[] = "lantern-catalogue-v1";
+    crypto_hash_sha256_state st;
+    uint8_t hash[crypto_hash_sha256_BYTES];
+    crypto_hash_sha256_init (&st);
+    s_digest_str (&st, tag);
+    s_digest_u64 (&st, self->size);
+    for (size_t i = 0; i < self->size; i++) { /* by_code: sorted */
+        s_digest_str (&st, self->by_code[i]->code);
+        s_digest_u64 (&st, self->by_code[i]->forms);
+        s_digest_u64 (&st, (uint64_t)self->by_code[i]->weight);
+    }
+    const s_named_t **sorted = ln_xcalloc (self->named_n ? self->named_n : 1, sizeof *sorted);
+    for (size_t i = 0; i < self->named_n; i++)
+        sorted[i] = &self->named[i];
+    qsort (sorted, self->named_n, sizeof *sorted, s_cmp_named);
+    s_digest_u64 (&st, self->named_n);
+    for (size_t i = 0; i < self->named_n; i++) {
+        s_digest_str (&st, sorted[i]->name);
+        s_digest_u64 (&st, (uint64_t)sorted[i]->value);
+    }
+    free (sorted);
+    crypto_hash_sha256_final (&st, hash);
+    sodium_bin2hex (self->digest, sizeof self->digest, hash, sizeof hash);
+}
+
 ln_catalogue_t *
 ln_catalogue_load (const char *path, ln_error_t *err)
 {
@@ -310,6 +449,9 @@ ln_catalogue_load (const char *path, ln_error_t *err)
         self->by_code[i] = &self->items[i];
     }
     qsort (self->by_code, n, sizeof *self->by_code, s_cmp_code);
+    if (s_load_named (&ld, cfg, self) != 0)
+        goto out;
+    s_make_digest (self);
     ok = true;
 out:
     if (ld.lc_ok)
@@ -333,6 +475,9 @@ ln_catalogue_destroy (ln_catalogue_t **self_p)
     }
     free (self->items);
     free (self->by_code);
+    for (size_t i = 0; i < self->named_n; i++)
+        free (self->named[i].name);
+    free (self->named);
     free (self->version);
     free (self);
     *self_p = NULL;
@@ -360,6 +505,41 @@ ln_catalogue_find (const ln_catalogue_t *self, const char *code)
     const ln_indicator_t **hit =
         bsearch (&keyp, self->by_code, self->size, sizeof *self->by_code, s_cmp_code);
     return hit ? *hit : NULL;
+}
+
+bool
+ln_catalogue_weight (const ln_catalogue_t *self, const char *name, long long *value)
+{
+    if (!self || !name)
+        return false;
+    for (size_t i = 0; i < self->named_n; i++)
+        if (strcmp (self->named[i].name, name) == 0) {
+            *value = self->named[i].value;
+            return true;
+        }
+    return false;
+}
+
+size_t
+ln_catalogue_weight_count (const ln_catalogue_t *self)
+{
+    return self ? self->named_n : 0;
+}
+
+bool
+ln_catalogue_weight_at (const ln_catalogue_t *self, size_t i, const char **name, long long *value)
+{
+    if (!self || i >= self->named_n)
+        return false;
+    *name = self->named[i].name;
+    *value = self->named[i].value;
+    return true;
+}
+
+const char *
+ln_catalogue_digest (const ln_catalogue_t *self)
+{
+    return self->digest;
 }
 
 const ln_indicator_t *

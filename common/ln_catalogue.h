@@ -5,12 +5,31 @@
     The catalogue is data, not code: deploy/indicators.cfg, a libconfig file
     that intake (validation) and triage (sorting) both read with this module.
 
-        version = "2026.1";
+        version = "2026.2";
         indicators = (
             { code = "ILO_DECEPTION"; label_nl = "Misleiding"; label_en = "Deception";
               forms = ["SEXUAL", "LABOUR"]; weight = 3; },
             ...
         );
+        weights = (                                   # optional
+            { name = "triage_immediate_danger"; value = 50; },
+            ...
+        );
+
+    Named weights.  Besides each indicator's weight, a service may need
+    other numbers that people tune rather than programmers (how much an
+    urgency flag or a second partner adds to a priority): they are data of
+    the catalogue too, in the optional `weights` list, read by name with
+    ln_catalogue_weight.  The catalogue does not know what a name means; a
+    service prefixes its names with its own ("triage_...") and refuses to
+    start when one it needs is missing.  A list of groups rather than a
+    group of free names, because ln_config refuses undeclared settings.
+
+    The version names the content.  Whoever changes a code, a form, a
+    weight or a named weight raises the version; ln_catalogue_digest is a
+    fingerprint of exactly that content (labels excluded: rewording a label
+    changes no decision), so a service that records (version, digest) pairs
+    can refuse a catalogue whose content changed under an old version.
 
     Loading is strict (ln_config does the schema part: unknown settings,
     types, ranges, required settings, UTF-8; this module the rest).  Every
@@ -32,6 +51,9 @@
       CATALOGUE_UNKNOWN_FORM          a form name that is not SEXUAL, LABOUR,
                                       CRIMINAL, ORGAN_REMOVAL or UNKNOWN
       CATALOGUE_DUPLICATE_FORM        a form listed twice in one indicator
+      CATALOGUE_BAD_WEIGHT_NAME       a named weight's name is not
+                                      [a-z][a-z0-9_]{0,47}
+      CATALOGUE_DUPLICATE_WEIGHT      a name listed twice in `weights`
       CONFIG_IO                       also: the file changed between the two
                                       reads that loading takes (see below)
 
@@ -71,6 +93,14 @@
 /* Weight range. */
 #define LN_CATALOGUE_WEIGHT_MIN 1
 #define LN_CATALOGUE_WEIGHT_MAX 5
+/* Named weights: at most this many, names of at most this many bytes
+   ([a-z][a-z0-9_]{0,47}), values in this range. */
+#define LN_CATALOGUE_NAMED_MAX       64
+#define LN_CATALOGUE_NAME_MAX        48
+#define LN_CATALOGUE_NAMED_VALUE_MIN 0
+#define LN_CATALOGUE_NAMED_VALUE_MAX 1000000
+/* ln_catalogue_digest: 64 lower-case hex digits and a NUL. */
+#define LN_CATALOGUE_DIGEST_SIZE 65
 
 /* The bit of an ExploitationForm value (1..5) in ln_indicator_t.forms. */
 #define LN_CATALOGUE_FORM_BIT(form) (1u << (unsigned)(form))
@@ -103,6 +133,22 @@ const ln_indicator_t *ln_catalogue_find (const ln_catalogue_t *self, const char 
 
 /* Indicator i in file order, or NULL when i >= size. */
 const ln_indicator_t *ln_catalogue_at (const ln_catalogue_t *self, size_t i);
+
+/* The named weight `name`: true and *value set when the catalogue lists
+   it; false (value untouched) when it does not, or name is NULL. */
+bool ln_catalogue_weight (const ln_catalogue_t *self, const char *name, long long *value);
+
+/* Number of named weights (0 when the file has no `weights`), and the
+   name and value of weight i in file order (false when i >= count). */
+size_t ln_catalogue_weight_count (const ln_catalogue_t *self);
+bool ln_catalogue_weight_at (const ln_catalogue_t *self, size_t i, const char **name,
+                             long long *value);
+
+/* A fingerprint of the catalogue's content: SHA-256, as hex, over every
+   indicator's code, forms and weight (in code order) and every named
+   weight (in name order), not the labels nor the version (valid as long as
+   the catalogue is).  Equal digests: the same codes, forms and weights. */
+const char *ln_catalogue_digest (const ln_catalogue_t *self);
 
 /* Whether the indicator may go on a signal of this ExploitationForm: it
    lists the form, or the form is EXPLOITATION_FORM_UNKNOWN.  False for

@@ -708,11 +708,11 @@ s_submit (const char *name)
     snprintf (person, sizeof person, "role=victim,name=%s,dob=1-2-1990,nationality=PL", name);
     run_cmd_result_t r = RUN (0, "officer", NULL, "signal", "submit", SIGNAL_FLAGS, "--person",
                               person, "--indicator", "ILO_DEBT_BONDAGE");
-    /* signal sig-... received (version 1, catalogue 2026.1, event ...) */
+    /* signal sig-... received (version 1, catalogue 2026.2, event ...) */
     assert_int_equal (strncmp (r.out, "signal sig-", 11), 0);
     assert_int_equal (sscanf (r.out, "signal %63s received", id), 1);
     assert_int_equal (strlen (id), 30);
-    s_expect (r.out, " received (version 1, catalogue 2026.1, event ");
+    s_expect (r.out, " received (version 1, catalogue 2026.2, event ");
     assert_int_equal (s_lines (r.out), 1);
     run_cmd_free (&r);
     return id;
@@ -734,7 +734,7 @@ test_submit_show_list (void **state)
                            "version       1",
                            "municipality  GM0983",
                            "forms         labour",
-                           "catalogue     2026.1",
+                           "catalogue     2026.2",
                            "submitted by  officer",
                            "reporter      citizen",
                            "+00:00",
@@ -840,7 +840,7 @@ test_submit_from_file_and_json (void **state)
     json_object *o = s_parse_json (r.out);
     assert_int_equal (strncmp (s_str (o, "signal_id"), "sig-", 4), 0);
     assert_int_equal (json_object_get_int (s_at (o, "version")), 1);
-    assert_string_equal (s_str (o, "catalogue_version"), "2026.1");
+    assert_string_equal (s_str (o, "catalogue_version"), "2026.2");
     assert_string_equal (s_str (o, "status"), "SIGNAL_STATUS_RECEIVED");
     json_object_put (o);
     run_cmd_free (&r);

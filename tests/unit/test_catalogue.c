@@ -89,7 +89,7 @@ test_shipped_catalogue_loads (void **state)
     ln_catalogue_t *cat = ln_catalogue_load (path, &err);
     if (!cat)
         fail_msg ("%s: %s (%s)", path, err.message, err.code);
-    assert_string_equal (ln_catalogue_version (cat), "2026.1");
+    assert_string_equal (ln_catalogue_version (cat), "2026.2");
     size_t n = ln_catalogue_size (cat);
     assert_in_range (n, 25, 35);
 
@@ -147,6 +147,20 @@ test_shipped_catalogue_loads (void **state)
     assert_null (ln_catalogue_find (cat, "minor_involved"));
     assert_null (ln_catalogue_find (cat, ""));
     assert_null (ln_catalogue_find (cat, NULL));
+
+    /* Triage's named weights are there (triage refuses to start without). */
+    static const char *const named[] = {"triage_indicator_factor", "triage_immediate_danger",
+                                        "triage_minor_involved",   "triage_per_extra_partner",
+                                        "triage_per_extra_signal", "triage_per_week_open",
+                                        "triage_weeks_counted_max"};
+    for (size_t i = 0; i < sizeof named / sizeof named[0]; i++) {
+        long long v = -1;
+        if (!ln_catalogue_weight (cat, named[i], &v))
+            fail_msg ("named weight %s is missing", named[i]);
+        assert_in_range (v, LN_CATALOGUE_NAMED_VALUE_MIN, LN_CATALOGUE_NAMED_VALUE_MAX);
+    }
+    assert_int_equal (ln_catalogue_weight_count (cat), sizeof named / sizeof named[0]);
+    assert_int_equal (strlen (ln_catalogue_digest (cat)), 64);
     ln_catalogue_destroy (&cat);
     assert_null (cat);
     ln_catalogue_destroy (&cat);
@@ -190,7 +204,174 @@ test_small_catalogue_reads_back (void **state)
     assert_string_equal (ln_catalogue_form_name (F_ORGAN), "ORGAN_REMOVAL");
     assert_null (ln_catalogue_form_name (0));
     assert_null (ln_catalogue_form_name (99));
+    /* No `weights`: none, and asking is not an error. */
+    long long v = 42;
+    assert_int_equal (ln_catalogue_weight_count (cat), 0);
+    assert_false (ln_catalogue_weight (cat, "triage_immediate_danger", &v));
+    assert_int_equal (v, 42);
+    const char *name = NULL;
+    assert_false (ln_catalogue_weight_at (cat, 0, &name, &v));
     ln_catalogue_destroy (&cat);
+}
+
+/* --- named weights and the digest ------------------------------------------ */
+
+/* Load `text` (must succeed) and copy its digest into out. */
+static ln_catalogue_t *
+s_load_ok (const char *text)
+{
+    ln_error_t err;
+    s_write (text);
+    ln_catalogue_t *cat = ln_catalogue_load (s_path, &err);
+    unlink (s_path);
+    if (!cat)
+        fail_msg ("%s", err.message);
+    return cat;
+}
+
+#define TWO_ENTRIES                                                                                \
+    "indicators = (\n" ENTRY ("A1", "\"LABOUR\"", "2") ",\n" ENTRY ("B2", "\"SEXUAL\"",            \
+                                                                    "3") "\n);\n"
+
+static void
+test_named_weights_read_back (void **state)
+{
+    (void)state;
+    ln_catalogue_t *cat = s_load_ok ("version = \"1\";\n" TWO_ENTRIES "weights = (\n"
+                                     "  { name = \"svc_zero\"; value = 0; },\n"
+                                     "  { name = \"svc_max\"; value = 1000000; },\n"
+                                     "  { name = \"s\"; value = 7; }\n"
+                                     ");\n");
+    long long v = -1;
+    assert_true (ln_catalogue_weight (cat, "svc_zero", &v));
+    assert_int_equal (v, 0);
+    assert_true (ln_catalogue_weight (cat, "svc_max", &v));
+    assert_int_equal (v, 1000000);
+    assert_true (ln_catalogue_weight (cat, "s", &v));
+    assert_int_equal (v, 7);
+    assert_false (ln_catalogue_weight (cat, "svc", &v));
+    assert_false (ln_catalogue_weight (cat, "SVC_ZERO", &v));
+    assert_false (ln_catalogue_weight (cat, NULL, &v));
+    assert_false (ln_catalogue_weight (NULL, "s", &v));
+    assert_int_equal (ln_catalogue_weight_count (cat), 3);
+    const char *name = NULL;
+    assert_true (ln_catalogue_weight_at (cat, 1, &name, &v));
+    assert_string_equal (name, "svc_max");
+    assert_int_equal (v, 1000000);
+    assert_false (ln_catalogue_weight_at (cat, 3, &name, &v));
+    ln_catalogue_destroy (&cat);
+
+    /* An empty list is allowed. */
+    cat = s_load_ok ("version = \"1\";\n" TWO_ENTRIES "weights = ();\n");
+    assert_int_equal (ln_catalogue_weight_count (cat), 0);
+    ln_catalogue_destroy (&cat);
+}
+
+static void
+test_named_weights_refused (void **state)
+{
+    (void)state;
+    /* TWO_ENTRIES takes lines 2..17; weights starts on line 18. */
+#define W(body) "version = \"1\";\n" TWO_ENTRIES "weights = (\n" body "\n);\n"
+    s_refused (W ("  { name = \"Upper\"; value = 1; }"), "CATALOGUE_BAD_WEIGHT_NAME", 19,
+               "weights.[0].name");
+    s_refused (W ("  { name = \"1st\"; value = 1; }"), "CATALOGUE_BAD_WEIGHT_NAME", 19,
+               "weights.[0].name");
+    s_refused (W ("  { name = \"a-b\"; value = 1; }"), "CATALOGUE_BAD_WEIGHT_NAME", 19,
+               "weights.[0].name");
+    /* 48 bytes pass, 49 do not. */
+    s_refused (W ("  { name = \"a234567890123456789012345678901234567890123456789\"; value = 1; }"),
+               "CONFIG_RANGE", 19, "weights.[0].name");
+    ln_catalogue_destroy (&(ln_catalogue_t *){s_load_ok (
+        W ("  { name = \"a23456789012345678901234567890123456789012345678\"; value = 1; }"))});
+    s_refused (W ("  { name = \"\"; value = 1; }"), "CONFIG_RANGE", 19, "weights.[0].name");
+    s_refused (W ("  { name = \"a\"; value = 1; },\n  { name = \"a\"; value = 2; }"),
+               "CATALOGUE_DUPLICATE_WEIGHT", 20, "weights.[1].name");
+    s_refused (W ("  { name = \"a\"; value = -1; }"), "CONFIG_RANGE", 19, "weights.[0].value");
+    s_refused (W ("  { name = \"a\"; value = 1000001; }"), "CONFIG_RANGE", 19, "weights.[0].value");
+    s_refused (W ("  { name = \"a\"; value = \"5\"; }"), "CONFIG_TYPE", 19, "weights.[0].value");
+    s_refused (W ("  { name = \"a\"; }"), "CONFIG_REQUIRED", 19, "weights.[0].value");
+    s_refused (W ("  { name = \"a\"; value = 1; extra = 2; }"), "CONFIG_UNKNOWN", 19,
+               "weights.[0].extra");
+#undef W
+    /* The duplicate message names the first definition's line. */
+    ln_error_t err;
+    s_write ("version = \"1\";\n" TWO_ENTRIES
+             "weights = (\n  { name = \"a\"; value = 1; },\n  { name = \"a\"; value = 2; }\n);\n");
+    assert_null (ln_catalogue_load (s_path, &err));
+    unlink (s_path);
+    assert_non_null (strstr (err.message, "already defined at line 19"));
+}
+
+/* The digest moves with every code, form, weight and named weight, and
+   with nothing else (labels, order, version). */
+static void
+test_digest (void **state)
+{
+    (void)state;
+    char base[LN_CATALOGUE_DIGEST_SIZE];
+    ln_catalogue_t *cat =
+        s_load_ok ("version = \"1\";\n" TWO_ENTRIES "weights = ({ name = \"x\"; value = 1; },"
+                   " { name = \"y\"; value = 2; });\n");
+    snprintf (base, sizeof base, "%s", ln_catalogue_digest (cat));
+    ln_catalogue_destroy (&cat);
+    for (size_t i = 0; i < 64; i++)
+        assert_true ((base[i] >= '0' && base[i] <= '9') || (base[i] >= 'a' && base[i] <= 'f'));
+
+    static const struct {
+        const char *text;
+        bool same;
+    } cases[] = {
+        /* the same content: another version, labels, file order */
+        {"version = \"2\";\n" TWO_ENTRIES
+         "weights = ({ name = \"x\"; value = 1; }, { name = \"y\"; value = 2; });\n",
+         true},
+        {"version = \"1\";\nindicators = (\n" ENTRY ("B2", "\"SEXUAL\"", "3") ",\n" ENTRY (
+             "A1", "\"LABOUR\"", "2") "\n);\n"
+                                      "weights = ({ name = \"y\"; value = 2; },"
+                                      " { name = \"x\"; value = 1; });\n",
+         true},
+        {"version = \"1\";\nindicators = (\n"
+         "  { code = \"A1\"; label_nl = \"Ander\"; label_en = \"Other\"; forms = [\"LABOUR\"];"
+         " weight = 2; },\n" ENTRY ("B2", "\"SEXUAL\"",
+                                    "3") "\n);\n"
+                                         "weights = ({ name = \"x\"; value = 1; "
+                                         "}, { name = \"y\"; value = 2; });\n",
+         true},
+        /* another content */
+        {"version = \"1\";\n" TWO_ENTRIES
+         "weights = ({ name = \"x\"; value = 1; }, { name = \"y\"; value = 3; });\n",
+         false},
+        {"version = \"1\";\n" TWO_ENTRIES
+         "weights = ({ name = \"x\"; value = 1; }, { name = \"z\"; value = 2; });\n",
+         false},
+        {"version = \"1\";\n" TWO_ENTRIES "weights = ({ name = \"x\"; value = 1; });\n", false},
+        {"version = \"1\";\nindicators = (\n" ENTRY ("A1", "\"LABOUR\"", "2") ",\n" ENTRY (
+             "B2", "\"SEXUAL\"", "4") "\n);\n"
+                                      "weights = ({ name = \"x\"; value = 1; },"
+                                      " { name = \"y\"; value = 2; });\n",
+         false},
+        {"version = \"1\";\nindicators = (\n" ENTRY ("A1", "\"LABOUR\", \"SEXUAL\"",
+                                                     "2") ",\n" ENTRY ("B2", "\"SEXUAL\"",
+                                                                       "3") "\n);\n"
+                                                                            "weights = ({ name = "
+                                                                            "\"x\"; value = 1; },"
+                                                                            " { name = \"y\"; "
+                                                                            "value = 2; });\n",
+         false},
+        {"version = \"1\";\nindicators = (\n" ENTRY ("A1", "\"LABOUR\"", "2") ",\n" ENTRY (
+             "B3", "\"SEXUAL\"", "3") "\n);\n"
+                                      "weights = ({ name = \"x\"; value = 1; },"
+                                      " { name = \"y\"; value = 2; });\n",
+         false},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        cat = s_load_ok (cases[i].text);
+        bool same = strcmp (ln_catalogue_digest (cat), base) == 0;
+        ln_catalogue_destroy (&cat);
+        if (same != cases[i].same)
+            fail_msg ("case %zu: digest %s", i, same ? "unchanged" : "changed");
+    }
 }
 
 /* --- bad files -------------------------------------------------------------- */
@@ -310,6 +491,9 @@ main (void)
         cmocka_unit_test (test_codes_refused),
         cmocka_unit_test (test_labels_forms_weights_refused),
         cmocka_unit_test (test_missing_file),
+        cmocka_unit_test (test_named_weights_read_back),
+        cmocka_unit_test (test_named_weights_refused),
+        cmocka_unit_test (test_digest),
     };
     return cmocka_run_group_tests_name ("ln_catalogue", tests, NULL, NULL);
 }
