@@ -112,12 +112,14 @@ static const ln_migration_t s_replies_migration = {
 const ln_migration_t *
 ln_server_migrations (size_t *count)
 {
-    static ln_migration_t list[4];
+    static ln_migration_t list[6];
     list[0] = ln_outbox_migration;
     list[1] = ln_audit_migration;
     list[2] = ln_consumer_migration;
     list[3] = s_replies_migration;
-    *count = 4;
+    list[4] = ln_audit_writer_migration;
+    list[5] = ln_audit_anchors_migration;
+    *count = 6;
     return list;
 }
 
