@@ -37,6 +37,7 @@ static const ln_config_spec_t s_specs[] = {
      .min = 1,
      .max = 1023},
     {.path = "database.schema", .type = LN_CONFIG_STRING, .required = true, .min = 1, .max = 63},
+    {.path = "database.owner_conninfo", .type = LN_CONFIG_STRING, .min = 1, .max = 1023},
     {.path = "keys", .type = LN_CONFIG_GROUP, .required = true},
     {.path = "keys.secret", .type = LN_CONFIG_STRING, .required = true, .min = 1, .max = 1024},
     {.path = "keys.registry", .type = LN_CONFIG_STRING, .required = true, .min = 1, .max = 1024},
@@ -112,6 +113,8 @@ intake_config_load (const char *path, intake_config_t *c, ln_error_t *err)
     snprintf (c->log_level, sizeof c->log_level, "%s", ln_config_string (cfg, "log_level"));
     snprintf (c->conninfo, sizeof c->conninfo, "%s", ln_config_string (cfg, "database.conninfo"));
     snprintf (c->schema, sizeof c->schema, "%s", ln_config_string (cfg, "database.schema"));
+    const char *owner = ln_config_string (cfg, "database.owner_conninfo");
+    snprintf (c->owner_conninfo, sizeof c->owner_conninfo, "%s", owner ? owner : "");
     if (!ln_db_schema_valid (c->schema)) {
         ln_error_set (err, "CONFIG_VALUE", "database.schema",
                       "%s: database.schema: must be [a-z_][a-z0-9_]{0,62}", path);

@@ -24,7 +24,8 @@ typedef struct {
     int organisation_type; /* lantern.v1.OrganisationType */
     char endpoint[256];
     char log_level[16];
-    char conninfo[1024];
+    char conninfo[1024];       /* the runtime role's connection */
+    char owner_conninfo[1024]; /* the schema owner's, for --migrate; "" when none */
     char schema[64];
     char secret[INTAKE_CONFIG_PATH_MAX];   /* the node's secret key file */
     char registry[INTAKE_CONFIG_PATH_MAX]; /* directory of known principals */

@@ -3,8 +3,12 @@
         lantern-intake --config FILE       serve until SIGTERM / SIGINT
         lantern-intake --config FILE --check
                                            check the configuration, the keys,
-                                           the catalogue; connect and migrate;
-                                           then exit
+                                           the catalogue and that the schema
+                                           is current; then exit
+        lantern-intake --config FILE --migrate
+                                           migrate the schema as its owner
+                                           (database.owner_conninfo), grant
+                                           the runtime role, exit
         lantern-intake --help | --version
 
     Prints "ready ENDPOINT" on stdout once it serves (scripts and tests wait
@@ -45,15 +49,72 @@ s_on_signal (int sig)
 static void
 s_usage (FILE *out)
 {
-    fprintf (out, "usage: lantern-intake --config FILE [--check]\n"
+    fprintf (out, "usage: lantern-intake --config FILE [--check | --migrate]\n"
                   "       lantern-intake --help | --version\n"
                   "\n"
                   "The attention officer's node: signals come in here (docs/operations.md).\n"
                   "  --config FILE  the node's configuration (example: deploy/intake.cfg.example)\n"
                   "  --check        check the configuration, keys and catalogue, connect to\n"
-                  "                 PostgreSQL and migrate the schema, then exit\n"
+                  "                 PostgreSQL and check that the schema is current, then exit\n"
+                  "  --migrate      migrate the schema as its owner (database.owner_conninfo)\n"
+                  "                 and grant the runtime role (database.conninfo), then exit\n"
                   "  --help         this text\n"
                   "  --version      the Lantern version\n");
+}
+
+/* The library's migrations and the service's, in one list (caller frees). */
+static ln_migration_t *
+s_migrations (size_t *count)
+{
+    size_t nlib = 0, nsvc = 0;
+    const ln_migration_t *lib = ln_server_migrations (&nlib);
+    const ln_migration_t *svc = intake_store_migrations (&nsvc);
+    ln_migration_t *all = calloc (nlib + nsvc, sizeof *all);
+    if (!all)
+        abort ();
+    memcpy (all, lib, nlib * sizeof *all);
+    memcpy (all + nlib, svc, nsvc * sizeof *all);
+    *count = nlib + nsvc;
+    return all;
+}
+
+/* --migrate: as the owner (owner_conninfo; without one, the single role of
+   conninfo), apply the migrations and grant the runtime role, the role
+   that conninfo logs in as. */
+static int
+s_migrate (const intake_config_t *cfg, ln_error_t *err)
+{
+    int rc = -1;
+    size_t n = 0;
+    ln_migration_t *all = s_migrations (&n);
+    ln_db_retry_t retry = {100, 2000, 10000};
+    ln_db_t *runtime = ln_db_connect (cfg->conninfo, cfg->schema, &retry, err);
+    ln_db_t *owner = NULL;
+    char role[64] = "";
+    if (!runtime)
+        goto out;
+    snprintf (role, sizeof role, "%s", PQuser (ln_db_conn (runtime)));
+    ln_db_destroy (&runtime);
+    if (cfg->owner_conninfo[0]) {
+        owner = ln_db_connect (cfg->owner_conninfo, cfg->schema, &retry, err);
+        if (!owner || ln_db_migrate_as_owner (owner, all, n, role, err) != 0)
+            goto out;
+        printf ("lantern-intake: schema %s migrated by %s; runtime role %s granted\n", cfg->schema,
+                PQuser (ln_db_conn (owner)), role);
+    }
+    else {
+        owner = ln_db_connect (cfg->conninfo, cfg->schema, &retry, err);
+        if (!owner || ln_db_migrate_as_owner (owner, all, n, NULL, err) != 0)
+            goto out;
+        printf ("lantern-intake: schema %s migrated by %s (no database.owner_conninfo: the node "
+                "serves as the schema's owner)\n",
+                cfg->schema, role);
+    }
+    rc = 0;
+out:
+    ln_db_destroy (&owner);
+    free (all);
+    return rc;
 }
 
 /* Purge what retention says is due; log what was purged. */
@@ -80,13 +141,11 @@ int
 main (int argc, char **argv)
 {
     const char *config_path = NULL;
-    bool check = false;
+    bool check = false, migrate = false;
     static const struct option options[] = {
-        {"config", required_argument, NULL, 'c'},
-        {"check", no_argument, NULL, 'k'},
-        {"help", no_argument, NULL, 'h'},
-        {"version", no_argument, NULL, 'V'},
-        {NULL, 0, NULL, 0},
+        {"config", required_argument, NULL, 'c'}, {"check", no_argument, NULL, 'k'},
+        {"migrate", no_argument, NULL, 'm'},      {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},      {NULL, 0, NULL, 0},
     };
     int opt;
     while ((opt = getopt_long (argc, argv, "", options, NULL)) != -1) {
@@ -96,6 +155,9 @@ main (int argc, char **argv)
             break;
         case 'k':
             check = true;
+            break;
+        case 'm':
+            migrate = true;
             break;
         case 'h':
             s_usage (stdout);
@@ -108,9 +170,11 @@ main (int argc, char **argv)
             return 2;
         }
     }
-    if (!config_path || optind != argc) {
+    if (!config_path || optind != argc || (check && migrate)) {
         fprintf (stderr, "lantern-intake: %s\n",
-                 config_path ? "unexpected argument" : "--config FILE is required");
+                 !config_path       ? "--config FILE is required"
+                 : check && migrate ? "--check and --migrate exclude each other"
+                                    : "unexpected argument");
         s_usage (stderr);
         return 2;
     }
@@ -133,6 +197,14 @@ main (int argc, char **argv)
     ln_log_level_t level = LN_LOG_INFO;
     ln_log_level_parse (cfg->log_level, &level);
     ln_log_init (cfg->node, level);
+    /* Before the keys: --migrate may run as another user (one who can read
+       the owner's password), who has no business with the node's keys. */
+    if (migrate) {
+        if (s_migrate (cfg, &err) != 0)
+            goto fail;
+        rc = 0;
+        goto out;
+    }
 
     zsys_init ();
     zsys_handler_set (NULL);
@@ -170,9 +242,13 @@ main (int argc, char **argv)
     db = ln_db_connect (cfg->conninfo, cfg->schema, &retry, &err);
     if (!db)
         goto fail;
+    /* Serving never uses the owner: the schema must be current (--migrate),
+       unless this role owns it (a single role, as before: it migrates). */
     size_t nmig = 0;
-    const ln_migration_t *migrations = intake_store_migrations (&nmig);
-    if (ln_server_migrate (db, migrations, nmig, &err) != 0)
+    ln_migration_t *migrations = s_migrations (&nmig);
+    int ready = ln_db_schema_ready (db, migrations, nmig, &err);
+    free (migrations);
+    if (ready != 0)
         goto fail;
     if (check) {
         printf ("lantern-intake: %s: configuration, keys, catalogue %s (%zu indicators) and "
