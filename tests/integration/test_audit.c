@@ -1291,7 +1291,7 @@ s_expect_denied (ln_db_t *db, const char *sql)
 }
 
 static void
-test_point9_runtime_role_cannot_rewrite_audit (void **state)
+test_issue9_point9_runtime_role_cannot_rewrite_audit (void **state)
 {
     (void)state;
     node_t node = {0};
@@ -1370,7 +1370,7 @@ s_expect_sqlstate (ln_db_t *db, const char *sql, const char *sqlstate)
     "::text[], " obj "::text[], " out "::text[], " r "::text[], " req "::text[])"
 
 static void
-test_point9_forged_appends (void **state)
+test_issue9_point9_forged_appends (void **state)
 {
     (void)state;
     node_t node = {0};
@@ -1472,7 +1472,7 @@ test_point9_forged_appends (void **state)
     " UPDATE audit_head SET seq = ins.seq, hash = ins.hash FROM ins"
 
 static void
-test_point9_existing_single_role_database (void **state)
+test_issue9_point9_existing_single_role_database (void **state)
 {
     (void)state;
     ln_error_t err;
@@ -1632,7 +1632,7 @@ s_lanternctl (char *bin, size_t size)
    deleted and the head moved back, when checked against a follower's
    anchor; without anchors it says ok, which is why anchors exist. */
 static void
-test_point9_anchor_detects_rows_deleted_and_head_moved_back (void **state)
+test_issue9_point9_anchor_detects_rows_deleted_and_head_moved_back (void **state)
 {
     (void)state;
     node_t node = {0}, follower = {0};
@@ -1773,11 +1773,11 @@ main (void)
         cmocka_unit_test (test_batch_cost),
         cmocka_unit_test (test_stepwise_append),
         cmocka_unit_test (test_cli_verify),
-        cmocka_unit_test (test_point9_runtime_role_cannot_rewrite_audit),
-        cmocka_unit_test (test_point9_forged_appends),
-        cmocka_unit_test (test_point9_existing_single_role_database),
+        cmocka_unit_test (test_issue9_point9_runtime_role_cannot_rewrite_audit),
+        cmocka_unit_test (test_issue9_point9_forged_appends),
+        cmocka_unit_test (test_issue9_point9_existing_single_role_database),
         cmocka_unit_test (test_anchor_record),
-        cmocka_unit_test (test_point9_anchor_detects_rows_deleted_and_head_moved_back),
+        cmocka_unit_test (test_issue9_point9_anchor_detects_rows_deleted_and_head_moved_back),
     };
     return cmocka_run_group_tests_name ("audit", tests, s_setup, s_teardown);
 }

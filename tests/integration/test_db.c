@@ -784,7 +784,7 @@ s_proxy_conninfo (const proxy_t *p, char *out, size_t size)
 }
 
 static void
-test_reconnect_bounded (void **state)
+test_issue10_point8_reconnect_bounded (void **state)
 {
     (void)state;
     ln_error_t err;
@@ -890,7 +890,7 @@ s_expect_refused (const char *conninfo, const char *sqlstate, const char *words)
 }
 
 static void
-test_permanent_errors (void **state)
+test_issue10_point8_permanent_errors (void **state)
 {
     (void)state;
     ln_error_t err;
@@ -997,7 +997,7 @@ s_expect_denied (ln_db_t *db, const char *sql)
 }
 
 static void
-test_point9_owner_and_runtime_roles (void **state)
+test_issue9_point9_owner_and_runtime_roles (void **state)
 {
     (void)state;
     ln_error_t err;
@@ -1118,9 +1118,9 @@ main (void)
         cmocka_unit_test (test_terminated_session),
         cmocka_unit_test (test_session_ends_mid_pipeline),
         cmocka_unit_test (test_server_restart),
-        cmocka_unit_test (test_reconnect_bounded),
-        cmocka_unit_test (test_permanent_errors),
-        cmocka_unit_test (test_point9_owner_and_runtime_roles),
+        cmocka_unit_test (test_issue10_point8_reconnect_bounded),
+        cmocka_unit_test (test_issue10_point8_permanent_errors),
+        cmocka_unit_test (test_issue9_point9_owner_and_runtime_roles),
     };
     return cmocka_run_group_tests_name ("db", tests, s_setup, s_teardown);
 }
