@@ -116,7 +116,9 @@ typedef struct {
    ln_db_migrate then refuses).  application_name defaults to
    "lantern-<schema>" and connect_timeout to 10 s; conninfo may override
    both.  Each failed attempt is logged at warn (never the conninfo).
-   Returns NULL on failure with err set (DB_INVALID, DB_CONNECT). */
+   A refusal that retrying cannot fix (DB_REFUSED: wrong password, no
+   pg_hba entry, no CONNECT, no such database) ends the retries at once.
+   Returns NULL on failure with err set (DB_INVALID, DB_CONNECT, DB_REFUSED). */
 ln_db_t *ln_db_connect (const char *conninfo, const char *schema, const ln_db_retry_t *retry,
                         ln_error_t *err);
 
@@ -314,7 +316,9 @@ typedef struct {
    exactly once.  Refuses before applying anything when the list is
    malformed, when an applied migration's checksum differs from the code's,
    or when the database is newer than the code.  Creates the schema only if
-   it is missing and the role may create schemas.  On failure, the migrations
+   it is missing and the role may create schemas, and schema_migrations and
+   schema_runtime_privileges (the runtime role's policy, see
+   ln_db_migrate_as_owner) when they are missing.  On failure, the migrations
    before the failing one stay applied; the failing one leaves no trace.
    Returns 0 (also when nothing was pending), or -1 with err set. */
 int ln_db_migrate (ln_db_t *self, const ln_migration_t *list, size_t n, ln_error_t *err);
