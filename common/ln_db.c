@@ -438,8 +438,8 @@ s_connect_retry (ln_db_t *self, ln_error_t *err)
         }
         int64_t elapsed = ln_clock_mono_ms () - start;
         if (permanent) {
-            ln_log_error ("db connect refused, not retrying", "schema=%s sqlstate=%s error=%s",
-                          self->has_schema ? self->schema : "-", *state ? state : "-", why);
+            ln_log_warn ("db connect refused, not retrying", "schema=%s sqlstate=%s error=%s",
+                         self->has_schema ? self->schema : "-", *state ? state : "-", why);
             s_connect_failed (self, "DB_CONNECT", true, state, err,
                               "PostgreSQL refused the connection (not retried): %s", why);
             return -1;
