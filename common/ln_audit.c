@@ -39,8 +39,8 @@
 /* Rows per verification query. */
 #define VERIFY_CHUNK 2000
 #define FIELD_COUNT  7
-/* Array parameters of one INSERT: at_us, the text fields, prev_hash, hash. */
-#define ARRAY_COUNT (1 + FIELD_COUNT + 2)
+/* Array parameters of one append: at_us and the text fields. */
+#define ARRAY_COUNT (1 + FIELD_COUNT)
 #define DOMAIN_TAG  "lantern-audit-v1"
 
 const ln_migration_t ln_audit_migration = {
@@ -85,6 +85,142 @@ const ln_migration_t ln_audit_migration = {
     "CREATE TRIGGER audit_head_forward BEFORE UPDATE ON audit_head"
     "  FOR EACH ROW EXECUTE FUNCTION audit_head_forward ();\n"};
 
+/* Version 5: the runtime role appends only through audit_append, a SECURITY
+   DEFINER function of the owner that locks the head, checks the entries,
+   computes seq, prev_hash and hash itself (the canonical encoding of
+   ln_audit.h, in SQL) and inserts: a caller cannot choose a row's place in
+   the chain, nor forge a hash.  The runtime role may only read audit and
+   audit_head (schema_runtime_privileges, ln_db_migrate_as_owner). */
+const ln_migration_t ln_audit_writer_migration = {
+    5, "audit_writer",
+    "CREATE FUNCTION audit_append (p_at_us bigint[], p_principal text[], p_organisation text[],\n"
+    "    p_action text[], p_object text[], p_outcome text[], p_reason text[], p_request_id "
+    "text[],\n"
+    "    OUT inserted bigint, OUT head_seq bigint)\n"
+    "LANGUAGE plpgsql SECURITY DEFINER AS $$\n"
+    "DECLARE\n"
+    "  n integer := coalesce(array_length(p_at_us, 1), 0);\n"
+    "  tag constant bytea := convert_to('lantern-audit-v1', 'UTF8');\n"
+    "  s bigint;\n"
+    "  h bytea;\n"
+    "  prevs bytea[];\n"
+    "  hashes bytea[];\n"
+    "BEGIN\n"
+    "  IF n < 1 OR n > 10000 THEN\n"
+    "    RAISE EXCEPTION 'audit_append: 1 to 10000 entries, not %', n USING ERRCODE = '22023';\n"
+    "  END IF;\n"
+    "  IF array_ndims(p_at_us) <> 1 OR array_lower(p_at_us, 1) <> 1\n"
+    "     OR array_ndims(p_principal) IS DISTINCT FROM 1 OR array_lower(p_principal, 1) <> 1\n"
+    "     OR array_length(p_principal, 1) <> n\n"
+    "     OR array_ndims(p_organisation) IS DISTINCT FROM 1 OR array_lower(p_organisation, 1) <> "
+    "1\n"
+    "     OR array_length(p_organisation, 1) <> n\n"
+    "     OR array_ndims(p_action) IS DISTINCT FROM 1 OR array_lower(p_action, 1) <> 1\n"
+    "     OR array_length(p_action, 1) <> n\n"
+    "     OR array_ndims(p_object) IS DISTINCT FROM 1 OR array_lower(p_object, 1) <> 1\n"
+    "     OR array_length(p_object, 1) <> n\n"
+    "     OR array_ndims(p_outcome) IS DISTINCT FROM 1 OR array_lower(p_outcome, 1) <> 1\n"
+    "     OR array_length(p_outcome, 1) <> n\n"
+    "     OR array_ndims(p_reason) IS DISTINCT FROM 1 OR array_lower(p_reason, 1) <> 1\n"
+    "     OR array_length(p_reason, 1) <> n\n"
+    "     OR array_ndims(p_request_id) IS DISTINCT FROM 1 OR array_lower(p_request_id, 1) <> 1\n"
+    "     OR array_length(p_request_id, 1) <> n THEN\n"
+    "    RAISE EXCEPTION 'audit_append: the eight arrays must be one-dimensional, from 1, of one "
+    "length'\n"
+    "      USING ERRCODE = '22023';\n"
+    "  END IF;\n"
+    "  -- The head's lock serialises appenders until the caller's transaction ends.\n"
+    "  SELECT a.seq, a.hash INTO s, h FROM audit_head a FOR UPDATE;\n"
+    "  IF NOT FOUND THEN\n"
+    "    RAISE EXCEPTION 'audit_append: audit_head is missing' USING ERRCODE = '55000';\n"
+    "  END IF;\n"
+    "  -- Each entry checked as common/ln_audit.c checks it, and chained: the hash\n"
+    "  -- of the canonical encoding of common/ln_audit.h (F(NULL) = 0x00,\n"
+    "  -- F(text) = 0x01, length, UTF-8 bytes).  Simple expressions over the\n"
+    "  -- (expanded) arrays: no query per entry.\n"
+    "  FOR i IN 1 .. n LOOP\n"
+    "    IF p_at_us[i] IS NULL OR p_at_us[i] < 0 OR p_action[i] IS NULL OR p_action[i] = ''\n"
+    "       OR p_outcome[i] IS NULL\n"
+    "       OR p_outcome[i] NOT IN ('accepted', 'refused', 'failed', 'read', 'purged')\n"
+    "       OR octet_length(p_principal[i]) > 256 OR octet_length(p_organisation[i]) > 256\n"
+    "       OR octet_length(p_action[i]) > 256 OR octet_length(p_object[i]) > 1024\n"
+    "       OR octet_length(p_reason[i]) > 2048 OR octet_length(p_request_id[i]) > 256 THEN\n"
+    "      RAISE EXCEPTION 'audit_append: entry % is invalid', i USING ERRCODE = '22023',\n"
+    "        HINT = 'at_us >= 0; action and outcome required; outcome accepted, refused, failed, "
+    "read or purged; fields within their bounds';\n"
+    "    END IF;\n"
+    "    prevs[i] := h;\n"
+    "    h := sha256(tag || h || int8send(s + i) || int8send(p_at_us[i])\n"
+    "      || CASE WHEN p_principal[i] IS NULL THEN '\\x00'::bytea ELSE '\\x01'::bytea\n"
+    "              || int4send(octet_length(p_principal[i])) || convert_to(p_principal[i], 'UTF8') "
+    "END\n"
+    "      || CASE WHEN p_organisation[i] IS NULL THEN '\\x00'::bytea ELSE '\\x01'::bytea\n"
+    "              || int4send(octet_length(p_organisation[i])) || convert_to(p_organisation[i], "
+    "'UTF8') END\n"
+    "      || '\\x01'::bytea || int4send(octet_length(p_action[i])) || convert_to(p_action[i], "
+    "'UTF8')\n"
+    "      || CASE WHEN p_object[i] IS NULL THEN '\\x00'::bytea ELSE '\\x01'::bytea\n"
+    "              || int4send(octet_length(p_object[i])) || convert_to(p_object[i], 'UTF8') END\n"
+    "      || '\\x01'::bytea || int4send(octet_length(p_outcome[i])) || convert_to(p_outcome[i], "
+    "'UTF8')\n"
+    "      || CASE WHEN p_reason[i] IS NULL THEN '\\x00'::bytea ELSE '\\x01'::bytea\n"
+    "              || int4send(octet_length(p_reason[i])) || convert_to(p_reason[i], 'UTF8') END\n"
+    "      || CASE WHEN p_request_id[i] IS NULL THEN '\\x00'::bytea ELSE '\\x01'::bytea\n"
+    "              || int4send(octet_length(p_request_id[i])) || convert_to(p_request_id[i], "
+    "'UTF8') END);\n"
+    "    hashes[i] := h;\n"
+    "  END LOOP;\n"
+    "  WITH ins AS (\n"
+    "    INSERT INTO audit (seq, at_us, principal, organisation, action, object, outcome, reason,\n"
+    "                       request_id, prev_hash, hash)\n"
+    "    SELECT s + u.ord, u.at_us, u.principal, u.organisation, u.action, u.object, u.outcome,\n"
+    "           u.reason, u.request_id, u.prev_hash, u.hash\n"
+    "      FROM unnest(p_at_us, p_principal, p_organisation, p_action, p_object, p_outcome, "
+    "p_reason,\n"
+    "                  p_request_id, prevs, hashes) WITH ORDINALITY\n"
+    "        AS u (at_us, principal, organisation, action, object, outcome, reason, request_id,\n"
+    "              prev_hash, hash, ord))\n"
+    "  UPDATE audit_head SET seq = s + n, hash = h;\n"
+    "  inserted := n;\n"
+    "  head_seq := s + n;\n"
+    "END $$;\n"
+    "DO $$\n"
+    "BEGIN\n"
+    "  -- A SECURITY DEFINER function must not find its tables (or a caller's\n"
+    "  -- temporary table of the same name) through the caller's search_path.\n"
+    "  EXECUTE format('ALTER FUNCTION audit_append (bigint[], text[], text[], text[], text[], "
+    "text[],'\n"
+    "                 ' text[], text[]) SET search_path = %I, pg_temp', current_schema());\n"
+    "END $$;\n"
+    "REVOKE ALL ON FUNCTION audit_append (bigint[], text[], text[], text[], text[], text[], "
+    "text[],\n"
+    "    text[]) FROM PUBLIC;\n"
+    "INSERT INTO schema_runtime_privileges (relation, privileges)\n"
+    "  VALUES ('audit', 'SELECT'), ('audit_head', 'SELECT');\n"};
+
+/* Version 6: the audit heads that the nodes this one follows published
+   (nl.lantern.audit.anchored.v1), stored by ln_audit_anchor_record: what
+   `lanternctl audit anchors` lists and `audit verify --anchors` checks a
+   node against.  The runtime role may insert and read them, never change
+   or delete them. */
+const ln_migration_t ln_audit_anchors_migration = {
+    6, "upstream_anchors",
+    "CREATE TABLE upstream_anchors (\n"
+    "  upstream    text   NOT NULL,\n"
+    "  seq         bigint NOT NULL CHECK (seq >= 0),\n"
+    "  hash        bytea  NOT NULL CHECK (octet_length(hash) = 32),\n"
+    "  at_us       bigint NOT NULL CHECK (at_us >= 0),\n"
+    "  position    bigint NOT NULL CHECK (position > 0),\n"
+    "  received_us bigint NOT NULL,\n"
+    "  PRIMARY KEY (upstream, seq)\n"
+    ");\n"
+    "COMMENT ON TABLE upstream_anchors IS 'audit heads published by the nodes this one follows "
+    "(common/ln_audit.h)';\n"
+    "CREATE TRIGGER upstream_anchors_keep BEFORE UPDATE OR DELETE OR TRUNCATE ON upstream_anchors\n"
+    "  FOR EACH STATEMENT EXECUTE FUNCTION audit_append_only ();\n"
+    "INSERT INTO schema_runtime_privileges (relation, privileges)\n"
+    "  VALUES ('upstream_anchors', 'SELECT, INSERT');\n"};
+
 /* --- small helpers ------------------------------------------------------------ */
 
 /* Parse a decimal int64 that must be the whole string. */
@@ -114,6 +250,18 @@ s_parse_hash (const char *hex, uint8_t out[LN_AUDIT_HASH_BYTES])
         bin_len != LN_AUDIT_HASH_BYTES)
         return -1;
     return 0;
+}
+
+/* Like s_parse_hash, upper-case digits allowed (anchors typed by hand). */
+static int
+s_parse_hash_any (const char *hex, uint8_t out[LN_AUDIT_HASH_BYTES])
+{
+    char lower[LN_AUDIT_HASH_HEX + 1];
+    if (!hex || strlen (hex) != LN_AUDIT_HASH_HEX)
+        return -1;
+    for (size_t i = 0; i <= LN_AUDIT_HASH_HEX; i++)
+        lower[i] = (hex[i] >= 'A' && hex[i] <= 'F') ? (char)(hex[i] - 'A' + 'a') : hex[i];
+    return s_parse_hash (lower, out);
 }
 
 static void
@@ -256,82 +404,50 @@ s_check_entry (const ln_audit_entry_t *e, const char *prefix, long index, ln_err
     return 0;
 }
 
-static const char *const s_insert_sql =
-    "WITH ins AS ("
-    " INSERT INTO audit (seq, at_us, principal, organisation, action, object, outcome, reason,"
-    "   request_id, prev_hash, hash)"
-    " SELECT $1::bigint + u.n - 1, u.at_us, u.principal, u.organisation, u.action, u.object,"
-    "   u.outcome, u.reason, u.request_id, u.prev_hash, u.hash"
-    " FROM unnest ($2::int8[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],"
-    "   $8::text[], $9::text[], $10::bytea[], $11::bytea[]) WITH ORDINALITY"
-    "   AS u (at_us, principal, organisation, action, object, outcome, reason, request_id,"
-    "   prev_hash, hash, n)"
-    " RETURNING 1),"
-    " upd AS (UPDATE audit_head SET seq = $12::bigint, hash = $13::bytea RETURNING 1)"
-    " SELECT (SELECT count(*) FROM ins), (SELECT count(*) FROM upd)";
+/* The runtime role cannot write audit or audit_head: it hands the entries
+   to the owner's function (migration 5), which chains them. */
+static const char *const s_append_sql =
+    "SELECT inserted, head_seq FROM audit_append ($1::int8[], $2::text[], $3::text[],"
+    " $4::text[], $5::text[], $6::text[], $7::text[], $8::text[])";
 
-/* Encode entries[0..n) after head (*seq, prev) into enc (its statement
-   inserts them and moves the head), and move *seq and prev on.  The arrays
-   travel in binary (ln_db_array_t): no quoting, no hex. */
+/* Encode entries[0..n) into enc: one statement that appends them.  The
+   arrays travel in binary (ln_db_array_t): no quoting, no hex. */
 static void
-s_encode_rows (const ln_audit_entry_t *entries, size_t n, int64_t now, int64_t *seq,
-               uint8_t prev[LN_AUDIT_HASH_BYTES], ln_audit_encoded_t *enc)
+s_encode_rows (const ln_audit_entry_t *entries, size_t n, int64_t now, ln_audit_encoded_t *enc)
 {
-    /* 0: at_us, 1..7: text fields, 8: prev_hash, 9: hash */
+    /* 0: at_us, 1..7: text fields */
     ln_db_array_t *arrays = enc->arrays;
     ln_db_array_init (&arrays[0], LN_DB_OID_INT8);
     for (int f = 0; f < FIELD_COUNT; f++)
         ln_db_array_init (&arrays[1 + f], LN_DB_OID_TEXT);
-    ln_db_array_init (&arrays[8], LN_DB_OID_BYTEA);
-    ln_db_array_init (&arrays[9], LN_DB_OID_BYTEA);
-    int64_t first_seq = *seq + 1;
     for (size_t i = 0; i < n; i++) {
         const ln_audit_entry_t *e = &entries[i];
         const char *fields[FIELD_COUNT];
         size_t lens[FIELD_COUNT];
-        int64_t at = e->at_us ? e->at_us : now;
-        int64_t s = first_seq + (int64_t)i;
-        uint8_t hash[LN_AUDIT_HASH_BYTES];
-
         s_entry_fields (e, fields, lens);
-        s_row_hash (prev, s, at, fields, lens, hash);
-        ln_db_array_add_int8 (&arrays[0], at);
+        ln_db_array_add_int8 (&arrays[0], e->at_us ? e->at_us : now);
         for (int f = 0; f < FIELD_COUNT; f++) {
             if (fields[f])
                 ln_db_array_add (&arrays[1 + f], fields[f], lens[f]);
             else
                 ln_db_array_add_null (&arrays[1 + f]);
         }
-        ln_db_array_add (&arrays[8], prev, LN_AUDIT_HASH_BYTES);
-        ln_db_array_add (&arrays[9], hash, LN_AUDIT_HASH_BYTES);
-        memcpy (prev, hash, LN_AUDIT_HASH_BYTES);
     }
-    int64_t last_seq = first_seq + (int64_t)n - 1;
-    snprintf (enc->first, sizeof enc->first, "%" PRId64, first_seq);
-    snprintf (enc->last, sizeof enc->last, "%" PRId64, last_seq);
-    memcpy (enc->head_hash, prev, LN_AUDIT_HASH_BYTES);
-
-    enc->values[0] = enc->first;
     for (int a = 0; a < ARRAY_COUNT; a++) {
-        enc->values[1 + a] = ln_db_array_data (&arrays[a]);
-        enc->lengths[1 + a] = ln_db_array_size (&arrays[a]);
-        enc->formats[1 + a] = 1;
+        enc->values[a] = ln_db_array_data (&arrays[a]);
+        enc->lengths[a] = ln_db_array_size (&arrays[a]);
+        enc->formats[a] = 1;
     }
-    enc->values[ARRAY_COUNT + 1] = enc->last;
-    enc->values[ARRAY_COUNT + 2] = (const char *)enc->head_hash;
-    enc->lengths[ARRAY_COUNT + 2] = LN_AUDIT_HASH_BYTES;
-    enc->formats[ARRAY_COUNT + 2] = 1;
     enc->n = n;
     enc->stmt = (ln_db_stmt_t){
-        .name = "ln_audit_insert",
-        .sql = s_insert_sql,
-        .nparams = ARRAY_COUNT + 3,
+        .name = "ln_audit_append",
+        .sql = s_append_sql,
+        .nparams = ARRAY_COUNT,
         .values = enc->values,
         .lengths = enc->lengths,
         .formats = enc->formats,
         .result_format = 0,
     };
-    *seq = last_seq;
 }
 
 int
@@ -341,12 +457,10 @@ ln_audit_encoded_check (const ln_audit_encoded_t *enc, const PGresult *res, ln_e
         ln_error_set (err, "AUDIT_MISSING", NULL, "audit append: the insert failed");
         return -1;
     }
-    if (PQntuples (res) != 1 || strtoull (PQgetvalue (res, 0, 0), NULL, 10) != enc->n ||
-        strcmp (PQgetvalue (res, 0, 1), "1") != 0) {
-        ln_error_set (err, "AUDIT_MISSING", NULL,
-                      "audit append: inserted %s of %zu rows, moved the head %s times",
-                      PQntuples (res) == 1 ? PQgetvalue (res, 0, 0) : "?", enc->n,
-                      PQntuples (res) == 1 ? PQgetvalue (res, 0, 1) : "?");
+    if (PQntuples (res) != 1 || PQnfields (res) != 2 ||
+        strtoull (PQgetvalue (res, 0, 0), NULL, 10) != enc->n) {
+        ln_error_set (err, "AUDIT_MISSING", NULL, "audit append: appended %s of %zu rows",
+                      PQntuples (res) == 1 ? PQgetvalue (res, 0, 0) : "?", enc->n);
         return -1;
     }
     return 0;
@@ -360,36 +474,48 @@ ln_audit_encoded_clear (ln_audit_encoded_t *enc)
     memset (enc, 0, sizeof *enc);
 }
 
-/* The head lock: held until the caller's commit or rollback.  Binary
-   results: seq as 8 bytes, hash as its 32 bytes. */
+/* Reads the head (binary: seq as 8 bytes, hash as its 32 bytes), to find
+   out before appending that the trail is there.  It takes no lock: the
+   runtime role may not, and audit_append locks the head itself, until the
+   caller's commit. */
 void
 ln_audit_lock_stmt (ln_db_stmt_t *stmt)
 {
     *stmt = (ln_db_stmt_t){
-        .name = "ln_audit_lock_head",
-        .sql = "SELECT seq, hash FROM audit_head FOR UPDATE",
+        .name = "ln_audit_head",
+        .sql = "SELECT seq, hash FROM audit_head",
         .result_format = 1,
     };
 }
 
-/* Read the head from the lock statement's result. */
+/* Check the head read by ln_audit_lock_stmt's statement. */
 static int
-s_parse_head (const PGresult *res, size_t n, int64_t *seq, uint8_t prev[LN_AUDIT_HASH_BYTES],
-              ln_error_t *err)
+s_parse_head (const PGresult *res, size_t n, ln_error_t *err)
 {
+    int64_t seq = 0;
     if (!res || PQntuples (res) != 1 || PQnfields (res) != 2 ||
-        ln_db_int_value (res, 0, 0, 8, seq) != 0 || *seq < 0 || PQgetisnull (res, 0, 1) ||
+        ln_db_int_value (res, 0, 0, 8, &seq) != 0 || seq < 0 || PQgetisnull (res, 0, 1) ||
         PQgetlength (res, 0, 1) != LN_AUDIT_HASH_BYTES) {
         ln_error_set (err, "AUDIT_MISSING", NULL, "audit append: audit_head is %s",
                       res && PQntuples (res) == 0 ? "empty" : "malformed");
         return -1;
     }
-    memcpy (prev, PQgetvalue (res, 0, 1), LN_AUDIT_HASH_BYTES);
-    if ((uint64_t)*seq + n > (uint64_t)INT64_MAX) {
+    if ((uint64_t)seq + n > (uint64_t)INT64_MAX) {
         ln_error_set (err, "AUDIT_INVALID", NULL, "audit append: seq would overflow");
         return -1;
     }
     return 0;
+}
+
+/* An append that failed because the schema lacks migration 5 says so. */
+static void
+s_append_failed (ln_db_t *db, ln_error_t *err)
+{
+    if (strcmp (ln_db_last_sqlstate (db), "42883") == 0)
+        ln_error_set (err, "AUDIT_MISSING", NULL,
+                      "schema %s has no audit_append function (migration %d \"%s\" not applied)",
+                      ln_db_schema (db) ? ln_db_schema (db) : "?",
+                      ln_audit_writer_migration.version, ln_audit_writer_migration.name);
 }
 
 /* The checks both forms of append make before anything is sent. */
@@ -429,17 +555,15 @@ int
 ln_audit_encode (ln_db_t *db, const PGresult *head, const ln_audit_entry_t *entries, size_t n,
                  ln_audit_encoded_t *enc, ln_error_t *err)
 {
-    uint8_t prev[LN_AUDIT_HASH_BYTES];
-    int64_t seq = 0;
     memset (enc, 0, sizeof *enc);
-    if (n == 0) {
-        ln_error_set (err, "AUDIT_INVALID", NULL, "audit append: no entries");
+    if (n == 0 || n > LN_AUDIT_APPEND_MAX) {
+        ln_error_set (err, "AUDIT_INVALID", NULL, "audit append: 1 to %d entries, not %zu",
+                      LN_AUDIT_APPEND_MAX, n);
         return -1;
     }
-    if (s_check_append (db, entries, n, false, err) != 0 ||
-        s_parse_head (head, n, &seq, prev, err) != 0)
+    if (s_check_append (db, entries, n, false, err) != 0 || s_parse_head (head, n, err) != 0)
         return -1;
-    s_encode_rows (entries, n, ln_clock_wall_us (), &seq, prev, enc);
+    s_encode_rows (entries, n, ln_clock_wall_us (), enc);
     return 0;
 }
 
@@ -449,7 +573,6 @@ s_append (ln_db_t *db, const ln_audit_entry_t *entries, size_t n, bool single, l
 {
     int rc = -1;
     PGresult *res = NULL;
-    uint8_t prev[LN_AUDIT_HASH_BYTES];
     ln_audit_encoded_t enc;
     memset (&enc, 0, sizeof enc);
 
@@ -470,14 +593,11 @@ s_append (ln_db_t *db, const ln_audit_entry_t *entries, size_t n, bool single, l
                             "the audited effect");
         goto out;
     }
-    ln_db_stmt_t lock;
-    ln_audit_lock_stmt (&lock);
+    ln_db_stmt_t head;
+    ln_audit_lock_stmt (&head);
     res =
-        ln_db_exec_prepared (db, lock.name, lock.sql, 0, NULL, NULL, NULL, lock.result_format, err);
-    if (!res)
-        goto out;
-    int64_t seq = 0;
-    if (s_parse_head (res, n, &seq, prev, err) != 0)
+        ln_db_exec_prepared (db, head.name, head.sql, 0, NULL, NULL, NULL, head.result_format, err);
+    if (!res || s_parse_head (res, n, err) != 0)
         goto out;
     PQclear (res);
     res = NULL;
@@ -485,11 +605,15 @@ s_append (ln_db_t *db, const ln_audit_entry_t *entries, size_t n, bool single, l
     int64_t now = ln_clock_wall_us ();
     for (size_t at = 0; at < n; at += APPEND_CHUNK) {
         size_t m = n - at < APPEND_CHUNK ? n - at : APPEND_CHUNK;
-        s_encode_rows (entries + at, m, now, &seq, prev, &enc);
+        s_encode_rows (entries + at, m, now, &enc);
         const ln_db_stmt_t *st = &enc.stmt;
         res = ln_db_exec_prepared (db, st->name, st->sql, st->nparams, st->values, st->lengths,
                                    st->formats, st->result_format, err);
-        if (!res || ln_audit_encoded_check (&enc, res, err) != 0)
+        if (!res) {
+            s_append_failed (db, err);
+            goto out;
+        }
+        if (ln_audit_encoded_check (&enc, res, err) != 0)
             goto out;
         PQclear (res);
         res = NULL;
@@ -595,8 +719,114 @@ s_verify_rows (PGresult *res, int64_t *last_seq, uint8_t prev[LN_AUDIT_HASH_BYTE
     "SELECT seq, at_us, principal, organisation, action, object, outcome, reason, request_id,"     \
     " encode (prev_hash, 'hex'), encode (hash, 'hex') FROM audit "
 
+/* Anchors per query of their rows' hashes. */
+#define ANCHOR_CHUNK 1000
+
+/* "2026-11-29T10:33:44Z" (UTC) for an anchor's at_us. */
+static void
+s_format_time (int64_t at_us, char *out, size_t size)
+{
+    time_t t = (time_t)(at_us / 1000000);
+    struct tm tm;
+    if (at_us < 0 || !gmtime_r (&t, &tm) || strftime (out, size, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+        snprintf (out, size, "at_us %" PRId64, at_us);
+}
+
+static int
+s_cmp_seq (const void *a, const void *b)
+{
+    const ln_audit_anchor_t *x = *(const ln_audit_anchor_t *const *)a;
+    const ln_audit_anchor_t *y = *(const ln_audit_anchor_t *const *)b;
+    return x->seq < y->seq ? -1 : x->seq > y->seq ? 1 : 0;
+}
+
+/* After a good chain whose last row is last_seq: check each anchor (in seq
+   order) against the hash of its row, in the verification's snapshot. */
+static int
+s_check_anchors (ln_db_t *db, const ln_audit_anchor_t *const *sorted, size_t n, int64_t last_seq,
+                 ln_audit_report_t *r, ln_error_t *err)
+{
+    int rc = -1;
+    PGresult *res = NULL;
+    ln_db_array_t seqs;
+    memset (&seqs, 0, sizeof seqs);
+    char when[48];
+
+    for (size_t at = 0; at < n; at += ANCHOR_CHUNK) {
+        size_t m = n - at < ANCHOR_CHUNK ? n - at : ANCHOR_CHUNK;
+        ln_db_array_init (&seqs, LN_DB_OID_INT8);
+        for (size_t i = 0; i < m; i++)
+            ln_db_array_add_int8 (&seqs, sorted[at + i]->seq > (uint64_t)INT64_MAX
+                                             ? -1
+                                             : (int64_t)sorted[at + i]->seq);
+        const char *values[1] = {ln_db_array_data (&seqs)};
+        const int lengths[1] = {ln_db_array_size (&seqs)};
+        const int formats[1] = {1};
+        res = ln_db_exec_prepared (db, "ln_audit_anchor_rows",
+                                   "SELECT a.ord, x.hash FROM unnest ($1::int8[]) WITH ORDINALITY"
+                                   " AS a (seq, ord) LEFT JOIN audit x ON x.seq = a.seq"
+                                   " ORDER BY a.ord",
+                                   1, values, lengths, formats, 1, err);
+        ln_db_array_clear (&seqs);
+        if (!res)
+            goto out;
+        if ((size_t)PQntuples (res) != m) {
+            ln_error_set (err, "AUDIT_INVALID", NULL,
+                          "audit verify: anchor rows: unexpected result");
+            goto out;
+        }
+        for (size_t i = 0; i < m; i++) {
+            const ln_audit_anchor_t *an = sorted[at + i];
+            uint8_t want[LN_AUDIT_HASH_BYTES];
+            s_parse_hash_any (an->hash, want);
+            s_format_time (an->at_us, when, sizeof when);
+            if (an->seq == 0) {
+                uint8_t zero[LN_AUDIT_HASH_BYTES] = {0};
+                if (sodium_memcmp (want, zero, LN_AUDIT_HASH_BYTES) != 0) {
+                    s_bad (r, 1, "anchor of seq 0 (%s) does not match the empty trail", when);
+                    rc = 0;
+                    goto out;
+                }
+            }
+            else if (an->seq > (uint64_t)last_seq) {
+                s_bad (r, (uint64_t)last_seq + 1,
+                       "anchor of seq %" PRIu64 " (%s) is beyond the end of the trail (seq %" PRId64
+                       "): rows deleted and the head moved back",
+                       an->seq, when, last_seq);
+                rc = 0;
+                goto out;
+            }
+            else if (PQgetisnull (res, (int)i, 1) ||
+                     PQgetlength (res, (int)i, 1) != LN_AUDIT_HASH_BYTES ||
+                     sodium_memcmp (PQgetvalue (res, (int)i, 1), want, LN_AUDIT_HASH_BYTES) != 0) {
+                s_bad (r, an->seq,
+                       "anchor of seq %" PRIu64 " (%s) does not match row %" PRIu64
+                       ": the trail was rewritten at or before it",
+                       an->seq, when, an->seq);
+                rc = 0;
+                goto out;
+            }
+            r->anchors++;
+        }
+        PQclear (res);
+        res = NULL;
+    }
+    rc = 0;
+out:
+    PQclear (res);
+    ln_db_array_clear (&seqs);
+    return rc;
+}
+
 int
 ln_audit_verify (ln_db_t *db, ln_audit_report_t *report, ln_error_t *err)
+{
+    return ln_audit_verify_anchors (db, NULL, 0, report, err);
+}
+
+int
+ln_audit_verify_anchors (ln_db_t *db, const ln_audit_anchor_t *anchors, size_t nanchors,
+                         ln_audit_report_t *report, ln_error_t *err)
 {
     int rc = -1;
     PGresult *res = NULL;
@@ -607,11 +837,22 @@ ln_audit_verify (ln_db_t *db, ln_audit_report_t *report, ln_error_t *err)
     uint8_t prev[LN_AUDIT_HASH_BYTES];
     char limit[16], after[24];
 
-    if (!db || !report) {
+    const ln_audit_anchor_t **sorted = NULL;
+
+    if (!db || !report || (nanchors > 0 && !anchors)) {
         ln_error_set (err, "AUDIT_INVALID", NULL, "audit verify: bad arguments");
         return -1;
     }
     memset (report, 0, sizeof *report);
+    for (size_t i = 0; i < nanchors; i++) {
+        uint8_t bin[LN_AUDIT_HASH_BYTES];
+        if (s_parse_hash_any (anchors[i].hash, bin) != 0) {
+            ln_error_set (err, "AUDIT_INVALID", "anchors",
+                          "audit verify: anchor %zu (seq %" PRIu64 "): hash is not 64 hex digits",
+                          i, anchors[i].seq);
+            return -1;
+        }
+    }
     memset (prev, 0, sizeof prev);
     if (sodium_init () < 0)
         abort ();
@@ -709,10 +950,198 @@ ln_audit_verify (ln_db_t *db, ln_audit_report_t *report, ln_error_t *err)
         else
             report->ok = true;
     }
+    if (report->ok && nanchors > 0) {
+        sorted = calloc (nanchors, sizeof *sorted);
+        if (!sorted)
+            abort ();
+        for (size_t i = 0; i < nanchors; i++)
+            sorted[i] = &anchors[i];
+        qsort (sorted, nanchors, sizeof *sorted, s_cmp_seq);
+        PQclear (res);
+        res = NULL;
+        if (s_check_anchors (db, sorted, nanchors, last_seq, report, err) != 0)
+            goto out;
+    }
     rc = 0;
 out:
+    free (sorted);
     PQclear (res);
     if (own_tx)
         ln_db_rollback (db); /* read only: nothing to keep */
+    return rc;
+}
+
+/* --- anchors ------------------------------------------------------------------------ */
+
+int
+ln_audit_head (ln_db_t *db, uint64_t *seq, char hash_hex[LN_AUDIT_HASH_HEX + 1], ln_error_t *err)
+{
+    int rc = -1;
+    int64_t s = 0;
+    if (!db || !seq || !hash_hex) {
+        ln_error_set (err, "AUDIT_INVALID", NULL, "audit head: bad arguments");
+        return -1;
+    }
+    ln_db_stmt_t head;
+    ln_audit_lock_stmt (&head);
+    PGresult *res =
+        ln_db_exec_prepared (db, head.name, head.sql, 0, NULL, NULL, NULL, head.result_format, err);
+    if (!res)
+        goto out;
+    if (PQntuples (res) != 1 || ln_db_int_value (res, 0, 0, 8, &s) != 0 || s < 0 ||
+        PQgetisnull (res, 0, 1) || PQgetlength (res, 0, 1) != LN_AUDIT_HASH_BYTES) {
+        ln_error_set (err, "AUDIT_MISSING", NULL, "audit head: audit_head is %s",
+                      PQntuples (res) == 0 ? "empty" : "malformed");
+        goto out;
+    }
+    *seq = (uint64_t)s;
+    sodium_bin2hex (hash_hex, LN_AUDIT_HASH_HEX + 1, (const unsigned char *)PQgetvalue (res, 0, 1),
+                    LN_AUDIT_HASH_BYTES);
+    rc = 0;
+out:
+    PQclear (res);
+    return rc;
+}
+
+/* An anchor's hash must be exactly what a node publishes: 64 lower-case
+   hex digits. */
+static bool
+s_hash_hex_valid (const char *hex)
+{
+    if (strnlen (hex, LN_AUDIT_HASH_HEX + 1) != LN_AUDIT_HASH_HEX)
+        return false;
+    for (size_t i = 0; i < LN_AUDIT_HASH_HEX; i++)
+        if (!((hex[i] >= '0' && hex[i] <= '9') || (hex[i] >= 'a' && hex[i] <= 'f')))
+            return false;
+    return true;
+}
+
+int
+ln_audit_anchor_record (ln_db_t *db, const char *upstream, uint64_t position,
+                        const ln_audit_anchor_t *anchor, ln_error_t *err)
+{
+    int rc = -1;
+    PGresult *res = NULL;
+    char seq[24], pos[24], at[24], now[24];
+    uint8_t hash[LN_AUDIT_HASH_BYTES];
+
+    if (!db || !anchor) {
+        ln_error_set (err, "AUDIT_INVALID", NULL, "anchor record: bad arguments");
+        return -1;
+    }
+    if (s_check_text (upstream, true, LN_AUDIT_NAME_MAX, "anchor", -1, "upstream", err) != 0)
+        return -1;
+    if (!s_hash_hex_valid (anchor->hash) || s_parse_hash (anchor->hash, hash) != 0) {
+        ln_error_set (err, "AUDIT_INVALID", "anchor.hash",
+                      "anchor.hash: must be 64 lower-case hex digits");
+        return -1;
+    }
+    if (position == 0 || position > (uint64_t)INT64_MAX || anchor->seq > (uint64_t)INT64_MAX ||
+        anchor->at_us < 0) {
+        ln_error_set (err, "AUDIT_INVALID", position == 0 ? "position" : "anchor",
+                      "anchor record: position must be > 0, seq and at_us in range");
+        return -1;
+    }
+    snprintf (seq, sizeof seq, "%" PRIu64, anchor->seq);
+    snprintf (pos, sizeof pos, "%" PRIu64, position);
+    snprintf (at, sizeof at, "%" PRId64, anchor->at_us);
+    snprintf (now, sizeof now, "%" PRId64, ln_clock_wall_us ());
+    const char *values[6] = {upstream, seq, (const char *)hash, at, pos, now};
+    const int lengths[6] = {0, 0, LN_AUDIT_HASH_BYTES, 0, 0, 0};
+    const int formats[6] = {0, 0, 1, 0, 0, 0};
+    /* The data-modifying CTE's effect is not visible to the rest of the
+       statement: the sub-selects see what was stored BEFORE this anchor. */
+    res = ln_db_exec_prepared (
+        db, "ln_audit_anchor_record",
+        "WITH ins AS (INSERT INTO upstream_anchors (upstream, seq, hash, at_us, position,"
+        " received_us) VALUES ($1::text, $2::int8, $3::bytea, $4::int8, $5::int8, $6::int8)"
+        " ON CONFLICT (upstream, seq) DO NOTHING RETURNING 1)"
+        " SELECT (SELECT count(*) FROM ins),"
+        " (SELECT encode (hash, 'hex') FROM upstream_anchors WHERE upstream = $1::text"
+        "   AND seq = $2::int8),"
+        " (SELECT max(seq) FROM upstream_anchors WHERE upstream = $1::text)",
+        6, values, lengths, formats, 0, err);
+    if (!res) {
+        if (strcmp (ln_db_last_sqlstate (db), "42P01") == 0)
+            ln_error_set (err, "AUDIT_MISSING", NULL,
+                          "schema %s has no upstream_anchors (migration %d \"%s\" not applied)",
+                          ln_db_schema (db) ? ln_db_schema (db) : "?",
+                          ln_audit_anchors_migration.version, ln_audit_anchors_migration.name);
+        goto out;
+    }
+    bool inserted = strcmp (PQgetvalue (res, 0, 0), "1") == 0;
+    if (!inserted && !PQgetisnull (res, 0, 1) &&
+        strcmp (PQgetvalue (res, 0, 1), anchor->hash) != 0) {
+        ln_error_set (err, "AUDIT_ANCHOR_CONFLICT", "anchor.hash",
+                      "%s published seq %" PRIu64 " with hash %.16s..., but it published it "
+                      "before with hash %.16s...: its audit trail was rewritten",
+                      upstream, anchor->seq, anchor->hash, PQgetvalue (res, 0, 1));
+        rc = 1;
+        goto out;
+    }
+    if (!PQgetisnull (res, 0, 2) && strtoull (PQgetvalue (res, 0, 2), NULL, 10) > anchor->seq) {
+        ln_error_set (err, "AUDIT_ANCHOR_CONFLICT", "anchor.seq",
+                      "%s published seq %" PRIu64 " after seq %s: its audit trail went back",
+                      upstream, anchor->seq, PQgetvalue (res, 0, 2));
+        rc = 1;
+        goto out;
+    }
+    rc = 0;
+out:
+    PQclear (res);
+    return rc;
+}
+
+int
+ln_audit_anchors_load (ln_db_t *db, const char *upstream, ln_audit_anchor_t **anchors, size_t *n,
+                       ln_error_t *err)
+{
+    int rc = -1;
+    PGresult *res = NULL;
+    ln_audit_anchor_t *list = NULL;
+    if (!db || !upstream || !anchors || !n) {
+        ln_error_set (err, "AUDIT_INVALID", NULL, "anchors load: bad arguments");
+        return -1;
+    }
+    *anchors = NULL;
+    *n = 0;
+    const char *p[1] = {upstream};
+    res = ln_db_exec (db,
+                      "SELECT seq, encode (hash, 'hex'), at_us, position, received_us"
+                      " FROM upstream_anchors WHERE upstream = $1 ORDER BY seq",
+                      1, p, err);
+    if (!res) {
+        if (strcmp (ln_db_last_sqlstate (db), "42P01") == 0)
+            ln_error_set (err, "AUDIT_MISSING", NULL,
+                          "schema %s has no upstream_anchors (migration %d \"%s\" not applied)",
+                          ln_db_schema (db) ? ln_db_schema (db) : "?",
+                          ln_audit_anchors_migration.version, ln_audit_anchors_migration.name);
+        goto out;
+    }
+    size_t rows = (size_t)PQntuples (res);
+    list = calloc (rows + 1, sizeof *list);
+    if (!list)
+        abort ();
+    for (size_t i = 0; i < rows; i++) {
+        int64_t seq = 0, pos = 0;
+        ln_audit_anchor_t *a = &list[i];
+        if (s_parse_i64 (PQgetvalue (res, (int)i, 0), &seq) != 0 ||
+            s_parse_i64 (PQgetvalue (res, (int)i, 2), &a->at_us) != 0 ||
+            s_parse_i64 (PQgetvalue (res, (int)i, 3), &pos) != 0 ||
+            s_parse_i64 (PQgetvalue (res, (int)i, 4), &a->received_us) != 0) {
+            ln_error_set (err, "AUDIT_INVALID", NULL, "anchors load: malformed row");
+            goto out;
+        }
+        a->seq = (uint64_t)seq;
+        a->position = (uint64_t)pos;
+        snprintf (a->hash, sizeof a->hash, "%s", PQgetvalue (res, (int)i, 1));
+    }
+    *anchors = list;
+    *n = rows;
+    list = NULL;
+    rc = 0;
+out:
+    free (list);
+    PQclear (res);
     return rc;
 }

@@ -18,7 +18,9 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <poll.h>
 #include <sodium.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,6 +39,8 @@
 #define PROBE_READS 3
 /* Prepared statement names remembered per connection. */
 #define PREPARED_MAX 64
+/* The runtime role's privilege policy in each schema (ln_db.h). */
+#define PRIVILEGES_TABLE "schema_runtime_privileges"
 
 struct ln_db_t {
     PGconn *conn;
@@ -46,6 +50,7 @@ struct ln_db_t {
     char appname[LN_DB_SCHEMA_MAX + 16];
     ln_db_retry_t retry;
     bool last_lost;
+    bool last_permanent;
     uint64_t generation; /* connections made so far */
     char last_sqlstate[SQLSTATE_LEN + 1];
     ln_error_t last_error;
@@ -146,6 +151,7 @@ s_fail (ln_db_t *self, const PGresult *res, const char *what, ln_error_t *err)
 
     self->last_lost = (self->conn == NULL || PQstatus (self->conn) == CONNECTION_BAD ||
                        s_sqlstate_is_lost (state));
+    self->last_permanent = !self->last_lost && ln_db_sqlstate_permanent (state);
     snprintf (self->last_sqlstate, sizeof self->last_sqlstate, "%s",
               state && strlen (state) == SQLSTATE_LEN ? state : "");
     if (self->last_lost)
@@ -162,6 +168,7 @@ static void
 s_ok (ln_db_t *self)
 {
     self->last_lost = false;
+    self->last_permanent = false;
     self->last_sqlstate[0] = '\0';
     ln_error_clear (&self->last_error);
 }
@@ -190,61 +197,237 @@ s_drain (PGconn *conn, PGresult *res)
 
 /* --- connecting ------------------------------------------------------------ */
 
+/* SQLSTATEs after which trying again, unchanged, cannot help: the password
+   or the role is wrong (class 28), the database or schema does not exist
+   (3D000, 3F000), a privilege is missing (42501), or the schema lacks a
+   table or function this program needs (42P01, 42883: a migration not
+   applied).  Everything else (a server that is down, starting or out of
+   connections, a network fault, a deadlock) may pass. */
+bool
+ln_db_sqlstate_permanent (const char *state)
+{
+    if (!state || strlen (state) != SQLSTATE_LEN)
+        return false;
+    return strncmp (state, "28", 2) == 0 || strcmp (state, "3D000") == 0 ||
+           strcmp (state, "3F000") == 0 || strcmp (state, "42501") == 0 ||
+           strcmp (state, "42P01") == 0 || strcmp (state, "42883") == 0;
+}
+
+/* Wait until conn's socket is ready (for writing or reading) or the
+   deadline passes.  Returns 1 ready, 0 timed out, -1 error. */
 static int
-s_set_search_path (ln_db_t *self, PGconn *conn, char *why, size_t whylen)
+s_wait_socket (PGconn *conn, bool for_write, int64_t deadline_ms)
+{
+    int fd = PQsocket (conn);
+    if (fd < 0)
+        return -1;
+    for (;;) {
+        int64_t left = deadline_ms - ln_clock_mono_ms ();
+        if (left <= 0)
+            return 0;
+        struct pollfd p = {.fd = fd, .events = for_write ? POLLOUT : POLLIN};
+        int r = poll (&p, 1, left > INT_MAX ? INT_MAX : (int)left);
+        if (r > 0)
+            return 1;
+        if (r == 0)
+            return 0;
+        if (errno != EINTR)
+            return -1;
+    }
+}
+
+/* The reason a connection failed, on one line without libpq's LOCATION
+   lines (the server's source file), and the SQLSTATE when the server sent
+   one.  The connection was made with PQERRORS_VERBOSE, which is the only way
+   libpq tells a connection failure's SQLSTATE: "...failed: FATAL:  28P01:
+   password authentication failed for user ...".  The last one counts
+   (libpq may have tried several hosts). */
+static void
+s_connect_error (PGconn *conn, char *why, size_t whylen, char state[SQLSTATE_LEN + 1])
+{
+    char text[LN_ERROR_MESSAGE_MAX];
+    const char *msg = conn ? PQerrorMessage (conn) : "out of memory";
+    size_t j = 0;
+    state[0] = '\0';
+    for (const char *line = msg; line && *line && j + 1 < sizeof text;) {
+        const char *nl = strchr (line, '\n');
+        size_t len = nl ? (size_t)(nl - line) : strlen (line);
+        if (strncmp (line, "LOCATION:", 9) != 0) {
+            if (j > 0 && j + 1 < sizeof text)
+                text[j++] = ' ';
+            for (size_t i = 0; i < len && j + 1 < sizeof text; i++)
+                text[j++] = line[i];
+        }
+        line = nl ? nl + 1 : NULL;
+    }
+    text[j] = '\0';
+    static const char *const severities[] = {"FATAL:  ", "ERROR:  ", "PANIC:  "};
+    for (size_t k = 0; k < sizeof severities / sizeof severities[0]; k++)
+        for (const char *p = strstr (text, severities[k]); p; p = strstr (p + 1, severities[k])) {
+            const char *code = p + strlen (severities[k]);
+            bool ok = strlen (code) > SQLSTATE_LEN && code[SQLSTATE_LEN] == ':';
+            for (int i = 0; ok && i < SQLSTATE_LEN; i++)
+                ok = (code[i] >= '0' && code[i] <= '9') || (code[i] >= 'A' && code[i] <= 'Z');
+            if (ok) {
+                memcpy (state, code, SQLSTATE_LEN);
+                state[SQLSTATE_LEN] = '\0';
+            }
+        }
+    s_one_line (why, whylen, text);
+}
+
+/* Set search_path on a fresh connection, within the deadline. */
+static int
+s_set_search_path (ln_db_t *self, PGconn *conn, int64_t deadline_ms, char *why, size_t whylen)
 {
     if (!self->has_schema)
         return 0;
     /* The value is a list of identifiers; quoting keeps reserved words
-       (a schema called "user") meaning the schema. */
-    char quoted[LN_DB_SCHEMA_MAX + 3];
-    snprintf (quoted, sizeof quoted, "\"%s\"", self->schema);
+       (a schema called "user") meaning the schema.  pg_temp goes last:
+       unlisted, it would be searched FIRST, and a temporary table of the
+       session could stand in for one of the schema's (the audit head). */
+    char quoted[LN_DB_SCHEMA_MAX + 16];
+    snprintf (quoted, sizeof quoted, "\"%s\", pg_temp", self->schema);
     const char *params[1] = {quoted};
-    PGresult *res = PQexecParams (conn, "SELECT pg_catalog.set_config('search_path', $1, false)", 1,
-                                  NULL, params, NULL, NULL, 0);
-    int rc = PQresultStatus (res) == PGRES_TUPLES_OK ? 0 : -1;
-    if (rc != 0)
+    if (PQsendQueryParams (conn, "SELECT pg_catalog.set_config('search_path', $1, false)", 1, NULL,
+                           params, NULL, NULL, 0) != 1) {
         s_one_line (why, whylen, PQerrorMessage (conn));
-    PQclear (res);
+        return -1;
+    }
+    while (PQisBusy (conn)) {
+        int r = s_wait_socket (conn, false, deadline_ms);
+        if (r <= 0) {
+            snprintf (why, whylen,
+                      r == 0 ? "no answer to the first statement in time"
+                             : "waiting for the server failed");
+            return -1;
+        }
+        if (PQconsumeInput (conn) == 0) {
+            s_one_line (why, whylen, PQerrorMessage (conn));
+            return -1;
+        }
+    }
+    int rc = 0;
+    PGresult *res;
+    while ((res = PQgetResult (conn)) != NULL) {
+        if (PQresultStatus (res) != PGRES_TUPLES_OK && rc == 0) {
+            s_one_line (why, whylen, PQerrorMessage (conn));
+            rc = -1;
+        }
+        PQclear (res);
+    }
     return rc;
 }
 
-/* One attempt.  Returns the connection, or NULL with a one-line reason. */
-static PGconn *
-s_connect_once (ln_db_t *self, char *why, size_t whylen)
+/* The conninfo's connect_timeout in ms (libpq's rule: 1 counts as 2 s),
+   or the default; connecting is polled here, so libpq does not apply it. */
+static int64_t
+s_connect_timeout_ms (const ln_db_t *self)
 {
+    int64_t ms = (int64_t)strtol (CONNECT_TIMEOUT_S, NULL, 10) * 1000;
+    PQconninfoOption *opts = PQconninfoParse (self->conninfo, NULL);
+    for (PQconninfoOption *o = opts; o && o->keyword; o++)
+        if (strcmp (o->keyword, "connect_timeout") == 0 && o->val && *o->val) {
+            char *end = NULL;
+            long s = strtol (o->val, &end, 10);
+            if (end && *end == '\0' && s > 0 && s <= 86400)
+                ms = (s < 2 ? 2 : s) * 1000;
+        }
+    PQconninfoFree (opts);
+    return ms;
+}
+
+/* One attempt, bounded by timeout_ms from start to a usable connection
+   (connecting, authenticating, search_path), and no sleeping: libpq's
+   non-blocking connect, polled against the deadline.  Returns the
+   connection, or NULL with a one-line reason, the SQLSTATE if any, and
+   whether the failure is permanent. */
+static PGconn *
+s_connect_once (ln_db_t *self, int64_t timeout_ms, char *why, size_t whylen,
+                char state[SQLSTATE_LEN + 1], bool *permanent)
+{
+    const int64_t deadline = ln_clock_mono_ms () + timeout_ms;
     /* Keywords are applied in order and the conninfo (expanded from
        "dbname") comes last, so the caller's settings win over ours. */
     const char *keys[] = {"connect_timeout", "application_name", "dbname", NULL};
     const char *vals[] = {CONNECT_TIMEOUT_S, self->appname, self->conninfo, NULL};
-    PGconn *conn = PQconnectdbParams (keys, vals, 1);
+    state[0] = '\0';
+    *permanent = false;
+    PGconn *conn = PQconnectStartParams (keys, vals, 1);
     if (!conn) {
         snprintf (why, whylen, "out of memory");
         return NULL;
     }
-    if (PQstatus (conn) != CONNECTION_OK) {
-        s_one_line (why, whylen, PQerrorMessage (conn));
-        PQfinish (conn);
-        return NULL;
+    /* (libpq has already tried once: a socket that is not there fails
+       here, before any polling.) */
+    PQsetErrorVerbosity (conn, PQERRORS_VERBOSE);
+    PostgresPollingStatusType st =
+        PQstatus (conn) == CONNECTION_BAD ? PGRES_POLLING_FAILED : PGRES_POLLING_WRITING;
+    while (st != PGRES_POLLING_OK) {
+        if (st == PGRES_POLLING_FAILED) {
+            s_connect_error (conn, why, whylen, state);
+            /* No SQLSTATE but the server asked for a password that we do
+               not have (none in the conninfo or the passfile). */
+            *permanent = ln_db_sqlstate_permanent (state) || PQconnectionNeedsPassword (conn);
+            goto fail;
+        }
+        int r = s_wait_socket (conn, st == PGRES_POLLING_WRITING, deadline);
+        if (r <= 0) {
+            if (r == 0)
+                snprintf (why, whylen, "no connection within %lld ms", (long long)timeout_ms);
+            else
+                snprintf (why, whylen, "waiting for the server failed: %s", strerror (errno));
+            goto fail;
+        }
+        st = PQconnectPoll (conn);
     }
+    PQsetErrorVerbosity (conn, PQERRORS_DEFAULT);
     PQsetNoticeProcessor (conn, s_notice, NULL);
-    if (s_set_search_path (self, conn, why, whylen) != 0) {
-        PQfinish (conn);
-        return NULL;
-    }
+    if (s_set_search_path (self, conn, deadline, why, whylen) != 0)
+        goto fail;
     return conn;
+fail:
+    PQfinish (conn);
+    return NULL;
 }
 
-/* Connect with backoff until it works or the budget is spent. */
+/* Record a failed connect in the handle and in err: DB_REFUSED when it is
+   permanent, else `code`. */
+static void s_connect_failed (ln_db_t *self, const char *code, bool permanent, const char *state,
+                              ln_error_t *err, const char *fmt, ...)
+    __attribute__ ((format (printf, 6, 7)));
+
+static void
+s_connect_failed (ln_db_t *self, const char *code, bool permanent, const char *state,
+                  ln_error_t *err, const char *fmt, ...)
+{
+    char text[LN_ERROR_MESSAGE_MAX];
+    va_list ap;
+    va_start (ap, fmt);
+    vsnprintf (text, sizeof text, fmt, ap);
+    va_end (ap);
+    self->last_lost = !permanent;
+    self->last_permanent = permanent;
+    snprintf (self->last_sqlstate, sizeof self->last_sqlstate, "%s", state ? state : "");
+    ln_error_set (&self->last_error, permanent ? "DB_REFUSED" : code, NULL, "%s", text);
+    if (err)
+        *err = self->last_error;
+}
+
+/* Connect with backoff until it works, the budget is spent, or the server
+   refuses us for a reason that retrying cannot fix. */
 static int
 s_connect_retry (ln_db_t *self, ln_error_t *err)
 {
     const int64_t start = ln_clock_mono_ms ();
+    const int64_t attempt_ms = s_connect_timeout_ms (self);
     int64_t delay = self->retry.initial_delay_ms;
     char why[LN_ERROR_MESSAGE_MAX / 2] = "";
+    char state[SQLSTATE_LEN + 1];
+    bool permanent = false;
 
     for (int attempt = 1;; attempt++) {
-        PGconn *conn = s_connect_once (self, why, sizeof why);
+        PGconn *conn = s_connect_once (self, attempt_ms, why, sizeof why, state, &permanent);
         if (conn) {
             self->conn = conn;
             if (attempt > 1)
@@ -254,13 +437,20 @@ s_connect_retry (ln_db_t *self, ln_error_t *err)
             return 0;
         }
         int64_t elapsed = ln_clock_mono_ms () - start;
+        if (permanent) {
+            ln_log_warn ("db connect refused, not retrying", "schema=%s sqlstate=%s error=%s",
+                         self->has_schema ? self->schema : "-", *state ? state : "-", why);
+            s_connect_failed (self, "DB_CONNECT", true, state, err,
+                              "PostgreSQL refused the connection (not retried): %s", why);
+            return -1;
+        }
         int64_t remaining = self->retry.max_wait_ms - elapsed;
         if (remaining <= 0) {
             ln_log_warn ("db connect failed, giving up", "schema=%s attempt=%d ms=%lld error=%s",
                          self->has_schema ? self->schema : "-", attempt, (long long)elapsed, why);
-            ln_error_set (err, "DB_CONNECT", NULL,
-                          "could not connect to PostgreSQL in %lld ms (%d attempts): %s",
-                          (long long)elapsed, attempt, why);
+            s_connect_failed (self, "DB_CONNECT", false, state, err,
+                              "could not connect to PostgreSQL in %lld ms (%d attempts): %s",
+                              (long long)elapsed, attempt, why);
             return -1;
         }
         /* Equal jitter: somewhere in [delay/2, delay]. */
@@ -290,6 +480,15 @@ ln_db_connect (const char *conninfo, const char *schema, const ln_db_retry_t *re
         ln_error_set (err, "DB_INVALID", "schema", "schema name must match [a-z_][a-z0-9_]{0,62}");
         goto fail;
     }
+    /* A malformed conninfo is refused here, once, without libpq's message:
+       it may quote a fragment of the string, and so of a password. */
+    PQconninfoOption *parsed = PQconninfoParse (conninfo, NULL);
+    if (!parsed && (strchr (conninfo, '=') || strstr (conninfo, "://"))) { /* else: a db name */
+        ln_error_set (err, "DB_INVALID", "conninfo",
+                      "conninfo is not a valid libpq connection string or URI");
+        goto fail;
+    }
+    PQconninfoFree (parsed);
     if (r.initial_delay_ms < 1 || r.max_delay_ms < r.initial_delay_ms || r.max_wait_ms < 0) {
         ln_error_set (err, "DB_INVALID", "retry",
                       "retry needs 1 <= initial_delay_ms <= max_delay_ms and max_wait_ms >= 0");
@@ -394,6 +593,48 @@ ln_db_ensure (ln_db_t *self, ln_error_t *err)
     self->generation++;
     s_ok (self);
     return 0;
+}
+
+int
+ln_db_reconnect (ln_db_t *self, int timeout_ms, ln_error_t *err)
+{
+    char why[LN_ERROR_MESSAGE_MAX / 2] = "";
+    char state[SQLSTATE_LEN + 1];
+    bool permanent = false;
+
+    if (!self || timeout_ms < 1 || timeout_ms > LN_DB_RECONNECT_MAX_MS) {
+        ln_error_set (err, "DB_INVALID", NULL, "ln_db_reconnect: bad arguments");
+        return -1;
+    }
+    if (s_alive (self->conn))
+        return 0;
+    if (self->conn) {
+        ln_log_warn ("db connection lost", "schema=%s", self->has_schema ? self->schema : "-");
+        PQfinish (self->conn);
+        self->conn = NULL;
+    }
+    PGconn *conn = s_connect_once (self, timeout_ms, why, sizeof why, state, &permanent);
+    if (!conn) {
+        /* No log line here: the caller decides how often to say it. */
+        if (permanent)
+            s_connect_failed (self, "DB_CONNECT", true, state, err,
+                              "PostgreSQL refused the connection: %s", why);
+        else
+            s_connect_failed (self, "DB_CONNECT", false, state, err,
+                              "could not connect to PostgreSQL: %s", why);
+        return -1;
+    }
+    self->conn = conn;
+    self->generation++;
+    s_ok (self);
+    ln_log_info ("db connected", "schema=%s", self->has_schema ? self->schema : "-");
+    return 0;
+}
+
+bool
+ln_db_last_permanent (const ln_db_t *self)
+{
+    return self && self->last_permanent;
 }
 
 uint64_t
@@ -893,16 +1134,16 @@ s_find (const ln_migration_t *list, size_t n, int version)
 }
 
 /* Run `sql` with params and keep the result; on failure wrap the error as
-   "migrating schema S: <step>: ...", keeping the code. */
+   "<verb> schema S: <step>: ...", keeping the code. */
 static PGresult *
-s_mexec (ln_db_t *self, const char *step, const char *sql, int nparams, const char *const *params,
-         ln_error_t *err)
+s_mexec (ln_db_t *self, const char *verb, const char *step, const char *sql, int nparams,
+         const char *const *params, ln_error_t *err)
 {
     ln_error_t e;
     ln_error_clear (&e);
     PGresult *res = ln_db_exec (self, sql, nparams, params, &e);
     if (!res)
-        ln_error_set (err, e.code, e.field, "migrating schema %s: %s: %s", self->schema, step,
+        ln_error_set (err, e.code, e.field, "%s schema %s: %s: %s", verb, self->schema, step,
                       e.message);
     return res;
 }
@@ -921,6 +1162,109 @@ s_lock_key (const char *schema, char out[24])
     snprintf (out, 24, "%lld", (long long)key);
 }
 
+/* The migrations recorded in `table`, in version order (*applied is the
+   caller's to free). */
+static int
+s_read_applied (ln_db_t *self, const char *verb, const char *table, s_applied_t **applied,
+                int *napplied, ln_error_t *err)
+{
+    char sql[256];
+    snprintf (sql, sizeof sql, "SELECT version, name, checksum FROM %s ORDER BY version", table);
+    PGresult *res = s_mexec (self, verb, "read schema_migrations", sql, 0, NULL, err);
+    if (!res)
+        return -1;
+    int rows = PQntuples (res);
+    s_applied_t *a = calloc ((size_t)rows + 1, sizeof *a);
+    if (!a)
+        abort ();
+    for (int i = 0; i < rows; i++) {
+        char *end = NULL;
+        long v = strtol (PQgetvalue (res, i, 0), &end, 10);
+        a[i].version = (end && *end == '\0' && v > 0 && v <= INT_MAX) ? (int)v : 0;
+        snprintf (a[i].name, sizeof a[i].name, "%s", PQgetvalue (res, i, 1));
+        snprintf (a[i].checksum, sizeof a[i].checksum, "%s", PQgetvalue (res, i, 2));
+    }
+    PQclear (res);
+    *applied = a;
+    *napplied = rows;
+    return 0;
+}
+
+/* What the database says must agree with the code before anything new is
+   applied: refuses a database newer than the code, with a version the code
+   does not list, with an edited migration, or with a gap before the newest
+   applied one.  Sets *next to the first pending migration (NULL: none) and
+   *pending to how many are. */
+static int
+s_compare (ln_db_t *self, const ln_migration_t *list, size_t n, char (*sums)[CHECKSUM_HEX_LEN + 1],
+           const s_applied_t *applied, int napplied, const ln_migration_t **next, size_t *pending,
+           ln_error_t *err)
+{
+    int code_max = n > 0 ? list[n - 1].version : 0;
+    int db_max = 0;
+    *next = NULL;
+    *pending = 0;
+    for (int i = 0; i < napplied; i++) {
+        const s_applied_t *a = &applied[i];
+        if (a->version > code_max) {
+            ln_error_set (err, "DB_MIGRATION_NEWER", "schema_migrations",
+                          "schema %s is at version %d (%s), newer than this program knows "
+                          "(up to %d): run a newer program",
+                          self->schema, a->version, a->name, code_max);
+            return -1;
+        }
+        const ln_migration_t *m = s_find (list, n, a->version);
+        if (!m) {
+            ln_error_set (err, "DB_MIGRATION_UNKNOWN", "schema_migrations",
+                          "schema %s has migration %d (%s) applied, which this program does "
+                          "not list",
+                          self->schema, a->version, a->name);
+            return -1;
+        }
+        if (strcmp (a->checksum, sums[m - list]) != 0) {
+            ln_error_set (err, "DB_MIGRATION_CHANGED", "schema_migrations",
+                          "migration %d (%s) of schema %s was changed after it was applied "
+                          "(recorded sha256 %.12s..., code %.12s...); write a new migration "
+                          "instead of editing an applied one",
+                          a->version, m->name, self->schema, a->checksum, sums[m - list]);
+            return -1;
+        }
+        if (strcmp (a->name, m->name) != 0)
+            ln_log_warn ("db migration renamed", "schema=%s version=%d recorded=%s code=%s",
+                         self->schema, a->version, a->name, m->name);
+        db_max = a->version;
+    }
+    for (size_t i = 0; i < n; i++) {
+        bool is_applied = false;
+        for (int j = 0; j < napplied && !is_applied; j++)
+            is_applied = applied[j].version == list[i].version;
+        if (is_applied)
+            continue;
+        if (!*next)
+            *next = &list[i];
+        (*pending)++;
+    }
+    if (*next && (*next)->version < db_max) {
+        ln_error_set (err, "DB_MIGRATION_ORDER", "schema_migrations",
+                      "migration %d (%s) is not applied but schema %s is already at "
+                      "version %d; migrations must be applied in order",
+                      (*next)->version, (*next)->name, self->schema, db_max);
+        return -1;
+    }
+    return 0;
+}
+
+/* Checksums of the list's SQL (the caller frees). */
+static char (*s_sums (const ln_migration_t *list, size_t n))[CHECKSUM_HEX_LEN + 1]
+{
+    char (*sums)[CHECKSUM_HEX_LEN + 1] = calloc (n + 1, sizeof *sums);
+    if (!sums)
+        abort ();
+    for (size_t i = 0; i < n; i++)
+        s_checksum (list[i].sql, sums[i]);
+    return sums;
+}
+
 /* One round under the lock: check the recorded state against the code and
    apply the first pending migration.  Sets *done when nothing is pending.
    Runs inside a transaction opened by the caller. */
@@ -933,21 +1277,22 @@ s_migrate_step (ln_db_t *self, const ln_migration_t *list, size_t n,
     PGresult *res = NULL;
     s_applied_t *applied = NULL;
     int napplied = 0;
-    char sql[512];
+    char sql[768];
     char key[24];
     char table[LN_DB_SCHEMA_MAX + 40];
     const char *p1[1] = {self->schema};
+    const char *verb = "migrating";
 
     s_lock_key (self->schema, key);
     const char *pk[1] = {key};
-    res = s_mexec (self, "advisory lock", "SELECT pg_catalog.pg_advisory_xact_lock($1::bigint)", 1,
-                   pk, err);
+    res = s_mexec (self, verb, "advisory lock",
+                   "SELECT pg_catalog.pg_advisory_xact_lock($1::bigint)", 1, pk, err);
     if (!res)
         goto out;
     PQclear (res);
 
-    /* The schema: normally created by an admin for the role. */
-    res = s_mexec (self, "schema lookup",
+    /* The schema: normally created by an admin for the owner role. */
+    res = s_mexec (self, verb, "schema lookup",
                    "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = $1), "
                    "pg_catalog.has_database_privilege(pg_catalog.current_database(), 'CREATE')",
                    1, p1, err);
@@ -966,7 +1311,7 @@ s_migrate_step (ln_db_t *self, const ln_migration_t *list, size_t n,
             goto out;
         }
         snprintf (sql, sizeof sql, "CREATE SCHEMA %s", qschema);
-        res = s_mexec (self, "create schema", sql, 0, NULL, err);
+        res = s_mexec (self, verb, "create schema", sql, 0, NULL, err);
         if (!res)
             goto out;
         PQclear (res);
@@ -975,18 +1320,22 @@ s_migrate_step (ln_db_t *self, const ln_migration_t *list, size_t n,
 
     snprintf (table, sizeof table, "%s.schema_migrations", qschema);
     /* (Not to_regclass: it fails outright without USAGE on the schema.) */
-    res = s_mexec (self, "privileges",
+    res = s_mexec (self, verb, "privileges",
                    "SELECT pg_catalog.has_schema_privilege($1, 'USAGE'), "
                    "pg_catalog.has_schema_privilege($1, 'CREATE'), "
                    "EXISTS (SELECT 1 FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n "
                    "ON n.oid = c.relnamespace WHERE n.nspname = $1 "
-                   "AND c.relname = 'schema_migrations')",
+                   "AND c.relname = 'schema_migrations'), "
+                   "EXISTS (SELECT 1 FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n "
+                   "ON n.oid = c.relnamespace WHERE n.nspname = $1 "
+                   "AND c.relname = '" PRIVILEGES_TABLE "')",
                    1, p1, err);
     if (!res)
         goto out;
     bool usage = strcmp (PQgetvalue (res, 0, 0), "t") == 0;
     bool create = strcmp (PQgetvalue (res, 0, 1), "t") == 0;
     bool have_table = strcmp (PQgetvalue (res, 0, 2), "t") == 0;
+    bool have_policy = strcmp (PQgetvalue (res, 0, 3), "t") == 0;
     PQclear (res);
     res = NULL;
     if (!usage || (!have_table && !create)) {
@@ -1005,83 +1354,45 @@ s_migrate_step (ln_db_t *self, const ln_migration_t *list, size_t n,
                   " checksum text NOT NULL,"
                   " applied_at timestamptz NOT NULL DEFAULT pg_catalog.now())",
                   table);
-        res = s_mexec (self, "create schema_migrations", sql, 0, NULL, err);
+        res = s_mexec (self, verb, "create schema_migrations", sql, 0, NULL, err);
         if (!res)
             goto out;
         PQclear (res);
     }
-
-    snprintf (sql, sizeof sql, "SELECT version, name, checksum FROM %s ORDER BY version", table);
-    res = s_mexec (self, "read schema_migrations", sql, 0, NULL, err);
-    if (!res)
-        goto out;
-    napplied = PQntuples (res);
-    applied = calloc ((size_t)napplied + 1, sizeof *applied);
-    if (!applied)
-        abort ();
-    for (int i = 0; i < napplied; i++) {
-        char *end = NULL;
-        long v = strtol (PQgetvalue (res, i, 0), &end, 10);
-        applied[i].version = (end && *end == '\0' && v > 0 && v <= INT_MAX) ? (int)v : 0;
-        snprintf (applied[i].name, sizeof applied[i].name, "%s", PQgetvalue (res, i, 1));
-        snprintf (applied[i].checksum, sizeof applied[i].checksum, "%s", PQgetvalue (res, i, 2));
+    /* The runtime role's privilege policy, which migrations fill in (an
+       older schema gets it on its first migration with this code). */
+    if (!have_policy && create) {
+        snprintf (sql, sizeof sql,
+                  "CREATE TABLE %s." PRIVILEGES_TABLE " ("
+                  " relation text PRIMARY KEY,"
+                  " privileges text NOT NULL CHECK (privileges IN ('SELECT', 'SELECT, INSERT',"
+                  " 'SELECT, INSERT, UPDATE', 'SELECT, INSERT, UPDATE, DELETE')))",
+                  qschema);
+        res = s_mexec (self, verb, "create " PRIVILEGES_TABLE, sql, 0, NULL, err);
+        if (!res)
+            goto out;
+        PQclear (res);
+        snprintf (sql, sizeof sql,
+                  "COMMENT ON TABLE %s." PRIVILEGES_TABLE " IS 'what the runtime role may do with "
+                  "a table of this schema (common/ln_db.h); a table not listed: SELECT, INSERT, "
+                  "UPDATE, DELETE'",
+                  qschema);
+        res = s_mexec (self, verb, "comment " PRIVILEGES_TABLE, sql, 0, NULL, err);
+        if (!res)
+            goto out;
+        PQclear (res);
     }
-    PQclear (res);
     res = NULL;
 
-    /* What the database says must agree with the code, before anything new
-       is applied. */
-    int code_max = n > 0 ? list[n - 1].version : 0;
-    int db_max = 0;
-    for (int i = 0; i < napplied; i++) {
-        const s_applied_t *a = &applied[i];
-        if (a->version > code_max) {
-            ln_error_set (err, "DB_MIGRATION_NEWER", "schema_migrations",
-                          "schema %s is at version %d (%s), newer than this program knows "
-                          "(up to %d): run a newer program",
-                          self->schema, a->version, a->name, code_max);
-            goto out;
-        }
-        const ln_migration_t *m = s_find (list, n, a->version);
-        if (!m) {
-            ln_error_set (err, "DB_MIGRATION_UNKNOWN", "schema_migrations",
-                          "schema %s has migration %d (%s) applied, which this program does "
-                          "not list",
-                          self->schema, a->version, a->name);
-            goto out;
-        }
-        if (strcmp (a->checksum, sums[m - list]) != 0) {
-            ln_error_set (err, "DB_MIGRATION_CHANGED", "schema_migrations",
-                          "migration %d (%s) of schema %s was changed after it was applied "
-                          "(recorded sha256 %.12s..., code %.12s...); write a new migration "
-                          "instead of editing an applied one",
-                          a->version, m->name, self->schema, a->checksum, sums[m - list]);
-            goto out;
-        }
-        if (strcmp (a->name, m->name) != 0)
-            ln_log_warn ("db migration renamed", "schema=%s version=%d recorded=%s code=%s",
-                         self->schema, a->version, a->name, m->name);
-        db_max = a->version;
-    }
-
+    if (s_read_applied (self, verb, table, &applied, &napplied, err) != 0)
+        goto out;
     const ln_migration_t *next = NULL;
-    for (size_t i = 0; i < n && !next; i++) {
-        bool is_applied = false;
-        for (int j = 0; j < napplied && !is_applied; j++)
-            is_applied = applied[j].version == list[i].version;
-        if (!is_applied)
-            next = &list[i];
-    }
+    size_t pending = 0;
+    if (s_compare (self, list, n, sums, applied, napplied, &next, &pending, err) != 0)
+        goto out;
     if (!next) {
         *done = true;
         rc = 0;
-        goto out;
-    }
-    if (next->version < db_max) {
-        ln_error_set (err, "DB_MIGRATION_ORDER", "schema_migrations",
-                      "migration %d (%s) is not applied but schema %s is already at "
-                      "version %d; migrations must be applied in order",
-                      next->version, next->name, self->schema, db_max);
         goto out;
     }
     if (!create) {
@@ -1125,7 +1436,7 @@ s_migrate_step (ln_db_t *self, const ln_migration_t *list, size_t n,
     const char *p3[3] = {version, next->name, sums[next - list]};
     snprintf (sql, sizeof sql, "INSERT INTO %s (version, name, checksum) VALUES ($1, $2, $3)",
               table);
-    res = s_mexec (self, "record migration", sql, 3, p3, err);
+    res = s_mexec (self, verb, "record migration", sql, 3, p3, err);
     if (!res)
         goto out;
     ln_log_info ("db migration applied", "schema=%s version=%d name=%s ms=%lld", self->schema,
@@ -1159,11 +1470,7 @@ ln_db_migrate (ln_db_t *self, const ln_migration_t *list, size_t n, ln_error_t *
         ln_error_set (err, "DB_INVALID", NULL, "ln_db_migrate must not run inside a transaction");
         goto out;
     }
-    sums = calloc (n + 1, sizeof *sums);
-    if (!sums)
-        abort ();
-    for (size_t i = 0; i < n; i++)
-        s_checksum (list[i].sql, sums[i]);
+    sums = s_sums (list, n);
     qschema = PQescapeIdentifier (self->conn, self->schema, strlen (self->schema));
     if (!qschema) {
         ln_error_set (err, "DB_INVALID", "schema", "cannot quote schema name");
@@ -1191,7 +1498,8 @@ ln_db_migrate (ln_db_t *self, const ln_migration_t *list, size_t n, ln_error_t *
             break;
     }
     /* A migration may have changed search_path with a plain SET. */
-    if (s_set_search_path (self, self->conn, why, sizeof why) != 0) {
+    if (s_set_search_path (self, self->conn, ln_clock_mono_ms () + s_connect_timeout_ms (self), why,
+                           sizeof why) != 0) {
         ln_error_set (err, "DB_STATEMENT", NULL, "migrating schema %s: resetting search_path: %s",
                       self->schema, why);
         goto out;
@@ -1203,6 +1511,319 @@ out:
     PQfreemem (qschema);
     free (sums);
     return rc;
+}
+
+/* --- owner and runtime roles ------------------------------------------------------- */
+
+/* Run a utility statement built by the server from identifiers
+   (format() with %I): GRANT and REVOKE take no parameters. */
+static int
+s_run_formatted (ln_db_t *self, const char *fmt, const char *a, const char *b, ln_error_t *err)
+{
+    const char *p[3] = {fmt, a, b};
+    PGresult *res = s_mexec (self, "granting", "build statement",
+                             "SELECT pg_catalog.format($1::text, $2::text, $3::text)", 3, p, err);
+    if (!res)
+        return -1;
+    ln_error_t e;
+    ln_error_clear (&e);
+    int rc = ln_db_run (self, PQgetvalue (res, 0, 0), 0, NULL, &e);
+    if (rc != 0)
+        ln_error_set (err, e.code, NULL, "granting schema %s: %s", self->schema, e.message);
+    PQclear (res);
+    return rc;
+}
+
+/* Give `role` exactly the rights the schema's policy says, in one
+   transaction under the migration lock: first everything it had is taken
+   away (so a right granted by hand, or one a newer policy dropped, does
+   not linger), then USAGE on the schema; per table the policy's privileges
+   (schema_runtime_privileges; a table not listed: SELECT, INSERT, UPDATE,
+   DELETE; schema_migrations and the policy itself: SELECT); USAGE and
+   SELECT on the sequences; EXECUTE on the functions (the owner's SECURITY
+   DEFINER functions are how it appends to what it may not write).  Never
+   TRUNCATE, REFERENCES, TRIGGER, CREATE or ownership.  Refuses a role that
+   could act as an owner anyway (a superuser, or a member of the schema's
+   or a table's owner). */
+static int
+s_grant_runtime (ln_db_t *self, const char *role, ln_error_t *err)
+{
+    int rc = -1;
+    PGresult *res = NULL;
+    char key[24];
+    char sql[1024];
+    char *qschema = NULL;
+    int tables = 0;
+
+    if (ln_db_begin (self) != 0) {
+        if (err)
+            *err = self->last_error;
+        goto out;
+    }
+    s_lock_key (self->schema, key);
+    const char *pk[1] = {key};
+    res = s_mexec (self, "granting", "advisory lock",
+                   "SELECT pg_catalog.pg_advisory_xact_lock($1::bigint)", 1, pk, err);
+    if (!res)
+        goto out;
+    PQclear (res);
+
+    const char *p2[2] = {self->schema, role};
+    res = s_mexec (self, "granting", "role lookup",
+                   "SELECT r.rolsuper OR r.rolbypassrls,"
+                   " pg_catalog.pg_has_role(r.oid, n.nspowner, 'MEMBER') OR EXISTS (SELECT 1"
+                   "   FROM pg_catalog.pg_class c WHERE c.relnamespace = n.oid"
+                   "   AND pg_catalog.pg_has_role(r.oid, c.relowner, 'MEMBER'))"
+                   " FROM pg_catalog.pg_roles r, pg_catalog.pg_namespace n"
+                   " WHERE n.nspname = $1 AND r.rolname = $2",
+                   2, p2, err);
+    if (!res)
+        goto out;
+    if (PQntuples (res) != 1) {
+        ln_error_set (err, "DB_INVALID", "runtime_role",
+                      "granting schema %s: role %s does not exist; an admin must create it "
+                      "(CREATE ROLE %s LOGIN PASSWORD '...'; GRANT CONNECT ON DATABASE ... TO %s)",
+                      self->schema, role, role, role);
+        goto out;
+    }
+    if (strcmp (PQgetvalue (res, 0, 0), "t") == 0 || strcmp (PQgetvalue (res, 0, 1), "t") == 0) {
+        ln_error_set (err, "DB_PERMISSION", "runtime_role",
+                      "granting schema %s: role %s %s: it could rewrite the audit trail; the "
+                      "node must serve as a plain role of its own",
+                      self->schema, role,
+                      strcmp (PQgetvalue (res, 0, 0), "t") == 0
+                          ? "is a superuser or bypasses row security"
+                          : "is a member of the role that owns the schema or its tables");
+        goto out;
+    }
+    PQclear (res);
+    res = NULL;
+
+    static const char *const before[] = {
+        "REVOKE ALL ON SCHEMA %I FROM %I",
+        "REVOKE ALL ON ALL TABLES IN SCHEMA %I FROM %I",
+        "REVOKE ALL ON ALL SEQUENCES IN SCHEMA %I FROM %I",
+        "REVOKE ALL ON ALL ROUTINES IN SCHEMA %I FROM %I",
+        "GRANT USAGE ON SCHEMA %I TO %I",
+    };
+    for (size_t i = 0; i < sizeof before / sizeof before[0]; i++)
+        if (s_run_formatted (self, before[i], self->schema, role, err) != 0)
+            goto out;
+
+    qschema = PQescapeIdentifier (self->conn, self->schema, strlen (self->schema));
+    if (!qschema) {
+        ln_error_set (err, "DB_INVALID", "schema", "cannot quote schema name");
+        goto out;
+    }
+    snprintf (sql, sizeof sql,
+              "SELECT pg_catalog.format('GRANT %%s ON TABLE %%I.%%I TO %%I',"
+              " CASE WHEN c.relname IN ('schema_migrations', '" PRIVILEGES_TABLE "')"
+              " THEN 'SELECT' ELSE coalesce(p.privileges, 'SELECT, INSERT, UPDATE, DELETE') END,"
+              " n.nspname, c.relname, $2::text)"
+              " FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
+              " LEFT JOIN %s." PRIVILEGES_TABLE " p ON p.relation = c.relname::text"
+              " WHERE n.nspname = $1 AND c.relkind IN ('r', 'p', 'v', 'm', 'f')"
+              " ORDER BY c.relname",
+              qschema);
+    res = s_mexec (self, "granting", "tables", sql, 2, p2, err);
+    if (!res)
+        goto out;
+    tables = PQntuples (res);
+    for (int i = 0; i < tables; i++)
+        if (ln_db_run (self, PQgetvalue (res, i, 0), 0, NULL, err) != 0)
+            goto out;
+    PQclear (res);
+    res = NULL;
+    static const char *const after[] = {
+        "GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA %I TO %I",
+        "GRANT EXECUTE ON ALL ROUTINES IN SCHEMA %I TO %I",
+    };
+    for (size_t i = 0; i < sizeof after / sizeof after[0]; i++)
+        if (s_run_formatted (self, after[i], self->schema, role, err) != 0)
+            goto out;
+    if (ln_db_commit (self) != 0) {
+        if (err)
+            *err = self->last_error;
+        goto out;
+    }
+    ln_log_info ("db runtime role granted", "schema=%s role=%s tables=%d", self->schema, role,
+                 tables);
+    rc = 0;
+out:
+    if (rc != 0)
+        ln_db_rollback (self);
+    PQclear (res);
+    PQfreemem (qschema);
+    return rc;
+}
+
+int
+ln_db_migrate_as_owner (ln_db_t *owner, const ln_migration_t *list, size_t n,
+                        const char *runtime_role, ln_error_t *err)
+{
+    if (!owner || !owner->has_schema || !owner->conn) {
+        ln_error_set (err, "DB_INVALID", "schema",
+                      "ln_db_migrate_as_owner needs a connected handle with a schema");
+        return -1;
+    }
+    if (runtime_role && (!*runtime_role || strlen (runtime_role) > LN_DB_SCHEMA_MAX)) {
+        ln_error_set (err, "DB_INVALID", "runtime_role", "runtime role: 1..63 bytes");
+        return -1;
+    }
+    PGresult *res = s_mexec (
+        owner, "migrating", "role check",
+        "SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user", 0, NULL, err);
+    if (!res)
+        return -1;
+    bool super = PQntuples (res) == 1 && strcmp (PQgetvalue (res, 0, 0), "t") == 0;
+    PQclear (res);
+    if (super) {
+        /* What a superuser creates belongs to it: the owner's functions would
+           run with a superuser's rights. */
+        ln_error_set (err, "DB_PERMISSION", "owner",
+                      "migrating schema %s: connected as a superuser; migrate as the role that "
+                      "owns the schema (CREATE SCHEMA %s AUTHORIZATION <owner>)",
+                      owner->schema, owner->schema);
+        return -1;
+    }
+    if (ln_db_migrate (owner, list, n, err) != 0)
+        return -1;
+    const char *self_role = PQuser (owner->conn);
+    if (!runtime_role || (self_role && strcmp (runtime_role, self_role) == 0)) {
+        ln_log_warn ("db single role", "schema=%s role=%s hint=%s", owner->schema,
+                     self_role ? self_role : "?",
+                     "the node serves as the schema's owner and could rewrite its audit trail; "
+                     "give it a runtime role of its own (docs/operations.md)");
+        return 0;
+    }
+    return s_grant_runtime (owner, runtime_role, err);
+}
+
+int
+ln_db_migrations_current (ln_db_t *self, const ln_migration_t *list, size_t n, ln_error_t *err)
+{
+    int rc = -1;
+    PGresult *res = NULL;
+    char (*sums)[CHECKSUM_HEX_LEN + 1] = NULL;
+    char *qschema = NULL;
+    s_applied_t *applied = NULL;
+    int napplied = 0;
+    char table[LN_DB_SCHEMA_MAX + 40];
+    const char *verb = "checking";
+
+    if (!self || !self->has_schema) {
+        ln_error_set (err, "DB_INVALID", "schema", "ln_db_migrations_current needs a schema");
+        goto out;
+    }
+    if (s_validate_list (list, n, err) != 0)
+        goto out;
+    if (!self->conn || PQstatus (self->conn) != CONNECTION_OK) {
+        s_fail (self, NULL, "checking migrations", err);
+        goto out;
+    }
+    const char *p1[1] = {self->schema};
+    res = s_mexec (self, verb, "privileges",
+                   "SELECT n.oid IS NOT NULL,"
+                   " n.oid IS NOT NULL AND pg_catalog.has_schema_privilege(n.oid, 'USAGE'),"
+                   " c.oid IS NOT NULL,"
+                   " c.oid IS NOT NULL AND pg_catalog.has_table_privilege(c.oid, 'SELECT')"
+                   " FROM (SELECT 1) one"
+                   " LEFT JOIN pg_catalog.pg_namespace n ON n.nspname = $1"
+                   " LEFT JOIN pg_catalog.pg_class c ON c.relnamespace = n.oid"
+                   "   AND c.relname = 'schema_migrations'",
+                   1, p1, err);
+    if (!res)
+        goto out;
+    bool exists = strcmp (PQgetvalue (res, 0, 0), "t") == 0;
+    bool usage = strcmp (PQgetvalue (res, 0, 1), "t") == 0;
+    bool have_table = strcmp (PQgetvalue (res, 0, 2), "t") == 0;
+    bool may_read = strcmp (PQgetvalue (res, 0, 3), "t") == 0;
+    PQclear (res);
+    res = NULL;
+    if (!exists) {
+        ln_error_set (err, "DB_SCHEMA_MISSING", "schema",
+                      "schema %s does not exist: an admin creates it for the owner role "
+                      "(CREATE SCHEMA %s AUTHORIZATION <owner>), then the owner migrates it "
+                      "(the node's --migrate)",
+                      self->schema, self->schema);
+        goto out;
+    }
+    if (!usage || (have_table && !may_read)) {
+        ln_error_set (err, "DB_PERMISSION", "schema",
+                      "role %s may not %s schema %s: the owner grants it when it migrates "
+                      "(the node's --migrate with database.owner_conninfo)",
+                      PQuser (self->conn), usage ? "read schema_migrations of" : "use",
+                      self->schema);
+        goto out;
+    }
+    sums = s_sums (list, n);
+    if (have_table) {
+        qschema = PQescapeIdentifier (self->conn, self->schema, strlen (self->schema));
+        if (!qschema) {
+            ln_error_set (err, "DB_INVALID", "schema", "cannot quote schema name");
+            goto out;
+        }
+        snprintf (table, sizeof table, "%s.schema_migrations", qschema);
+        if (s_read_applied (self, verb, table, &applied, &napplied, err) != 0)
+            goto out;
+    }
+    const ln_migration_t *next = NULL;
+    size_t pending = 0;
+    if (s_compare (self, list, n, sums, applied, napplied, &next, &pending, err) != 0)
+        goto out;
+    if (next) {
+        ln_error_set (err, "DB_MIGRATION_PENDING", "schema_migrations",
+                      "schema %s is not up to date: migration %d (%s)%s is not applied, and "
+                      "role %s may not apply it; the owner must: run the node with --migrate "
+                      "(database.owner_conninfo, docs/operations.md)",
+                      self->schema, next->version, next->name, pending > 1 ? " and later ones" : "",
+                      PQuser (self->conn));
+        goto out;
+    }
+    rc = 0;
+out:
+    PQclear (res);
+    PQfreemem (qschema);
+    free (sums);
+    free (applied);
+    return rc;
+}
+
+int
+ln_db_schema_ready (ln_db_t *self, const ln_migration_t *list, size_t n, ln_error_t *err)
+{
+    if (!self || !self->has_schema || !self->conn) {
+        ln_error_set (err, "DB_INVALID", "schema", "ln_db_schema_ready needs a schema");
+        return -1;
+    }
+    const char *p1[1] = {self->schema};
+    PGresult *res =
+        s_mexec (self, "checking", "ownership",
+                 "SELECT n.oid IS NOT NULL,"
+                 " n.oid IS NOT NULL AND pg_catalog.pg_has_role(n.nspowner, 'USAGE'),"
+                 " EXISTS (SELECT 1 FROM pg_catalog.pg_class c WHERE c.relnamespace = n.oid"
+                 "   AND pg_catalog.pg_has_role(c.relowner, 'USAGE')),"
+                 " pg_catalog.has_database_privilege(pg_catalog.current_database(), 'CREATE')"
+                 " FROM (SELECT 1) one LEFT JOIN pg_catalog.pg_namespace n ON n.nspname = $1",
+                 1, p1, err);
+    if (!res)
+        return -1;
+    bool exists = strcmp (PQgetvalue (res, 0, 0), "t") == 0;
+    bool owns_schema = strcmp (PQgetvalue (res, 0, 1), "t") == 0;
+    bool owns_table = strcmp (PQgetvalue (res, 0, 2), "t") == 0;
+    bool may_create = strcmp (PQgetvalue (res, 0, 3), "t") == 0;
+    PQclear (res);
+    if (owns_schema || owns_table || (!exists && may_create))
+        ln_log_warn ("db runtime role can change its schema", "schema=%s role=%s hint=%s",
+                     self->schema, PQuser (self->conn),
+                     "it owns the schema or its tables (or is a superuser), so it could rewrite "
+                     "its own audit trail; serve as a runtime role and migrate as the owner "
+                     "(docs/operations.md)");
+    /* A single role that owns its schema (the set-up before owner and
+       runtime roles were separated): it migrates, as it always did. */
+    if (owns_schema || (!exists && may_create))
+        return ln_db_migrate (self, list, n, err);
+    return ln_db_migrations_current (self, list, n, err);
 }
 
 char *

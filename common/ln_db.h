@@ -1,20 +1,30 @@
 /*  ln_db: the one way liblantern talks to PostgreSQL.
 
-    A service owns one schema and connects as its own role, which owns that
-    schema and nothing else (DESIGN.md "Least privilege").  This module gives
-    it:
+    A service owns one schema.  Two roles act on it (DESIGN.md "Least
+    privilege", docs/security.md): an OWNER role that owns the schema and
+    everything in it and runs the migrations (ln_db_migrate_as_owner), and
+    the RUNTIME role the node serves as, which may use the tables the way the
+    schema's privilege policy says and nothing more: it cannot ALTER, DROP,
+    TRUNCATE or change triggers, and it may only read (and append to,
+    through the owner's function) the audit trail.  A single role that owns
+    its schema still works (an existing set-up): ln_db_schema_ready
+    migrates with it and warns.  This module gives a service:
 
     - a connection that is made, and re-made after a loss (a PostgreSQL
       restart, pg_terminate_backend, a network cut), with exponential backoff
-      and jitter, bounded by a total wait;
+      and jitter, bounded by a total wait; or, for a loop that must never
+      block, one bounded attempt at a time (ln_db_reconnect);
+    - failures told apart: the connection was lost (reconnect and retry the
+      transaction), the statement failed, or the server refused us for a
+      reason that retrying cannot fix (a wrong password, a missing grant or
+      schema: ln_db_last_permanent, DB_REFUSED);
     - statements with parameters only (PQexecParams): values never become
       SQL text;
-    - transactions, and a clear difference between "the connection was lost"
-      (retry the whole transaction after ln_db_ensure) and "the statement
-      failed" (a bug or a constraint: do not blindly retry);
     - migrations: a service's numbered SQL scripts, applied in its own schema,
       each exactly once, each in one transaction with its record in
-      <schema>.schema_migrations, safe when several processes start at once.
+      <schema>.schema_migrations, safe when several processes start at once;
+      and the runtime role's grants, re-applied after every migration from
+      the schema's policy (<schema>.schema_runtime_privileges).
 
     An ln_db_t is one connection: use it from one thread at a time.  Modules
     that own their SQL may take the PGconn (ln_db_conn) for COPY, pipeline
@@ -25,15 +35,23 @@
 
     Error codes (ln_error_t.code):
       DB_INVALID            bad argument (schema name, NULL conninfo, ...)
-      DB_CONNECT            could not connect within the retry budget
+      DB_CONNECT            could not connect (within the retry budget, or in
+                            ln_db_reconnect's one attempt); may pass
+      DB_REFUSED            the server refused the connection for a reason
+                            that will not pass by itself: wrong password or
+                            no password (28P01), no pg_hba entry or login not
+                            allowed (28000), no CONNECT on the database
+                            (42501), the database does not exist (3D000).
+                            Not retried; ln_db_last_sqlstate says which
       DB_CONNECTION_LOST    the connection broke during the call: call
                             ln_db_ensure, then retry the whole transaction
       DB_STATEMENT          the server refused the statement; the message
                             starts with "SQLSTATE xxxxx:"
       DB_SCHEMA_MISSING     the schema does not exist and this role may not
                             create it (an admin must: CREATE SCHEMA s
-                            AUTHORIZATION role)
-      DB_PERMISSION         the role may not create objects in its schema
+                            AUTHORIZATION owner)
+      DB_PERMISSION         the role may not create objects in (or use) its
+                            schema, or may not grant as asked
       DB_MIGRATION_INVALID  the code's migration list is malformed (versions
                             not strictly increasing, missing name or SQL), or a
                             migration ended the transaction itself
@@ -47,6 +65,9 @@
                             does not list
       DB_MIGRATION_ORDER    a migration older than the newest applied one is
                             not applied (out of order)
+      DB_MIGRATION_PENDING  the schema lacks migrations this program needs,
+                            and this role may not apply them (the owner must:
+                            the node's --migrate)
 */
 #ifndef LN_DB_H
 #define LN_DB_H
@@ -88,12 +109,16 @@ typedef struct {
 
 /* Connect to `conninfo` (a libpq keyword/value string or URI), retrying as
    `retry` says (NULL: LN_DB_RETRY_DEFAULT), and set search_path to `schema`
-   only (pg_catalog stays implicit), re-applied on every reconnect.  `schema`
+   and then pg_temp (pg_catalog stays implicit and first; pg_temp last, so
+   that no temporary table can stand in for one of the schema's),
+   re-applied on every reconnect.  `schema`
    must match [a-z_][a-z0-9_]{0,62}, or be NULL (search_path left alone;
    ln_db_migrate then refuses).  application_name defaults to
    "lantern-<schema>" and connect_timeout to 10 s; conninfo may override
    both.  Each failed attempt is logged at warn (never the conninfo).
-   Returns NULL on failure with err set (DB_INVALID, DB_CONNECT). */
+   A refusal that retrying cannot fix (DB_REFUSED: wrong password, no
+   pg_hba entry, no CONNECT, no such database) ends the retries at once.
+   Returns NULL on failure with err set (DB_INVALID, DB_CONNECT, DB_REFUSED). */
 ln_db_t *ln_db_connect (const char *conninfo, const char *schema, const ln_db_retry_t *retry,
                         ln_error_t *err);
 
@@ -121,9 +146,35 @@ const char *ln_db_schema (const ln_db_t *self);
 /* Make sure the connection is usable: if it is broken (PQstatus bad, or the
    server has closed it, as after pg_terminate_backend or a restart),
    reconnect with the same backoff as ln_db_connect.  An open transaction on
-   a broken connection is lost; a healthy connection is left alone.
-   Returns 0, or -1 with err set (DB_CONNECT). */
+   a broken connection is lost; a healthy connection is left alone.  This
+   may sleep for the whole retry budget: a loop that must stay responsive
+   calls ln_db_reconnect instead.  Returns 0, or -1 with err set
+   (DB_CONNECT, or DB_REFUSED at once: not retried). */
 int ln_db_ensure (ln_db_t *self, ln_error_t *err);
+
+/* For a loop that must never block long (a node answering clients while
+   its database is down): a healthy connection is left alone (0 at once,
+   nothing sent); otherwise the broken one is closed and ONE new connection
+   is attempted, bounded by timeout_ms from start to a usable session
+   (connect, authenticate, set search_path), with no sleeping and no retry.
+   libpq's own connect_timeout cannot go below 2 s, so the bound is kept
+   here (non-blocking connect, polled).  Only resolving a host NAME may
+   block longer: give nodes that must stay responsive an address or a
+   socket directory.  Nothing is logged on failure (the caller decides how
+   often to say it); success logs "db connected".
+   Returns 0 (ln_db_generation moved on when a new session was made: set up
+   LISTEN and prepared state again), or -1 with err set:
+     DB_CONNECT  may pass (server down, starting up, out of connections,
+                 network, no answer in time): try again in a second or so;
+     DB_REFUSED  will not pass by itself (ln_db_last_permanent is true,
+                 ln_db_last_sqlstate says why): hold off (say 30 s), and log
+                 it once;
+     DB_INVALID  bad arguments.
+   timeout_ms: 1 .. LN_DB_RECONNECT_MAX_MS; LN_DB_RECONNECT_MS is a good
+   value for a node's loop. */
+#define LN_DB_RECONNECT_MS     1000
+#define LN_DB_RECONNECT_MAX_MS 60000
+int ln_db_reconnect (ln_db_t *self, int timeout_ms, ln_error_t *err);
 
 /* Transactions.  Each returns 0 or -1; on -1 the error is available from
    ln_db_last_error (these take no ln_error_t so that cleanup paths stay
@@ -232,6 +283,22 @@ bool ln_db_last_lost (const ln_db_t *self);
 const char *ln_db_last_sqlstate (const ln_db_t *self);
 const ln_error_t *ln_db_last_error (const ln_db_t *self);
 
+/* True when the last failure was permanent: retrying unchanged cannot help
+   until an operator changes a password, a grant, pg_hba.conf or the schema.
+   Set by a refused connection (DB_REFUSED) and by a statement that failed
+   with a permanent SQLSTATE (ln_db_sqlstate_permanent; its code stays
+   DB_STATEMENT).  Cleared like the others. */
+bool ln_db_last_permanent (const ln_db_t *self);
+
+/* Is `sqlstate` one after which retrying unchanged cannot help?  Class 28
+   (invalid authorization: wrong password 28P01, no pg_hba entry or login
+   not allowed 28000), 3D000 (no such database), 3F000 (no such schema),
+   42501 (insufficient privilege), 42P01 and 42883 (a table or function
+   this program needs is missing: a migration not applied).  Not: class 08
+   and 57P0x (connection; server shutting down or starting), 53300 (too
+   many connections), 40001/40P01 (serialization, deadlock). */
+bool ln_db_sqlstate_permanent (const char *sqlstate);
+
 /* One migration: a version (> 0, strictly increasing in the list), a short
    name, and its SQL (trusted code, may hold several statements; must not
    COMMIT or ROLLBACK itself). */
@@ -249,10 +316,58 @@ typedef struct {
    exactly once.  Refuses before applying anything when the list is
    malformed, when an applied migration's checksum differs from the code's,
    or when the database is newer than the code.  Creates the schema only if
-   it is missing and the role may create schemas.  On failure, the migrations
+   it is missing and the role may create schemas, and schema_migrations and
+   schema_runtime_privileges (the runtime role's policy, see
+   ln_db_migrate_as_owner) when they are missing.  On failure, the migrations
    before the failing one stay applied; the failing one leaves no trace.
    Returns 0 (also when nothing was pending), or -1 with err set. */
 int ln_db_migrate (ln_db_t *self, const ln_migration_t *list, size_t n, ln_error_t *err);
+
+/* The node's start-up, with owner and runtime roles (docs/operations.md
+   "The database"):
+
+   ln_db_migrate_as_owner: `owner` is connected as the role that owns the
+   schema (not a superuser: what a superuser creates would belong to it).
+   Applies the pending migrations (ln_db_migrate), then gives `runtime_role`
+   exactly the rights the schema's policy says, in one transaction: all it
+   had is revoked first; then USAGE on the schema, per table the privileges
+   of <schema>.schema_runtime_privileges (relation, privileges: 'SELECT',
+   'SELECT, INSERT', 'SELECT, INSERT, UPDATE' or 'SELECT, INSERT, UPDATE,
+   DELETE'; a table not listed gets the last; schema_migrations and the
+   policy table itself SELECT), USAGE and SELECT on its sequences, EXECUTE
+   on its functions (the owner's SECURITY DEFINER functions, e.g. the audit
+   append, are how it writes what it may not write directly).  Never
+   TRUNCATE, REFERENCES, TRIGGER, CREATE or ownership: it cannot ALTER or
+   DROP anything, nor switch a trigger off.  ln_db creates the policy table
+   with schema_migrations; a migration restricts its own tables with
+   INSERT INTO schema_runtime_privileges.  The grants are re-applied on
+   every call, so a table added by a later migration is granted too.
+   The runtime role must exist (an admin makes it, with CONNECT on the
+   database); a superuser, or a member of the schema's or a table's owner,
+   is refused (DB_PERMISSION): it could rewrite the audit trail anyway.
+   runtime_role NULL, or the owner itself: migrates only, and warns (the
+   single-role set-up).  Must run with no transaction open.  Returns 0, or
+   -1 with err set (the codes of ln_db_migrate, DB_INVALID, DB_PERMISSION).
+
+   ln_db_migrations_current: as the runtime role, without changing anything:
+   is every migration of `list` applied (and none edited, unknown or newer)?
+   Returns 0, or -1 with err set: DB_MIGRATION_PENDING (the message names
+   the first pending migration and the fix: the owner runs the node's
+   --migrate), DB_SCHEMA_MISSING, DB_PERMISSION (the role may not use the
+   schema or read schema_migrations: the owner has not granted it yet),
+   DB_MIGRATION_CHANGED / _NEWER / _UNKNOWN / _ORDER as ln_db_migrate.
+
+   ln_db_schema_ready: what a node calls at start with its runtime
+   connection when no owner connection is configured.  When the connected
+   role owns the schema (a single role, as before the roles were separated;
+   also a superuser), or the schema is missing and the role may create it,
+   it migrates as ln_db_migrate does and logs a warning that the role could
+   rewrite its own audit trail; otherwise it is ln_db_migrations_current
+   (a pending migration refuses the start with DB_MIGRATION_PENDING). */
+int ln_db_migrate_as_owner (ln_db_t *owner, const ln_migration_t *list, size_t n,
+                            const char *runtime_role, ln_error_t *err);
+int ln_db_migrations_current (ln_db_t *self, const ln_migration_t *list, size_t n, ln_error_t *err);
+int ln_db_schema_ready (ln_db_t *self, const ln_migration_t *list, size_t n, ln_error_t *err);
 
 /* bytea as a text parameter: "\x" + lower-case hex, malloc'ed (the
    caller frees; never NULL: out of memory aborts).  data may be NULL when

@@ -45,6 +45,7 @@ static const ln_config_spec_t s_node_specs[] = {
      .min = 1,
      .max = 1023},
     {.path = "database.schema", .type = LN_CONFIG_STRING, .required = true, .min = 1, .max = 63},
+    {.path = "database.owner_conninfo", .type = LN_CONFIG_STRING, .min = 1, .max = 1023},
     {.path = "keys", .type = LN_CONFIG_GROUP, .required = true},
     {.path = "keys.secret", .type = LN_CONFIG_STRING, .required = true, .min = 1, .max = 1024},
     {.path = "keys.registry", .type = LN_CONFIG_STRING, .required = true, .min = 1, .max = 1024},
@@ -236,14 +237,16 @@ static void
 s_usage (const ln_service_t *service, FILE *out)
 {
     fprintf (out,
-             "usage: lantern-%s --config FILE [--check]\n"
+             "usage: lantern-%s --config FILE [--check | --migrate]\n"
              "       lantern-%s --help | --version\n"
              "\n"
              "%s (docs/operations.md).\n"
              "  --config FILE  the node's configuration (libconfig; every setting is in\n"
              "                 deploy/%s.cfg.example)\n"
-             "  --check        check the configuration, keys and files, connect to\n"
-             "                 PostgreSQL and migrate the schema, then exit\n"
+             "  --check        check the configuration, keys and files, and that the\n"
+             "                 database schema is current, then exit\n"
+             "  --migrate      migrate the schema as its owner (database.owner_conninfo)\n"
+             "                 and grant the runtime role (database.conninfo), then exit\n"
              "  --help         this text\n"
              "  --version      the Lantern version\n"
              "\n"
@@ -348,6 +351,62 @@ s_start_consumers (ln_node_t *node, bool check, ln_error_t *err)
     return 0;
 }
 
+/* The library's migrations and the service's, in one list (caller frees). */
+static ln_migration_t *
+s_migrations (const ln_service_t *service, size_t *count)
+{
+    size_t nlib = 0;
+    const ln_migration_t *lib = ln_server_migrations (&nlib);
+    ln_migration_t *all = ln_xcalloc (nlib + service->migration_count + 1, sizeof *all);
+    memcpy (all, lib, nlib * sizeof *all);
+    if (service->migration_count)
+        memcpy (all + nlib, service->migrations, service->migration_count * sizeof *all);
+    *count = nlib + service->migration_count;
+    return all;
+}
+
+/* --migrate: as the owner (database.owner_conninfo; without one, the
+   single role of conninfo), apply the migrations and grant the runtime
+   role, the role that conninfo logs in as. */
+static int
+s_migrate (ln_node_t *node, ln_error_t *err)
+{
+    int rc = -1;
+    size_t n = 0;
+    ln_migration_t *all = s_migrations (node->service, &n);
+    const char *schema = ln_config_string (node->config, "database.schema");
+    const char *owner_conninfo = ln_config_string (node->config, "database.owner_conninfo");
+    ln_db_retry_t retry = {100, 2000, 10000};
+    ln_db_t *runtime =
+        ln_db_connect (ln_config_string (node->config, "database.conninfo"), schema, &retry, err);
+    ln_db_t *owner = NULL;
+    char role[64] = "";
+    if (!runtime)
+        goto out;
+    snprintf (role, sizeof role, "%s", PQuser (ln_db_conn (runtime)));
+    if (owner_conninfo) {
+        ln_db_destroy (&runtime);
+        owner = ln_db_connect (owner_conninfo, schema, &retry, err);
+        if (!owner || ln_db_migrate_as_owner (owner, all, n, role, err) != 0)
+            goto out;
+        printf ("lantern-%s: schema %s migrated by %s; runtime role %s granted\n",
+                node->service->name, schema, PQuser (ln_db_conn (owner)), role);
+    }
+    else {
+        if (ln_db_migrate_as_owner (runtime, all, n, NULL, err) != 0)
+            goto out;
+        printf ("lantern-%s: schema %s migrated by %s (no database.owner_conninfo: the node "
+                "serves as the schema's owner)\n",
+                node->service->name, schema, role);
+    }
+    rc = 0;
+out:
+    ln_db_destroy (&runtime);
+    ln_db_destroy (&owner);
+    free (all);
+    return rc;
+}
+
 /* --- the loop ------------------------------------------------------------------- */
 
 /* The test clock: re-read testing.clock_file when it changed.  Returns true
@@ -444,13 +503,11 @@ int
 ln_node_main (const ln_service_t *service, int argc, char **argv)
 {
     const char *config_path = NULL;
-    bool check = false;
+    bool check = false, migrate = false;
     static const struct option options[] = {
-        {"config", required_argument, NULL, 'c'},
-        {"check", no_argument, NULL, 'k'},
-        {"help", no_argument, NULL, 'h'},
-        {"version", no_argument, NULL, 'V'},
-        {NULL, 0, NULL, 0},
+        {"config", required_argument, NULL, 'c'}, {"check", no_argument, NULL, 'k'},
+        {"migrate", no_argument, NULL, 'm'},      {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},      {NULL, 0, NULL, 0},
     };
     int opt;
     while ((opt = getopt_long (argc, argv, "", options, NULL)) != -1) {
@@ -460,6 +517,9 @@ ln_node_main (const ln_service_t *service, int argc, char **argv)
             break;
         case 'k':
             check = true;
+            break;
+        case 'm':
+            migrate = true;
             break;
         case 'h':
             s_usage (service, stdout);
@@ -472,9 +532,11 @@ ln_node_main (const ln_service_t *service, int argc, char **argv)
             return 2;
         }
     }
-    if (!config_path || optind != argc) {
+    if (!config_path || optind != argc || (check && migrate)) {
         fprintf (stderr, "lantern-%s: %s\n", service->name,
-                 config_path ? "unexpected argument" : "--config FILE is required");
+                 !config_path       ? "--config FILE is required"
+                 : check && migrate ? "--check and --migrate exclude each other"
+                                    : "unexpected argument");
         s_usage (service, stderr);
         return 2;
     }
@@ -518,6 +580,14 @@ ln_node_main (const ln_service_t *service, int argc, char **argv)
     }
     if (s_load_rules (&node, &err) != 0)
         goto fail;
+    /* Before the keys: --migrate may run as another user (one who can read
+       the owner's password), who has no business with the node's keys. */
+    if (migrate) {
+        if (s_migrate (&node, &err) != 0)
+            goto fail;
+        rc = 0;
+        goto out;
+    }
 
     zsys_init ();
     zsys_handler_set (NULL);
@@ -546,7 +616,13 @@ ln_node_main (const ln_service_t *service, int argc, char **argv)
                              ln_config_string (node.config, "database.schema"), &retry, &err);
     if (!node.db)
         goto fail;
-    if (ln_server_migrate (node.db, service->migrations, service->migration_count, &err) != 0)
+    /* Serving never uses the owner: the schema must be current (--migrate),
+       unless this role owns it (a single role, as before: it migrates). */
+    size_t nmig = 0;
+    ln_migration_t *migrations = s_migrations (service, &nmig);
+    int ready = ln_db_schema_ready (node.db, migrations, nmig, &err);
+    free (migrations);
+    if (ready != 0)
         goto fail;
     if (service->start && !(node.state = service->start (&node, check, &err)))
         goto fail;

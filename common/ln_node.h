@@ -12,13 +12,16 @@
         };
         int main (int argc, char **argv) { return ln_node_main (&s_service, argc, argv); }
 
-    ln_node_main parses the command line (--config FILE, --check, --help,
-    --version), loads the configuration (the node's settings below plus the
+    ln_node_main parses the command line (--config FILE, --check, --migrate,
+    --help, --version), loads the configuration (the node's settings below plus the
     service's, one file, strictly checked: ln_config.h), starts logging,
     registers the service's event types and those it follows
     (ln_envelope_register), loads the node's key pair and the registry of
-    the keys it admits, starts the ZAP handler, connects to PostgreSQL and
-    migrates the library's tables and the service's, calls the service's
+    the keys it admits, starts the ZAP handler, connects to PostgreSQL as
+    its runtime role and checks that the schema is current (the library's
+    tables and the service's; `--migrate` applies them as the schema's
+    owner, database.owner_conninfo, and grants the runtime role: ln_db.h),
+    calls the service's
     start (which makes its state from its settings and may add periodic
     jobs), binds the server (ln_server: the service's commands, stream
     policy and projection), starts a consumer (ln_consumer) for every
@@ -34,7 +37,8 @@
         endpoint = "tcp://127.0.0.1:5711";
         log_level = "info";              debug | info | warn | error
         batch_max = 256;                 requests per group commit
-        database = { conninfo = "..."; schema = "intake_venlo"; };
+        database = { conninfo = "..."; schema = "intake_venlo";
+                     owner_conninfo = "..."; };   (--migrate only)
         keys = { secret = "keys/x.secret"; registry = "registry"; };
         events = { level = "vertrouwelijk"; retention_days = 30; };
         stream = ( { role = ...; type = ...; projection = ...; }, ... );

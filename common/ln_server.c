@@ -143,14 +143,16 @@ static const ln_migration_t s_request_hash_migration = {
 const ln_migration_t *
 ln_server_migrations (size_t *count)
 {
-    static ln_migration_t list[6];
+    static ln_migration_t list[8];
     list[0] = ln_outbox_migration;
     list[1] = ln_audit_migration;
     list[2] = ln_consumer_migration;
     list[3] = s_replies_migration;
-    list[4] = s_request_hash_migration;
-    list[5] = ln_outbox_redaction_migration;
-    *count = 6;
+    list[4] = ln_audit_writer_migration;
+    list[5] = ln_audit_anchors_migration;
+    list[6] = s_request_hash_migration;
+    list[7] = ln_outbox_redaction_migration;
+    *count = 8;
     return list;
 }
 

@@ -145,7 +145,9 @@ s_service (svc_t *svc, const char *schema)
     svc->db = s_connect (svc->conninfo, schema);
     ln_error_t err;
     ln_error_clear (&err);
-    int rc = ln_db_migrate (svc->db, &ln_audit_migration, 1, &err);
+    const ln_migration_t list[] = {ln_audit_migration, ln_audit_writer_migration,
+                                   ln_audit_anchors_migration};
+    int rc = ln_db_migrate (svc->db, list, 3, &err);
     if (rc != 0)
         fprintf (stderr, "migrate: %s: %s\n", err.code, err.message);
     assert_int_equal (rc, 0);
@@ -959,6 +961,19 @@ s_run (char *const argv[], char **out, char **errout)
     return WIFEXITED (status) ? WEXITSTATUS (status) : -1;
 }
 
+/* Write `text` to a new temporary file; its path into path. */
+static void
+s_write_file (char *path, size_t size, const char *text)
+{
+    snprintf (path, size, "/tmp/test_audit_anchors.XXXXXX");
+    int fd = mkstemp (path);
+    assert_true (fd >= 0);
+    FILE *f = fdopen (fd, "w");
+    assert_non_null (f);
+    assert_true (fputs (text, f) >= 0);
+    assert_int_equal (fclose (f), 0);
+}
+
 static void
 test_cli_verify (void **state)
 {
@@ -1054,6 +1069,80 @@ test_cli_verify (void **state)
     free (out);
     free (errout);
 
+    /* Exit codes (COMMON to every lanternctl command): a database that
+       cannot be reached 3; an anchors file that cannot be read 4; a
+       malformed one 2, before any database is touched; an option of the
+       other subcommand 2. */
+    char *const argv_down[] = {bin,        "audit", "verify", "--db", "host=/nonexistent dbname=x",
+                               "--schema", "a_cli", NULL};
+    rc = s_run (argv_down, &out, &errout);
+    assert_int_equal (rc, 3);
+    free (out);
+    free (errout);
+    char *const argv_nofile[] = {bin,
+                                 "audit",
+                                 "verify",
+                                 "--db",
+                                 (char *)svc.conninfo,
+                                 "--schema",
+                                 "a_cli",
+                                 "--anchors",
+                                 "/nonexistent/anchors",
+                                 NULL};
+    rc = s_run (argv_nofile, &out, &errout);
+    assert_int_equal (rc, 4);
+    assert_non_null (strstr (errout, "/nonexistent/anchors"));
+    free (out);
+    free (errout);
+    char bad_path[64];
+    s_write_file (bad_path, sizeof bad_path, "# comment\n\n12 not-a-hash 2026-01-01T00:00:00Z\n");
+    char *const argv_badfile[] = {
+        bin,        "audit", "verify",    "--db",   "host=/nonexistent dbname=x",
+        "--schema", "a_cli", "--anchors", bad_path, NULL};
+    rc = s_run (argv_badfile, &out, &errout);
+    assert_int_equal (rc, 2);
+    assert_non_null (strstr (errout, ":3: not an anchor line"));
+    free (out);
+    free (errout);
+    unlink (bad_path);
+    char *const argv_mixed[] = {bin, "audit",    "verify", "--upstream",
+                                "x", "--schema", "a_cli",  NULL};
+    rc = s_run (argv_mixed, &out, &errout);
+    assert_int_equal (rc, 2);
+    free (out);
+    free (errout);
+    char *const argv_noup[] = {bin,        "audit", "anchors", "--db", (char *)svc.conninfo,
+                               "--schema", "a_cli", NULL};
+    rc = s_run (argv_noup, &out, &errout);
+    assert_int_equal (rc, 2);
+    assert_non_null (strstr (errout, "--upstream"));
+    free (out);
+    free (errout);
+    char *const argv_anchors_down[] = {
+        bin,        "audit", "anchors",    "--db", "host=/nonexistent dbname=x",
+        "--schema", "a_cli", "--upstream", "x",    NULL};
+    rc = s_run (argv_anchors_down, &out, &errout);
+    assert_int_equal (rc, 3);
+    free (out);
+    free (errout);
+    /* anchors of a schema without the table (migration 6): refused, 1 */
+    char *const argv_anchors_none[] = {
+        bin,        "audit",  "anchors",    "--db", (char *)ln_pgfix_conninfo (s_fix),
+        "--schema", "public", "--upstream", "x",    NULL};
+    rc = s_run (argv_anchors_none, &out, &errout);
+    assert_int_equal (rc, 1);
+    assert_non_null (strstr (errout, "upstream_anchors"));
+    free (out);
+    free (errout);
+    char *const argv_help2[] = {bin, "audit", "--help", NULL};
+    rc = s_run (argv_help2, &out, &errout);
+    assert_int_equal (rc, 0);
+    assert_non_null (strstr (out, "lanternctl audit anchors"));
+    assert_non_null (strstr (out, "--anchors FILE"));
+    assert_non_null (strstr (out, "exit status"));
+    free (out);
+    free (errout);
+
     /* A schema with no audit trail: cannot verify, exit 1, said on stderr. */
     char *const argv_none[] = {
         bin,        "audit",  "verify", "--db", (char *)ln_pgfix_conninfo (s_fix),
@@ -1111,19 +1200,561 @@ test_stepwise_append (void **state)
     ln_audit_encoded_clear (&enc);
     s_expect_ok (db, 43);
 
-    /* a stale head: refused (the transaction fails), nothing kept */
+    /* The head moved between its read and the append (here: an append of
+       the same transaction in between): the rows are chained after the
+       head as it is then, never after the stale one, since audit_append
+       takes seq and prev_hash from the locked head itself. */
     s_ok (ln_db_exec_all (db, rt1, 2, res, &err), &err);
     s_ok (ln_audit_encode (db, res[1], entries, 2, &enc, &err), &err);
-    s_ok (ln_audit_append (db, &entries[5], &err), &err); /* moves the head */
+    s_ok (ln_audit_append (db, &entries[5], &err), &err); /* moves the head to 44 */
     PQclear (res[0]);
     PQclear (res[1]);
-    assert_int_equal (ln_db_exec_all (db, rt2, 2, res, &err), -1);
-    assert_null (res[0]);
-    assert_null (res[1]);
+    s_ok (ln_db_exec_all (db, rt2, 2, res, &err), &err);
+    s_ok (ln_audit_encoded_check (&enc, res[0], &err), &err);
+    assert_string_equal (PQgetvalue (res[0], 0, 1), "46"); /* the head after it */
+    PQclear (res[0]);
+    PQclear (res[1]);
     ln_audit_encoded_clear (&enc);
-    assert_int_equal (ln_db_rollback (db), 0);
-    s_expect_ok (db, 43);
+    s_expect_ok (db, 46);
+    assert_value (db, "SELECT string_agg(object, ',' ORDER BY seq) FROM audit WHERE seq > 43",
+                  "signal:sig-9,signal:sig-4,signal:sig-5");
     s_service_end (&svc);
+}
+
+/* --- owner and runtime roles (issue 9 point 9) ----------------------------------------- */
+
+/* The library's audit migrations, as a node's list has them. */
+static const ln_migration_t *
+s_audit_list (size_t *n)
+{
+    static ln_migration_t list[3];
+    list[0] = ln_audit_migration;
+    list[1] = ln_audit_writer_migration;
+    list[2] = ln_audit_anchors_migration;
+    *n = 3;
+    return list;
+}
+
+/* A node as in production: an owner role that owns the schema and
+   migrates it, and the runtime role the node serves as (db). */
+typedef struct {
+    char schema[32];
+    const char *owner_ci;
+    const char *run_ci;
+    const char *run_role;
+    ln_db_t *owner;
+    ln_db_t *db;
+} node_t;
+
+static void
+s_node (node_t *node, const char *schema)
+{
+    char role[40];
+    ln_error_t err;
+    ln_error_clear (&err);
+    snprintf (node->schema, sizeof node->schema, "%s", schema);
+    snprintf (role, sizeof role, "o_%s", schema);
+    node->owner_ci = ln_pgfix_create_role (s_fix, role, schema);
+    snprintf (role, sizeof role, "n_%s", schema);
+    node->run_ci = ln_pgfix_create_runtime_role (s_fix, role);
+    assert_non_null (node->owner_ci);
+    assert_non_null (node->run_ci);
+    node->run_role = ln_pgfix_role_name (s_fix, role);
+    node->owner = s_connect (node->owner_ci, schema);
+    size_t n = 0;
+    const ln_migration_t *list = s_audit_list (&n);
+    s_ok (ln_db_migrate_as_owner (node->owner, list, n, node->run_role, &err), &err);
+    node->db = s_connect (node->run_ci, schema);
+    s_ok (ln_db_migrations_current (node->db, list, n, &err), &err);
+}
+
+static void
+s_node_end (node_t *node)
+{
+    ln_db_destroy (&node->db);
+    ln_db_destroy (&node->owner);
+}
+
+/* A statement the role's privileges refuse (42501), not a trigger: the
+   trigger could be switched off by whoever may ALTER the table. */
+static void
+s_expect_denied (ln_db_t *db, const char *sql)
+{
+    ln_error_t err;
+    ln_error_clear (&err);
+    int rc = ln_db_run (db, sql, 0, NULL, &err);
+    if (rc == 0 || strcmp (ln_db_last_sqlstate (db), "42501") != 0)
+        fprintf (stderr, "%s\n  expected 42501 (insufficient privilege), got %s: %s\n", sql,
+                 rc == 0 ? "success" : ln_db_last_sqlstate (db), rc == 0 ? "" : err.message);
+    assert_int_equal (rc, -1);
+    assert_string_equal (ln_db_last_sqlstate (db), "42501");
+}
+
+static void
+test_issue9_point9_runtime_role_cannot_rewrite_audit (void **state)
+{
+    (void)state;
+    node_t node = {0};
+    s_node (&node, "p9_rw");
+    s_append_range (node.db, 1, 4, false); /* the runtime role appends */
+    s_append_range (node.db, 5, 6, true);
+    s_expect_ok (node.db, 10);
+    char *before = ln_pgfix_query_value (
+        s_fix, "SELECT string_agg(encode(hash, 'hex'), ',' ORDER BY seq) FROM p9_rw.audit", 0,
+        NULL);
+    assert_non_null (before);
+
+    /* The attack of the issue (switch the trigger off, delete the newest
+       rows, move the head back), and every other way to rewrite the trail:
+       all refused by privileges. */
+    const char *attacks[] = {
+        "ALTER TABLE audit DISABLE TRIGGER audit_append_only",
+        "ALTER TABLE audit DISABLE TRIGGER ALL",
+        "ALTER TABLE audit_head DISABLE TRIGGER audit_head_forward",
+        "DELETE FROM audit WHERE seq > 8",
+        "UPDATE audit SET reason = 'nothing happened' WHERE seq = 2",
+        "UPDATE audit_head SET seq = 8, hash = sha256('x')",
+        "DELETE FROM audit_head",
+        "TRUNCATE audit",
+        "TRUNCATE audit_head",
+        "INSERT INTO audit (seq, at_us, action, outcome, prev_hash, hash)"
+        " SELECT seq + 1, 1, 'Forged', 'accepted', hash, hash FROM audit_head",
+        "SELECT seq FROM audit_head FOR UPDATE",
+        "DROP TRIGGER audit_append_only ON audit",
+        "DROP TABLE audit",
+        "ALTER TABLE audit RENAME TO audit_old",
+        "CREATE TABLE audit_new (LIKE audit)",
+        "DROP FUNCTION audit_append (bigint[], text[], text[], text[], text[], text[], text[],"
+        " text[])",
+        "ALTER FUNCTION audit_append (bigint[], text[], text[], text[], text[], text[], text[],"
+        " text[]) SECURITY INVOKER",
+        "CREATE OR REPLACE FUNCTION audit_append_only () RETURNS trigger LANGUAGE plpgsql"
+        " AS 'BEGIN RETURN NULL; END'",
+        "SET session_replication_role = replica",
+    };
+    for (size_t i = 0; i < sizeof attacks / sizeof attacks[0]; i++)
+        s_expect_denied (node.db, attacks[i]);
+    char sql[256];
+    snprintf (sql, sizeof sql, "SET ROLE %s", ln_pgfix_role_name (s_fix, "o_p9_rw"));
+    s_expect_denied (node.db, sql);
+
+    /* Nothing changed, and the trail goes on. */
+    char *after = ln_pgfix_query_value (
+        s_fix, "SELECT string_agg(encode(hash, 'hex'), ',' ORDER BY seq) FROM p9_rw.audit", 0,
+        NULL);
+    assert_non_null (after);
+    assert_string_equal (before, after);
+    free (before);
+    free (after);
+    s_append_range (node.db, 11, 2, true);
+    s_expect_ok (node.db, 12);
+    s_node_end (&node);
+}
+
+/* Run SQL as `db` and expect it refused with `sqlstate`. */
+static void
+s_expect_sqlstate (ln_db_t *db, const char *sql, const char *sqlstate)
+{
+    ln_error_t err;
+    ln_error_clear (&err);
+    int rc = ln_db_run (db, sql, 0, NULL, &err);
+    if (rc == 0 || strcmp (ln_db_last_sqlstate (db), sqlstate) != 0)
+        fprintf (stderr, "%s\n  expected %s, got %s: %s\n", sql, sqlstate,
+                 rc == 0 ? "success" : ln_db_last_sqlstate (db), rc == 0 ? "" : err.message);
+    assert_int_equal (rc, -1);
+    assert_string_equal (ln_db_last_sqlstate (db), sqlstate);
+}
+
+#define CALL(at, p, o, a, obj, out, r, req)                                                        \
+    "SELECT * FROM audit_append (" at "::int8[], " p "::text[], " o "::text[], " a                 \
+    "::text[], " obj "::text[], " out "::text[], " r "::text[], " req "::text[])"
+
+static void
+test_issue9_point9_forged_appends (void **state)
+{
+    (void)state;
+    node_t node = {0};
+    s_node (&node, "p9_forge");
+    ln_db_t *db = node.db;
+    ln_error_t err;
+    s_append_range (db, 1, 3, true);
+
+    /* The runtime role may call the owner's function directly, with any
+       values it likes; it has no way to say where the rows go: the seq,
+       prev_hash and hash come from the function. */
+    assert_int_equal (
+        ln_db_run (db,
+                   CALL ("'{1,2}'", "'{mallory,mallory}'", "'{x,x}'", "'{A,B}'", "'{NULL,NULL}'",
+                         "'{accepted,read}'", "'{NULL,NULL}'", "'{NULL,NULL}'"),
+                   0, NULL, &err),
+        0);
+    s_expect_ok (db, 5);
+    /* The rows' hashes are the documented encoding, recomputed. */
+    assert_value (db, "SELECT count(*) FROM audit WHERE hash = " SQL_ROW_HASH, "5");
+
+    /* What ln_audit.c would refuse is refused by the function too. */
+    static const char *const refused[] = {
+        /* arrays of different lengths */
+        CALL ("'{1,2}'", "'{p}'", "'{o}'", "'{A}'", "'{x}'", "'{read}'", "'{NULL}'", "'{NULL}'"),
+        /* nothing, or too much */
+        CALL ("'{}'", "'{}'", "'{}'", "'{}'", "'{}'", "'{}'", "'{}'", "'{}'"),
+        "SELECT * FROM audit_append (array_fill(1::int8, ARRAY[10001]),"
+        " array_fill('p'::text, ARRAY[10001]), array_fill('o'::text, ARRAY[10001]),"
+        " array_fill('A'::text, ARRAY[10001]), array_fill(NULL::text, ARRAY[10001]),"
+        " array_fill('read'::text, ARRAY[10001]), array_fill(NULL::text, ARRAY[10001]),"
+        " array_fill(NULL::text, ARRAY[10001]))",
+        /* no action, an empty one, an unknown outcome, a time before 1970 */
+        CALL ("'{1}'", "'{p}'", "'{o}'", "'{NULL}'", "'{x}'", "'{read}'", "'{NULL}'", "'{NULL}'"),
+        CALL ("'{1}'", "'{p}'", "'{o}'", "'{\"\"}'", "'{x}'", "'{read}'", "'{NULL}'", "'{NULL}'"),
+        CALL ("'{1}'", "'{p}'", "'{o}'", "'{A}'", "'{x}'", "'{ok}'", "'{NULL}'", "'{NULL}'"),
+        CALL ("'{-1}'", "'{p}'", "'{o}'", "'{A}'", "'{x}'", "'{read}'", "'{NULL}'", "'{NULL}'"),
+        CALL ("'{NULL}'", "'{p}'", "'{o}'", "'{A}'", "'{x}'", "'{read}'", "'{NULL}'", "'{NULL}'"),
+        /* arrays that do not start at 1, or have two dimensions */
+        CALL ("'[0:0]={1}'", "'[0:0]={p}'", "'[0:0]={o}'", "'[0:0]={A}'", "'[0:0]={x}'",
+              "'[0:0]={read}'", "'[0:0]={NULL}'", "'[0:0]={NULL}'"),
+        CALL ("'{{1}}'", "'{{p}}'", "'{{o}}'", "'{{A}}'", "'{{x}}'", "'{{read}}'", "'{{NULL}}'",
+              "'{{NULL}}'"),
+        /* a field longer than its bound */
+        "SELECT * FROM audit_append ('{1}', ARRAY[repeat('p', 257)], '{o}', '{A}', '{x}',"
+        " '{read}', '{NULL}', '{NULL}')",
+    };
+    for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++)
+        s_expect_sqlstate (db, refused[i], "22023");
+    s_expect_ok (db, 5);
+
+    /* A temporary table named like the head, first in the caller's
+       search_path: the function does not look there (search_path pinned to
+       its schema, pg_temp last), so the rows follow the real head. */
+    char sql[512];
+    snprintf (sql, sizeof sql, "GRANT TEMPORARY ON DATABASE %s TO %s", ln_pgfix_dbname (s_fix),
+              node.run_role);
+    s_admin ("%s", sql);
+    assert_int_equal (
+        ln_db_run (db,
+                   "CREATE TEMP TABLE audit_head (id boolean, seq bigint, hash bytea);"
+                   " ",
+                   0, NULL, &err),
+        0);
+    assert_int_equal (ln_db_run (db, "INSERT INTO pg_temp.audit_head VALUES (true, 1000, '\\x00')",
+                                 0, NULL, &err),
+                      0);
+    assert_int_equal (
+        ln_db_run (db, "SELECT pg_catalog.set_config('search_path', 'pg_temp, p9_forge', false)", 0,
+                   NULL, &err),
+        0);
+    assert_int_equal (ln_db_run (db,
+                                 CALL ("'{7}'", "'{mallory}'", "'{x}'", "'{A}'", "'{NULL}'",
+                                       "'{read}'", "'{NULL}'", "'{NULL}'"),
+                                 0, NULL, &err),
+                      0);
+    assert_value (db, "SELECT seq FROM pg_temp.audit_head", "1000");
+    assert_value (db, "SELECT seq FROM p9_forge.audit_head", "6");
+    assert_int_equal (
+        ln_db_run (db, "SELECT pg_catalog.set_config('search_path', 'p9_forge, pg_temp', false)", 0,
+                   NULL, &err),
+        0);
+    s_expect_ok (db, 6);
+    s_node_end (&node);
+}
+
+/* One row the way the code before migration 5 wrote it: hashed by the
+   client (here by SQL, the same encoding) and inserted by the role that
+   owned the table. */
+#define OLD_APPEND                                                                                 \
+    "WITH h AS (SELECT seq, hash FROM audit_head),"                                                \
+    " r AS (SELECT h.seq + 1 AS seq, 1700000000000000::bigint AS at_us, 'old-user'::text AS"       \
+    "   principal, 'gemeente-venlo'::text AS organisation, 'OldCommand'::text AS action,"          \
+    "   NULL::text AS object, 'accepted'::text AS outcome, NULL::text AS reason,"                  \
+    "   NULL::text AS request_id, h.hash AS prev_hash FROM h),"                                    \
+    " ins AS (INSERT INTO audit SELECT r.seq, r.at_us, r.principal, r.organisation, r.action,"     \
+    "   r.object, r.outcome, r.reason, r.request_id, r.prev_hash, " SQL_ROW_HASH " FROM r"         \
+    "   RETURNING seq, hash)"                                                                      \
+    " UPDATE audit_head SET seq = ins.seq, hash = ins.hash FROM ins"
+
+static void
+test_issue9_point9_existing_single_role_database (void **state)
+{
+    (void)state;
+    ln_error_t err;
+    ln_error_clear (&err);
+    /* A database of the code before: one role owns the schema, migration 2
+       applied, rows written by that role. */
+    const char *legacy_ci = ln_pgfix_create_role (s_fix, "legacy", "p9_old");
+    assert_non_null (legacy_ci);
+    ln_db_t *legacy = s_connect (legacy_ci, "p9_old");
+    s_ok (ln_db_migrate (legacy, &ln_audit_migration, 1, &err), &err);
+    for (int i = 0; i < 3; i++)
+        s_ok (ln_db_run (legacy, OLD_APPEND, 0, NULL, &err), &err);
+    s_expect_ok (legacy, 3);
+
+    /* This code, still with the single role: it migrates (as it always
+       did, with a warning) and appends through the new function. */
+    size_t n = 0;
+    const ln_migration_t *list = s_audit_list (&n);
+    s_ok (ln_db_schema_ready (legacy, list, n, &err), &err);
+    s_append_range (legacy, 4, 2, true);
+    s_expect_ok (legacy, 5);
+
+    /* The operator splits the roles as docs/operations.md says: a new
+       owner role gets everything the old role owned, which becomes the
+       runtime role, and the owner migrates and grants. */
+    const char *owner_ci = ln_pgfix_create_runtime_role (s_fix, "legacy_owner");
+    assert_non_null (owner_ci);
+    s_admin ("REASSIGN OWNED BY %s TO %s", ln_pgfix_role_name (s_fix, "legacy"),
+             ln_pgfix_role_name (s_fix, "legacy_owner"));
+    ln_db_t *owner = s_connect (owner_ci, "p9_old");
+    s_ok (ln_db_migrate_as_owner (owner, list, n, ln_pgfix_role_name (s_fix, "legacy"), &err),
+          &err);
+    /* The old role serves on, and can no longer rewrite what it wrote. */
+    s_ok (ln_db_schema_ready (legacy, list, n, &err), &err);
+    s_append_range (legacy, 6, 1, false);
+    s_expect_denied (legacy, "ALTER TABLE audit DISABLE TRIGGER ALL");
+    s_expect_denied (legacy, "DELETE FROM audit WHERE seq > 3");
+    s_expect_ok (legacy, 6);
+    ln_db_destroy (&owner);
+    ln_db_destroy (&legacy);
+}
+
+/* --- anchors (issue 9 point 9, second half) --------------------------------------------- */
+
+static ln_audit_anchor_t
+s_publish (ln_db_t *node_db)
+{
+    ln_audit_anchor_t a;
+    memset (&a, 0, sizeof a);
+    ln_error_t err;
+    s_ok (ln_audit_head (node_db, &a.seq, a.hash, &err), &err);
+    a.at_us = s_wall_us ();
+    return a;
+}
+
+static int
+s_record (ln_db_t *follower, const char *upstream, uint64_t position, const ln_audit_anchor_t *a,
+          ln_error_t *err)
+{
+    assert_int_equal (ln_db_begin (follower), 0);
+    int rc = ln_audit_anchor_record (follower, upstream, position, a, err);
+    assert_int_equal (ln_db_commit (follower), 0); /* usable whatever rc */
+    return rc;
+}
+
+static void
+test_anchor_record (void **state)
+{
+    (void)state;
+    node_t node = {0}, follower = {0};
+    s_node (&node, "an_node");
+    s_node (&follower, "an_fol");
+    ln_error_t err;
+    ln_error_clear (&err);
+
+    /* An empty trail has a head too. */
+    ln_audit_anchor_t a0 = s_publish (node.db);
+    assert_int_equal (a0.seq, 0);
+    assert_string_equal (a0.hash,
+                         "0000000000000000000000000000000000000000000000000000000000000000");
+    s_append_range (node.db, 1, 5, true);
+    ln_audit_anchor_t a5 = s_publish (node.db);
+    assert_int_equal (a5.seq, 5);
+    ln_audit_report_t r = s_verify (node.db);
+    assert_string_equal (a5.hash, r.head_hash);
+
+    assert_int_equal (s_record (follower.db, "intake-x", 3, &a0, &err), 0);
+    assert_int_equal (s_record (follower.db, "intake-x", 9, &a5, &err), 0);
+    /* delivered again (a consumer that replays): stored once */
+    assert_int_equal (s_record (follower.db, "intake-x", 9, &a5, &err), 0);
+    assert_value (follower.db, "SELECT count(*) FROM upstream_anchors", "2");
+    ln_audit_anchor_t *list = NULL;
+    size_t n = 0;
+    s_ok (ln_audit_anchors_load (follower.db, "intake-x", &list, &n, &err), &err);
+    assert_int_equal (n, 2);
+    assert_int_equal (list[1].seq, 5);
+    assert_string_equal (list[1].hash, a5.hash);
+    assert_int_equal (list[1].at_us, a5.at_us);
+    assert_int_equal (list[1].position, 9);
+    assert_true (list[1].received_us > 0);
+    free (list);
+    s_ok (ln_audit_anchors_load (follower.db, "nobody", &list, &n, &err), &err);
+    assert_int_equal (n, 0);
+    free (list);
+
+    /* Contradictions are told (1), and the first anchor is kept. */
+    ln_audit_anchor_t other = a5;
+    other.hash[0] = other.hash[0] == 'a' ? 'b' : 'a';
+    ln_error_clear (&err);
+    assert_int_equal (s_record (follower.db, "intake-x", 12, &other, &err), 1);
+    assert_string_equal (err.code, "AUDIT_ANCHOR_CONFLICT");
+    assert_non_null (strstr (err.message, "rewritten"));
+    assert_value (follower.db, "SELECT count(*) FROM upstream_anchors WHERE seq = 5", "1");
+    ln_audit_anchor_t back = a5;
+    back.seq = 3;
+    ln_error_clear (&err);
+    assert_int_equal (s_record (follower.db, "intake-x", 13, &back, &err), 1);
+    assert_non_null (strstr (err.message, "went back"));
+
+    /* Refused before anything is written. */
+    ln_audit_anchor_t bad = a5;
+    bad.hash[3] = 'G';
+    assert_int_equal (ln_audit_anchor_record (follower.db, "intake-x", 14, &bad, &err), -1);
+    assert_string_equal (err.code, "AUDIT_INVALID");
+    assert_string_equal (err.field, "anchor.hash");
+    bad = a5;
+    bad.hash[3] = 'A'; /* published hashes are lower case */
+    assert_int_equal (ln_audit_anchor_record (follower.db, "intake-x", 14, &bad, &err), -1);
+    assert_int_equal (ln_audit_anchor_record (follower.db, "intake-x", 0, &a5, &err), -1);
+    assert_string_equal (err.field, "position");
+    assert_int_equal (ln_audit_anchor_record (follower.db, NULL, 14, &a5, &err), -1);
+    assert_string_equal (err.field, "anchor.upstream");
+    assert_int_equal (ln_audit_anchor_record (follower.db, "bad\x01name", 14, &a5, &err), -1);
+
+    /* The follower's runtime role keeps what it stored: it cannot change
+       or remove an anchor. */
+    s_expect_denied (follower.db, "DELETE FROM upstream_anchors");
+    s_expect_denied (follower.db, "UPDATE upstream_anchors SET seq = 1");
+    s_expect_denied (follower.db, "TRUNCATE upstream_anchors");
+    s_node_end (&follower);
+    s_node_end (&node);
+}
+
+/* The lanternctl of this build (LANTERN_BUILD_DIR). */
+static void
+s_lanternctl (char *bin, size_t size)
+{
+    const char *build = getenv ("LANTERN_BUILD_DIR");
+    snprintf (bin, size, "%s/bin/lanternctl", build && *build ? build : "build");
+    if (access (bin, X_OK) != 0) {
+        fprintf (stderr, "%s is missing: build it first\n", bin);
+        fail ();
+    }
+}
+
+/* The acceptance of issue 9: audit verify fails after the newest rows were
+   deleted and the head moved back, when checked against a follower's
+   anchor; without anchors it says ok, which is why anchors exist. */
+static void
+test_issue9_point9_anchor_detects_rows_deleted_and_head_moved_back (void **state)
+{
+    (void)state;
+    node_t node = {0}, follower = {0};
+    s_node (&node, "ac_node");
+    s_node (&follower, "ac_fol");
+    ln_error_t err;
+    ln_error_clear (&err);
+    char bin[512];
+    s_lanternctl (bin, sizeof bin);
+
+    /* The node works; now and then it publishes its head, and the follower
+       stores what it receives. */
+    s_append_range (node.db, 1, 6, true);
+    ln_audit_anchor_t a6 = s_publish (node.db);
+    assert_int_equal (s_record (follower.db, "intake-test", 20, &a6, &err), 0);
+    s_append_range (node.db, 7, 4, false);
+    ln_audit_anchor_t a10 = s_publish (node.db);
+    assert_int_equal (s_record (follower.db, "intake-test", 41, &a10, &err), 0);
+
+    /* What the follower holds, as lanternctl prints it. */
+    char *out = NULL, *errout = NULL;
+    char *const argv_anchors[] = {
+        bin,        "audit",  "anchors",    "--db",        (char *)follower.run_ci,
+        "--schema", "ac_fol", "--upstream", "intake-test", NULL};
+    assert_int_equal (s_run (argv_anchors, &out, &errout), 0);
+    char want[128];
+    snprintf (want, sizeof want, "6 %s 20", a6.hash);
+    assert_true (strncmp (out, want, strlen (want)) == 0); /* "6 HASH 20YY-...Z" */
+    snprintf (want, sizeof want, "\n10 %s 20", a10.hash);
+    assert_non_null (strstr (out, want));
+    int lines = 0;
+    for (const char *p = out; (p = strchr (p, '\n')) != NULL; p++)
+        lines++;
+    assert_int_equal (lines, 2);
+    assert_string_equal (errout, "");
+    char anchors_path[64];
+    s_write_file (anchors_path, sizeof anchors_path, out);
+    free (out);
+    free (errout);
+
+    char *const argv_plain[] = {bin,        "audit",   "verify", "--db", (char *)node.run_ci,
+                                "--schema", "ac_node", NULL};
+    char *const argv_anch[] = {
+        bin,        "audit",   "verify",    "--db",       (char *)node.run_ci,
+        "--schema", "ac_node", "--anchors", anchors_path, NULL};
+    assert_int_equal (s_run (argv_anch, &out, &errout), 0);
+    assert_true (strncmp (out, "audit: ok, 10 rows; 2 anchors match\n", 36) == 0);
+    free (out);
+    free (errout);
+
+    /* The node's OWNER (the runtime role no longer can) deletes the newest
+       three rows and moves the head back: a valid, shorter chain. */
+    ln_db_t *owner = node.owner;
+    s_ok (ln_db_run (owner,
+                     "ALTER TABLE audit DISABLE TRIGGER audit_append_only;"
+                     " ",
+                     0, NULL, &err),
+          &err);
+    s_ok (ln_db_run (owner, "ALTER TABLE audit_head DISABLE TRIGGER audit_head_forward", 0, NULL,
+                     &err),
+          &err);
+    s_ok (ln_db_run (owner, "DELETE FROM audit WHERE seq > 7", 0, NULL, &err), &err);
+    s_ok (ln_db_run (owner,
+                     "UPDATE audit_head SET seq = 7, hash = (SELECT hash FROM audit WHERE seq = 7)",
+                     0, NULL, &err),
+          &err);
+    s_ok (ln_db_run (owner, "ALTER TABLE audit ENABLE TRIGGER audit_append_only", 0, NULL, &err),
+          &err);
+    s_ok (ln_db_run (owner, "ALTER TABLE audit_head ENABLE TRIGGER audit_head_forward", 0, NULL,
+                     &err),
+          &err);
+
+    /* The chain alone: ok. */
+    s_expect_ok (node.db, 7);
+    assert_int_equal (s_run (argv_plain, &out, &errout), 0);
+    assert_true (strncmp (out, "audit: ok, 7 rows\n", 18) == 0);
+    free (out);
+    free (errout);
+
+    /* Against the follower's anchors: not ok, naming the anchor. */
+    ln_audit_anchor_t *list = NULL;
+    size_t n = 0;
+    s_ok (ln_audit_anchors_load (follower.db, "intake-test", &list, &n, &err), &err);
+    assert_int_equal (n, 2);
+    ln_audit_report_t r;
+    s_ok (ln_audit_verify_anchors (node.db, list, n, &r, &err), &err);
+    assert_false (r.ok);
+    assert_int_equal (r.first_bad_seq, 8);
+    assert_int_equal (r.anchors, 1); /* seq 6 still matches */
+    assert_true (strncmp (r.problem, "anchor of seq 10 (", 18) == 0);
+    assert_non_null (strstr (r.problem, "is beyond the end of the trail (seq 7): rows deleted "
+                                        "and the head moved back"));
+    assert_int_equal (s_run (argv_anch, &out, &errout), 1);
+    assert_true (strncmp (out, "audit: FAILED at seq 8: anchor of seq 10 (", 42) == 0);
+    free (out);
+    free (errout);
+
+    /* A consistent rewrite from row 5 on (content changed, rows re-hashed,
+       the head too): the chain is fine, the anchor of seq 6 is not. */
+    s_admin (TAMPER "UPDATE ac_node.audit SET object = 'signal:forged' WHERE seq = 5;"
+                    "UPDATE ac_node.audit SET hash = " SQL_ROW_HASH " WHERE seq = 5;"
+                    "UPDATE ac_node.audit SET prev_hash = (SELECT hash FROM ac_node.audit"
+                    " WHERE seq = 5) WHERE seq = 6;"
+                    "UPDATE ac_node.audit SET hash = " SQL_ROW_HASH " WHERE seq = 6;"
+                    "UPDATE ac_node.audit SET prev_hash = (SELECT hash FROM ac_node.audit"
+                    " WHERE seq = 6) WHERE seq = 7;"
+                    "UPDATE ac_node.audit SET hash = " SQL_ROW_HASH " WHERE seq = 7;"
+                    "UPDATE ac_node.audit_head SET hash = (SELECT hash FROM ac_node.audit"
+                    " WHERE seq = 7)");
+    s_expect_ok (node.db, 7);
+    s_ok (ln_audit_verify_anchors (node.db, list, 1, &r, &err), &err);
+    assert_false (r.ok);
+    assert_int_equal (r.first_bad_seq, 6);
+    assert_non_null (strstr (r.problem, "anchor of seq 6 ("));
+    assert_non_null (strstr (r.problem, "does not match row 6: the trail was rewritten"));
+    /* both anchors: the lower one is named first */
+    s_ok (ln_audit_verify_anchors (node.db, list, 2, &r, &err), &err);
+    assert_int_equal (r.first_bad_seq, 6);
+    free (list);
+    unlink (anchors_path);
+    s_node_end (&follower);
+    s_node_end (&node);
 }
 
 int
@@ -1142,6 +1773,11 @@ main (void)
         cmocka_unit_test (test_batch_cost),
         cmocka_unit_test (test_stepwise_append),
         cmocka_unit_test (test_cli_verify),
+        cmocka_unit_test (test_issue9_point9_runtime_role_cannot_rewrite_audit),
+        cmocka_unit_test (test_issue9_point9_forged_appends),
+        cmocka_unit_test (test_issue9_point9_existing_single_role_database),
+        cmocka_unit_test (test_anchor_record),
+        cmocka_unit_test (test_issue9_point9_anchor_detects_rows_deleted_and_head_moved_back),
     };
     return cmocka_run_group_tests_name ("audit", tests, s_setup, s_teardown);
 }

@@ -352,7 +352,7 @@ test_readme_keygen_example (void **state)
     assert_int_equal (st.st_mode & 0777, 0700);
     char *pub = s_read ("keys/intake-venlo.pub");
     assert_non_null (pub);
-    assert_non_null (strstr (pub, "organisation = \"Gemeente Venlo\""));
+    assert_non_null (strstr (pub, "organisation = \"gemeente-venlo\""));
     free (pub);
     assert_int_equal (chdir (home), 0);
 }

@@ -5,8 +5,15 @@
     (also with concurrent migrators) and atomically, refusal of edited or
     newer migrations, least privilege between service roles, parameters that
     stay values, and reconnection after a killed session and after a server
-    restart.
+    restart.  Issue 9 point 9: the owner migrates and grants, the runtime
+    role gets exactly the schema's policy and cannot change the schema.
+    Issue 10 point 8: a node's loop makes one bounded reconnect attempt at a
+    time (a server that hangs, one that is down), and a permanent refusal
+    (wrong password, no grant, no database) is told apart and not retried.
 */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -15,6 +22,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -105,7 +114,7 @@ test_connect (void **state)
     assert_string_equal (ln_db_schema (db), "app");
     assert_non_null (ln_db_conn (db));
     assert_value (db, "SELECT current_setting('application_name')", "lantern-app");
-    assert_value (db, "SHOW search_path", "\"app\"");
+    assert_value (db, "SHOW search_path", "\"app\", pg_temp");
     assert_int_equal (ln_db_ensure (db, NULL), 0);
     ln_db_destroy (&db);
     assert_null (db);
@@ -540,7 +549,7 @@ test_terminated_session (void **state)
     char *pid2 = s_value (db, "SELECT pg_backend_pid()::text", 0, NULL);
     assert_non_null (pid2);
     assert_string_not_equal (pid1, pid2);
-    assert_value (db, "SHOW search_path", "\"m_kill\"");
+    assert_value (db, "SHOW search_path", "\"m_kill\", pg_temp");
 
     /* ln_db_ensure notices a dead session by itself, before any statement. */
     s_kill_backend (db);
@@ -628,10 +637,470 @@ test_server_restart (void **state)
     assert_int_equal (rc, 0);
     assert_true (elapsed >= 1000);
     assert_value (db, "SELECT string_agg(v, ',') FROM t", "before"); /* committed = durable */
-    assert_value (db, "SHOW search_path", "\"m_restart\"");
+    assert_value (db, "SHOW search_path", "\"m_restart\", pg_temp");
     assert_int_equal (ln_db_run (db, "INSERT INTO t VALUES ('after')", 0, NULL, &err), 0);
     assert_value (db, "SELECT string_agg(v, ',' ORDER BY v) FROM t", "after,before");
     ln_db_destroy (&db);
+}
+
+/* --- a node's loop: one bounded reconnect attempt (issue 10 point 8) -------------- */
+
+/* A TCP front for the cluster's Unix socket, run by a thread of the test:
+   in FORWARD it relays bytes both ways, in BLACKHOLE it accepts and never
+   answers (a server that hangs, a network that drops packets), and a switch
+   to BLACKHOLE cuts the relayed connections (the node's session is lost). */
+#define PROXY_PAIRS 8
+typedef struct {
+    int listen_fd;
+    int port;
+    char socket_path[100]; /* fits sun_path */
+    volatile int blackhole;
+    volatile int stop;
+    volatile int cut;
+    pthread_t thread;
+} proxy_t;
+
+static void *
+s_proxy_run (void *arg)
+{
+    proxy_t *p = arg;
+    int client[PROXY_PAIRS], server[PROXY_PAIRS];
+    for (int i = 0; i < PROXY_PAIRS; i++)
+        client[i] = server[i] = -1;
+    while (!p->stop) {
+        struct pollfd fds[1 + 2 * PROXY_PAIRS];
+        int nfds = 0;
+        fds[nfds++] = (struct pollfd){.fd = p->listen_fd, .events = POLLIN};
+        for (int i = 0; i < PROXY_PAIRS; i++) {
+            fds[nfds++] = (struct pollfd){.fd = client[i], .events = POLLIN};
+            fds[nfds++] = (struct pollfd){.fd = server[i], .events = POLLIN};
+        }
+        if (p->cut) {
+            for (int i = 0; i < PROXY_PAIRS; i++) {
+                if (client[i] >= 0)
+                    close (client[i]);
+                if (server[i] >= 0)
+                    close (server[i]);
+                client[i] = server[i] = -1;
+            }
+            p->cut = 0;
+            continue;
+        }
+        if (poll (fds, (nfds_t)nfds, 50) <= 0)
+            continue;
+        if (fds[0].revents & POLLIN) {
+            int c = accept (p->listen_fd, NULL, NULL);
+            int slot = -1;
+            for (int i = 0; i < PROXY_PAIRS && slot < 0; i++)
+                if (client[i] < 0)
+                    slot = i;
+            if (c >= 0 && slot >= 0) {
+                client[slot] = c;
+                if (!p->blackhole) {
+                    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+                    snprintf (sa.sun_path, sizeof sa.sun_path, "%s", p->socket_path);
+                    int s = socket (AF_UNIX, SOCK_STREAM, 0);
+                    if (s >= 0 && connect (s, (struct sockaddr *)&sa, sizeof sa) == 0)
+                        server[slot] = s;
+                    else if (s >= 0)
+                        close (s);
+                }
+            }
+            else if (c >= 0)
+                close (c);
+        }
+        for (int i = 0; i < PROXY_PAIRS; i++) {
+            struct pollfd *cf = &fds[1 + 2 * i], *sf = &fds[2 + 2 * i];
+            char buf[8192];
+            if (client[i] >= 0 && (cf->revents & (POLLIN | POLLHUP | POLLERR))) {
+                ssize_t n = read (client[i], buf, sizeof buf);
+                if (n <= 0 || (server[i] >= 0 && write (server[i], buf, (size_t)n) != n)) {
+                    close (client[i]);
+                    if (server[i] >= 0)
+                        close (server[i]);
+                    client[i] = server[i] = -1;
+                    continue;
+                }
+                /* BLACKHOLE: what the client sends is swallowed */
+            }
+            if (server[i] >= 0 && (sf->revents & (POLLIN | POLLHUP | POLLERR))) {
+                ssize_t n = read (server[i], buf, sizeof buf);
+                if (n <= 0 || write (client[i], buf, (size_t)n) != n) {
+                    close (client[i]);
+                    close (server[i]);
+                    client[i] = server[i] = -1;
+                }
+            }
+        }
+    }
+    for (int i = 0; i < PROXY_PAIRS; i++) {
+        if (client[i] >= 0)
+            close (client[i]);
+        if (server[i] >= 0)
+            close (server[i]);
+    }
+    return NULL;
+}
+
+static void
+s_proxy_start (proxy_t *p)
+{
+    memset (p, 0, sizeof *p);
+    int n =
+        snprintf (p->socket_path, sizeof p->socket_path, "%s/.s.PGSQL.5432", ln_pgfix_host (s_fix));
+    assert_true (n > 0 && (size_t)n < sizeof p->socket_path);
+    p->listen_fd = socket (AF_INET, SOCK_STREAM, 0);
+    assert_true (p->listen_fd >= 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl (INADDR_LOOPBACK)};
+    assert_int_equal (bind (p->listen_fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    socklen_t len = sizeof sa;
+    assert_int_equal (getsockname (p->listen_fd, (struct sockaddr *)&sa, &len), 0);
+    p->port = ntohs (sa.sin_port);
+    assert_int_equal (listen (p->listen_fd, 16), 0);
+    assert_int_equal (pthread_create (&p->thread, NULL, s_proxy_run, p), 0);
+}
+
+static void
+s_proxy_stop (proxy_t *p)
+{
+    p->stop = 1;
+    pthread_join (p->thread, NULL);
+    close (p->listen_fd);
+}
+
+/* The superuser's conninfo through the proxy (sslmode=disable: the server
+   has no TLS; connect_timeout far above the bound under test). */
+static void
+s_proxy_conninfo (const proxy_t *p, char *out, size_t size)
+{
+    const char *ci = ln_pgfix_conninfo (s_fix);
+    const char *pf = strstr (ci, "passfile=");
+    char dbname[128];
+    snprintf (dbname, sizeof dbname, "%s", ln_pgfix_dbname (s_fix));
+    snprintf (out, size,
+              "host=127.0.0.1 port=%d user=postgres dbname=%s sslmode=disable "
+              "connect_timeout=30 %s",
+              p->port, dbname, pf ? pf : "");
+}
+
+static void
+test_issue10_point8_reconnect_bounded (void **state)
+{
+    (void)state;
+    ln_error_t err;
+    proxy_t proxy;
+    s_proxy_start (&proxy);
+    char conninfo[1024];
+    s_proxy_conninfo (&proxy, conninfo, sizeof conninfo);
+    ln_db_t *db = s_connect (conninfo, "r_bound");
+    assert_value (db, "SELECT 1", "1");
+
+    /* A healthy connection: nothing happens, at once. */
+    uint64_t gen = ln_db_generation (db);
+    int64_t t0 = s_now_ms ();
+    assert_int_equal (ln_db_reconnect (db, LN_DB_RECONNECT_MS, &err), 0);
+    assert_true (s_now_ms () - t0 < 100);
+    assert_int_equal (ln_db_generation (db), gen);
+
+    /* The server stops answering and the session is cut: each attempt
+       gives up after the bound (not libpq's connect_timeout=30), is told
+       apart from a permanent refusal, and sleeps nowhere. */
+    proxy.blackhole = 1;
+    proxy.cut = 1;
+    usleep (100 * 1000);
+    static const int bounds[] = {300, LN_DB_RECONNECT_MS};
+    for (size_t i = 0; i < sizeof bounds / sizeof bounds[0]; i++) {
+        ln_error_clear (&err);
+        t0 = s_now_ms ();
+        assert_int_equal (ln_db_reconnect (db, bounds[i], &err), -1);
+        int64_t ms = s_now_ms () - t0;
+        fprintf (stderr, "# reconnect into a black hole, bound %d ms: gave up after %lld ms\n",
+                 bounds[i], (long long)ms);
+        assert_true (ms >= bounds[i] - 20);
+        assert_true (ms < bounds[i] + 400);
+        assert_string_equal (err.code, "DB_CONNECT");
+        assert_false (ln_db_last_permanent (db));
+        assert_true (ln_db_last_lost (db));
+    }
+
+    /* Back: the next attempt makes a new session, search_path and all. */
+    proxy.blackhole = 0;
+    assert_int_equal (ln_db_reconnect (db, LN_DB_RECONNECT_MS, &err), 0);
+    assert_true (ln_db_generation (db) > gen);
+    assert_false (ln_db_last_lost (db));
+    assert_value (db, "SHOW search_path", "\"r_bound\", pg_temp");
+    ln_db_destroy (&db);
+    s_proxy_stop (&proxy);
+
+    /* PostgreSQL stopped (no socket at all): fails at once, may pass. */
+    db = s_connect (ln_pgfix_conninfo (s_fix), "r_down");
+    assert_int_equal (ln_pgfix_stop (s_fix), 0);
+    for (int i = 0; i < 3; i++) {
+        t0 = s_now_ms ();
+        assert_int_equal (ln_db_reconnect (db, LN_DB_RECONNECT_MS, &err), -1);
+        assert_true (s_now_ms () - t0 < LN_DB_RECONNECT_MS);
+        assert_string_equal (err.code, "DB_CONNECT");
+        assert_false (ln_db_last_permanent (db));
+    }
+    assert_int_equal (ln_pgfix_start (s_fix), 0);
+    assert_int_equal (ln_db_reconnect (db, LN_DB_RECONNECT_MS, &err), 0);
+    assert_value (db, "SELECT 2", "2");
+    /* bad arguments */
+    assert_int_equal (ln_db_reconnect (db, 0, &err), -1);
+    assert_string_equal (err.code, "DB_INVALID");
+    assert_int_equal (ln_db_reconnect (NULL, 100, &err), -1);
+    ln_db_destroy (&db);
+}
+
+/* A conninfo like `conninfo` with one keyword's value replaced. */
+static void
+s_with (const char *conninfo, const char *key, const char *value, char *out, size_t size)
+{
+    char pattern[64];
+    snprintf (pattern, sizeof pattern, "%s='", key);
+    const char *at = strstr (conninfo, pattern);
+    assert_non_null (at);
+    const char *end = at + strlen (pattern);
+    while (*end && !(*end == '\'' && end[-1] != '\\'))
+        end++;
+    snprintf (out, size, "%.*s%s%s'%s", (int)(at - conninfo), conninfo, pattern, value,
+              *end ? end + 1 : "");
+}
+
+/* Refused for good: reported as DB_REFUSED with its SQLSTATE, at once and
+   without retrying, and never with the password. */
+static void
+s_expect_refused (const char *conninfo, const char *sqlstate, const char *words)
+{
+    ln_error_t err;
+    ln_error_clear (&err);
+    ln_db_retry_t retry = {50, 500, 5000};
+    int64_t t0 = s_now_ms ();
+    ln_db_t *db = ln_db_connect (conninfo, "p_err", &retry, &err);
+    int64_t ms = s_now_ms () - t0;
+    if (db || strcmp (err.code, "DB_REFUSED") != 0 || !strstr (err.message, words))
+        fprintf (stderr, "expected %s (%s): %s: %s\n", sqlstate, words, db ? "connected" : err.code,
+                 err.message);
+    assert_null (db);
+    assert_string_equal (err.code, "DB_REFUSED");
+    assert_non_null (strstr (err.message, words));
+    assert_true (ms < 1000); /* not the 5 s budget: not retried */
+    assert_null (strstr (err.message, "password='"));
+    (void)sqlstate;
+}
+
+static void
+test_issue10_point8_permanent_errors (void **state)
+{
+    (void)state;
+    ln_error_t err;
+    char ci[1024];
+    const char *role_ci = ln_pgfix_create_runtime_role (s_fix, "perm");
+    assert_non_null (role_ci);
+    const char *role = ln_pgfix_role_name (s_fix, "perm");
+
+    /* wrong password (28P01); the cluster checks passwords (scram-sha-256) */
+    s_with (role_ci, "password", "not-the-password", ci, sizeof ci);
+    s_expect_refused (ci, "28P01", "password authentication failed");
+    /* no password at all: libpq cannot answer the server's request */
+    const char *pw = strstr (role_ci, " password='");
+    assert_non_null (pw);
+    snprintf (ci, sizeof ci, "%.*s", (int)(pw - role_ci), role_ci);
+    s_expect_refused (ci, "", "no password supplied");
+    /* no such database (3D000) */
+    s_with (role_ci, "dbname", "no_such_database", ci, sizeof ci);
+    s_expect_refused (ci, "3D000", "does not exist");
+
+    /* A session that worked: its grant or login goes away, and the next
+       attempt is refused for good, with the SQLSTATE to say why. */
+    ln_db_t *db = s_connect (role_ci, "p_err");
+    char sql[512];
+    snprintf (sql, sizeof sql,
+              "REVOKE CONNECT ON DATABASE %s FROM %s; "
+              "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = '%s'",
+              ln_pgfix_dbname (s_fix), role, role);
+    assert_int_equal (ln_pgfix_exec (s_fix, sql), 0);
+    /* (the backend ends a moment after it was told to) */
+    int rc = 0;
+    for (int i = 0; i < 40 && rc == 0; i++)
+        if ((rc = ln_db_reconnect (db, LN_DB_RECONNECT_MS, &err)) == 0)
+            usleep (50 * 1000);
+    assert_int_equal (rc, -1);
+    assert_string_equal (err.code, "DB_REFUSED");
+    assert_string_equal (ln_db_last_sqlstate (db), "42501");
+    assert_true (ln_db_last_permanent (db));
+    snprintf (sql, sizeof sql, "GRANT CONNECT ON DATABASE %s TO %s; ALTER ROLE %s NOLOGIN",
+              ln_pgfix_dbname (s_fix), role, role);
+    assert_int_equal (ln_pgfix_exec (s_fix, sql), 0);
+    assert_int_equal (ln_db_reconnect (db, LN_DB_RECONNECT_MS, &err), -1);
+    assert_string_equal (ln_db_last_sqlstate (db), "28000");
+    assert_true (ln_db_last_permanent (db));
+    /* fixed by the operator: the next attempt works */
+    snprintf (sql, sizeof sql, "ALTER ROLE %s LOGIN", role);
+    assert_int_equal (ln_pgfix_exec (s_fix, sql), 0);
+    assert_int_equal (ln_db_reconnect (db, LN_DB_RECONNECT_MS, &err), 0);
+    assert_false (ln_db_last_permanent (db));
+
+    /* Statements: a missing privilege or table is permanent (the code stays
+       DB_STATEMENT), a constraint or a division by zero is not. */
+    assert_int_equal (ln_db_run (db, "CREATE TABLE public.x (i int)", 0, NULL, &err), -1);
+    assert_string_equal (err.code, "DB_STATEMENT");
+    assert_true (ln_db_last_permanent (db));
+    assert_int_equal (ln_db_run (db, "SELECT * FROM no_such_table", 0, NULL, &err), -1);
+    assert_true (ln_db_last_permanent (db));
+    assert_int_equal (ln_db_run (db, "SELECT 1/0", 0, NULL, &err), -1);
+    assert_false (ln_db_last_permanent (db));
+    assert_int_equal (ln_db_run (db, "SELECT 1", 0, NULL, &err), 0);
+    assert_false (ln_db_last_permanent (db));
+    ln_db_destroy (&db);
+
+    /* The table, one each side. */
+    static const char *const permanent[] = {"28P01", "28000", "3D000", "3F000",
+                                            "42501", "42P01", "42883"};
+    static const char *const passing[] = {"08006", "08001", "57P01", "57P03", "53300",
+                                          "40001", "40P01", "23505", "22012", ""};
+    for (size_t i = 0; i < sizeof permanent / sizeof permanent[0]; i++)
+        assert_true (ln_db_sqlstate_permanent (permanent[i]));
+    for (size_t i = 0; i < sizeof passing / sizeof passing[0]; i++)
+        assert_false (ln_db_sqlstate_permanent (passing[i]));
+    assert_false (ln_db_sqlstate_permanent (NULL));
+
+    /* A malformed conninfo is refused before connecting, without echoing it. */
+    ln_error_clear (&err);
+    assert_null (ln_db_connect ("host=/tmp password='Hunter2 user", "p_err", NULL, &err));
+    assert_string_equal (err.code, "DB_INVALID");
+    assert_null (strstr (err.message, "Hunter2"));
+}
+
+/* --- owner and runtime roles (issue 9 point 9) -------------------------------------- */
+
+static const ln_migration_t s_svc[] = {
+    {1, "notes", "CREATE TABLE notes (id serial PRIMARY KEY, v text)"},
+    {2, "ledger",
+     "CREATE TABLE ledger (id int PRIMARY KEY, v text);"
+     "INSERT INTO schema_runtime_privileges (relation, privileges)"
+     " VALUES ('ledger', 'SELECT, INSERT')"},
+    {3, "later", "CREATE TABLE later (i int)"},
+};
+
+static void
+s_expect_denied (ln_db_t *db, const char *sql)
+{
+    ln_error_t err;
+    ln_error_clear (&err);
+    int rc = ln_db_run (db, sql, 0, NULL, &err);
+    if (rc == 0 || strcmp (ln_db_last_sqlstate (db), "42501") != 0)
+        fprintf (stderr, "%s: expected 42501, got %s %s\n", sql, rc == 0 ? "success" : err.code,
+                 err.message);
+    assert_int_equal (rc, -1);
+    assert_string_equal (ln_db_last_sqlstate (db), "42501");
+}
+
+static void
+test_issue9_point9_owner_and_runtime_roles (void **state)
+{
+    (void)state;
+    ln_error_t err;
+    const char *owner_ci = ln_pgfix_create_role (s_fix, "svc_owner", "svc");
+    const char *run_ci = ln_pgfix_create_runtime_role (s_fix, "svc_run");
+    assert_non_null (owner_ci);
+    assert_non_null (run_ci);
+    const char *run = ln_pgfix_role_name (s_fix, "svc_run");
+    ln_db_t *owner = s_connect (owner_ci, "svc");
+    ln_db_t *rt = s_connect (run_ci, "svc");
+
+    /* Before the owner has migrated and granted, the runtime role is told
+       what to do, and changes nothing. */
+    ln_error_clear (&err);
+    assert_int_equal (ln_db_schema_ready (rt, s_svc, 2, &err), -1);
+    assert_string_equal (err.code, "DB_PERMISSION");
+    assert_non_null (strstr (err.message, "--migrate"));
+
+    assert_int_equal (ln_db_migrate_as_owner (owner, s_svc, 2, run, &err), 0);
+    assert_int_equal (ln_db_migrations_current (rt, s_svc, 2, &err), 0);
+    assert_int_equal (ln_db_schema_ready (rt, s_svc, 2, &err), 0);
+
+    /* What it may do: the policy's default on notes, SELECT and INSERT on
+       ledger, read schema_migrations. */
+    assert_int_equal (ln_db_run (rt, "INSERT INTO notes (v) VALUES ('a')", 0, NULL, &err), 0);
+    assert_int_equal (ln_db_run (rt, "UPDATE notes SET v = 'b'", 0, NULL, &err), 0);
+    assert_int_equal (ln_db_run (rt, "DELETE FROM notes", 0, NULL, &err), 0);
+    assert_int_equal (ln_db_run (rt, "INSERT INTO ledger VALUES (1, 'x')", 0, NULL, &err), 0);
+    assert_value (rt, "SELECT count(*) FROM ledger", "1");
+    assert_value (rt, "SELECT max(version) FROM schema_migrations", "2");
+    /* What it may not: change the ledger, DDL, TRUNCATE, triggers, the
+       migration record, the policy. */
+    const char *denied[] = {
+        "UPDATE ledger SET v = 'y'",
+        "DELETE FROM ledger",
+        "TRUNCATE notes",
+        "ALTER TABLE notes ADD COLUMN w int",
+        "ALTER TABLE ledger DISABLE TRIGGER ALL",
+        "DROP TABLE ledger",
+        "CREATE TABLE evil (i int)",
+        "CREATE FUNCTION evil () RETURNS int LANGUAGE sql AS 'SELECT 1'",
+        "INSERT INTO schema_migrations (version, name, checksum) VALUES (9, 'x', 'y')",
+        "DELETE FROM schema_migrations",
+        "INSERT INTO schema_runtime_privileges VALUES ('notes', 'SELECT')",
+        "UPDATE schema_runtime_privileges SET privileges = 'SELECT, INSERT, UPDATE, DELETE'",
+    };
+    for (size_t i = 0; i < sizeof denied / sizeof denied[0]; i++)
+        s_expect_denied (rt, denied[i]);
+    char sql[256];
+    snprintf (sql, sizeof sql, "SET ROLE %s", ln_pgfix_role_name (s_fix, "svc_owner"));
+    s_expect_denied (rt, sql);
+
+    /* A newer program: the runtime role refuses to serve a schema that
+       lacks a migration, and says who must apply it. */
+    ln_error_clear (&err);
+    assert_int_equal (ln_db_schema_ready (rt, s_svc, 3, &err), -1);
+    assert_string_equal (err.code, "DB_MIGRATION_PENDING");
+    assert_non_null (strstr (err.message, "migration 3 (later)"));
+    assert_non_null (strstr (err.message, "--migrate"));
+    assert_value (owner, "SELECT max(version) FROM schema_migrations", "2"); /* unchanged */
+    /* A right given by hand does not survive the next migration: the
+       grants are exactly the policy, and new tables are granted. */
+    snprintf (sql, sizeof sql, "GRANT TRUNCATE, UPDATE ON svc.ledger TO %s", run);
+    assert_int_equal (ln_pgfix_exec (s_fix, sql), 0);
+    assert_int_equal (ln_db_migrate_as_owner (owner, s_svc, 3, run, &err), 0);
+    assert_int_equal (ln_db_schema_ready (rt, s_svc, 3, &err), 0);
+    assert_int_equal (ln_db_run (rt, "INSERT INTO later VALUES (1)", 0, NULL, &err), 0);
+    s_expect_denied (rt, "TRUNCATE ledger");
+    s_expect_denied (rt, "UPDATE ledger SET v = 'z'");
+
+    /* Refused: a runtime role that could act as the owner, one that does
+       not exist, and migrating as a superuser. */
+    const char *member_ci = ln_pgfix_create_runtime_role (s_fix, "svc_member");
+    assert_non_null (member_ci);
+    snprintf (sql, sizeof sql, "GRANT %s TO %s", ln_pgfix_role_name (s_fix, "svc_owner"),
+              ln_pgfix_role_name (s_fix, "svc_member"));
+    assert_int_equal (ln_pgfix_exec (s_fix, sql), 0);
+    ln_error_clear (&err);
+    assert_int_equal (
+        ln_db_migrate_as_owner (owner, s_svc, 3, ln_pgfix_role_name (s_fix, "svc_member"), &err),
+        -1);
+    assert_string_equal (err.code, "DB_PERMISSION");
+    assert_non_null (strstr (err.message, "member"));
+    assert_int_equal (ln_db_migrate_as_owner (owner, s_svc, 3, "no_such_role_x", &err), -1);
+    assert_string_equal (err.code, "DB_INVALID");
+    assert_non_null (strstr (err.message, "CREATE ROLE"));
+    ln_db_t *super = s_connect (ln_pgfix_conninfo (s_fix), "svc");
+    assert_int_equal (ln_db_migrate_as_owner (super, s_svc, 3, run, &err), -1);
+    assert_string_equal (err.code, "DB_PERMISSION");
+    assert_non_null (strstr (err.message, "superuser"));
+    ln_db_destroy (&super);
+
+    /* One role owning its schema (the set-up before the roles were split):
+       ln_db_schema_ready migrates, as ln_db_migrate did. */
+    const char *single_ci = ln_pgfix_create_role (s_fix, "single", "single");
+    ln_db_t *single = s_connect (single_ci, "single");
+    assert_int_equal (ln_db_schema_ready (single, s_svc, 2, &err), 0);
+    assert_value (single, "SELECT max(version) FROM schema_migrations", "2");
+    assert_int_equal (ln_db_schema_ready (single, s_svc, 3, &err), 0);
+    assert_value (single, "SELECT max(version) FROM schema_migrations", "3");
+    ln_db_destroy (&single);
+    ln_db_destroy (&rt);
+    ln_db_destroy (&owner);
 }
 
 int
@@ -649,6 +1118,9 @@ main (void)
         cmocka_unit_test (test_terminated_session),
         cmocka_unit_test (test_session_ends_mid_pipeline),
         cmocka_unit_test (test_server_restart),
+        cmocka_unit_test (test_issue10_point8_reconnect_bounded),
+        cmocka_unit_test (test_issue10_point8_permanent_errors),
+        cmocka_unit_test (test_issue9_point9_owner_and_runtime_roles),
     };
     return cmocka_run_group_tests_name ("db", tests, s_setup, s_teardown);
 }

@@ -1,8 +1,10 @@
 /*  test_pg_local: the contract of deploy/pg-local that tests/run.sh, the
     test fixture and `make run` rely on: start (idempotent) / stop / status /
-    env, a Unix socket only, durability left on, the server run as postgres
-    when we are root, nothing left running after stop, refusals of unsafe
-    directories.  Uses its own cluster in a temporary directory.
+    env, a Unix socket only, every connection with a password (scram-sha-256,
+    the superuser's in DIR/pgpass; an older trust cluster is converted),
+    durability left on, the server run as postgres when we are root, nothing
+    left running after stop, refusals of unsafe directories.  Uses its own cluster in a temporary
+   directory.
 */
 #include <errno.h>
 #include <ftw.h>
@@ -122,11 +124,14 @@ s_pid_alive (long pid)
     return alive;
 }
 
+/* As the superuser, with the cluster's password file (DIR/pgpass next to
+   the socket directory DIR/run); passfile NULL: none at all. */
 static char *
-s_query (const char *host, const char *sql)
+s_query_as (const char *host, const char *passfile, const char *sql)
 {
-    const char *keys[] = {"host", "port", "user", "dbname", NULL};
-    const char *vals[] = {host, "5432", "postgres", "postgres", NULL};
+    const char *keys[] = {"host", "port", "user", "dbname", "passfile", NULL};
+    const char *vals[] = {host, "5432", "postgres", "postgres", passfile ? passfile : "/dev/null",
+                          NULL};
     char *v = NULL;
     PGconn *conn = PQconnectdbParams (keys, vals, 0);
     if (PQstatus (conn) == CONNECTION_OK) {
@@ -143,6 +148,14 @@ s_query (const char *host, const char *sql)
         fprintf (stderr, "connect: %s", PQerrorMessage (conn));
     PQfinish (conn);
     return v;
+}
+
+static char *
+s_query (const char *host, const char *sql)
+{
+    char passfile[512];
+    snprintf (passfile, sizeof passfile, "%.*s/pgpass", (int)(strlen (host) - 4), host);
+    return s_query_as (host, passfile, sql);
 }
 
 static void
@@ -204,8 +217,31 @@ test_lifecycle (void **state)
     assert_non_null (strstr (out, "already running"));
     assert_int_equal (s_pg_local (out, sizeof out, "status", dir, NULL), 0);
     assert_int_equal (s_pg_local (out, sizeof out, "env", dir, NULL), 0);
-    snprintf (expect, sizeof expect, "PGHOST=%s\nPGPORT=5432\nPGUSER=postgres\n", host);
+    snprintf (expect, sizeof expect,
+              "PGHOST=%s\nPGPORT=5432\nPGUSER=postgres\nPGPASSFILE=%s/pgpass\n", host, dir);
     assert_string_equal (out, expect);
+
+    /* Passwords, never trust (issue 10 point 9): the superuser's is in
+       DIR/pgpass, mode 0600; without it, or with a wrong one, no entry. */
+    char pgpass[512], wrong[600];
+    snprintf (pgpass, sizeof pgpass, "%s/pgpass", dir);
+    struct stat pst;
+    assert_int_equal (stat (pgpass, &pst), 0);
+    assert_int_equal (pst.st_mode & 0777, 0600);
+    assert_null (s_query_as (host, NULL, "SELECT 1"));
+    snprintf (wrong, sizeof wrong, "%s/wrong.pgpass", dir);
+    FILE *w = fopen (wrong, "w");
+    assert_non_null (w);
+    fprintf (w, "*:*:*:postgres:not-the-password\n");
+    fclose (w);
+    assert_int_equal (chmod (wrong, 0600), 0);
+    assert_null (s_query_as (host, wrong, "SELECT 1"));
+    unlink (wrong);
+    assert_query (host, "SELECT count(*) FROM pg_hba_file_rules WHERE auth_method = 'trust'", "0");
+    assert_query (host,
+                  "SELECT string_agg(DISTINCT auth_method, ',') FROM pg_hba_file_rules"
+                  " WHERE type = 'local'",
+                  "scram-sha-256");
 
     /* Socket only, private, durable, superuser postgres. */
     assert_query (host, "SELECT current_user", "postgres");
@@ -249,6 +285,24 @@ test_lifecycle (void **state)
     /* Start again on the same data: what was committed is there. */
     assert_int_equal (s_pg_local (out, sizeof out, "start", dir, NULL), 0);
     assert_query (host, "SELECT i FROM kept", "42");
+    assert_int_equal (s_pg_local (out, sizeof out, "stop", dir, NULL), 0);
+
+    /* A cluster an older pg-local made (trust, no password file) gets a
+       superuser password and scram-sha-256 at its next start. */
+    char hba[600];
+    snprintf (hba, sizeof hba, "%s/data/pg_hba.conf", dir);
+    f = fopen (hba, "w");
+    assert_non_null (f);
+    fprintf (f, "local all all trust\nhost all all 127.0.0.1/32 reject\n");
+    fclose (f);
+    unlink (pgpass);
+    assert_int_equal (s_pg_local (out, sizeof out, "start", dir, NULL), 0);
+    assert_non_null (strstr (out, "now scram-sha-256"));
+    assert_int_equal (stat (pgpass, &pst), 0);
+    assert_int_equal (pst.st_mode & 0777, 0600);
+    assert_null (s_query_as (host, NULL, "SELECT 1"));
+    assert_query (host, "SELECT i FROM kept", "42");
+    assert_query (host, "SELECT count(*) FROM pg_hba_file_rules WHERE auth_method = 'trust'", "0");
     assert_int_equal (s_pg_local (out, sizeof out, "stop", dir, NULL), 0);
     nftw (dir, s_rm, 16, FTW_DEPTH | FTW_PHYS);
 }

@@ -389,8 +389,9 @@ static void
 s_wait_blocked (void)
 {
     for (int i = 0; i < 500; i++) {
+        /* (the head is locked by the owner's audit_append function) */
         if (s_count ("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
-                     " AND query LIKE '%audit_head%'") > 0)
+                     " AND (query LIKE '%audit_head%' OR query LIKE '%audit_append%')") > 0)
             return;
         usleep (10 * 1000);
     }

@@ -30,7 +30,8 @@ struct intake_fix_t {
     bus_keys_t *keys;
     proc_child_t *child;
     ln_db_t *db;
-    char *conninfo;
+    char *conninfo;       /* the runtime role's: the node serves as it */
+    char *owner_conninfo; /* the schema owner's: --migrate */
 };
 
 static const struct {
@@ -56,6 +57,26 @@ s_put_string (FILE *f, const char *text)
             fputc ('\\', f);
         fputc (*p, f);
     }
+}
+
+/* lantern-intake --migrate: as the owner, migrate and grant the runtime
+   role (what an operator does before starting a node). */
+static int
+s_migrate (intake_fix_t *self)
+{
+    char *argv[] = {self->binary, "--config", self->config_path, "--migrate", NULL};
+    char path[600];
+    snprintf (path, sizeof path, "%s/migrate.log", self->dir);
+    proc_child_t *child = proc_child_start (argv, path, NULL);
+    int status = -1;
+    if (!child || proc_child_wait (child, 30000, &status) != 0 || status != 0) {
+        fprintf (stderr, "intake_fixture: --migrate failed (status %d); its log: %s\n", status,
+                 path);
+        proc_child_destroy (&child);
+        return -1;
+    }
+    proc_child_destroy (&child);
+    return 0;
 }
 
 static int
@@ -90,10 +111,16 @@ intake_fix_start (const intake_fix_config_t *config)
     self->pg = ln_pgfix_new ("intake");
     if (!self->pg)
         goto fail;
-    const char *conninfo = ln_pgfix_create_role (self->pg, "intake", SCHEMA);
-    if (!conninfo)
+    /* Two roles, as in production: the owner migrates, the node serves as
+       a runtime role that may not rewrite its audit trail. */
+    const char *owner = ln_pgfix_create_role (self->pg, "intake_owner", SCHEMA);
+    const char *conninfo = ln_pgfix_create_runtime_role (self->pg, "intake");
+    if (!owner || !conninfo)
         goto fail;
     self->conninfo = strdup (conninfo);
+    self->owner_conninfo = strdup (owner);
+    if (!self->conninfo || !self->owner_conninfo)
+        abort ();
     self->keys = bus_keys_new ();
     if (!self->keys ||
         bus_keys_add_org (self->keys, self->node, org, "node", "zeer_geheim", false) != 0)
@@ -138,6 +165,8 @@ intake_fix_start (const intake_fix_config_t *config)
         fprintf (f, "batch_max = %d;\n", config->batch_max);
     fprintf (f, "database = { conninfo = \"");
     s_put_string (f, self->conninfo);
+    fprintf (f, "\"; owner_conninfo = \"");
+    s_put_string (f, self->owner_conninfo);
     fprintf (f, "\"; schema = \"%s\"; };\n", SCHEMA);
     fprintf (f, "keys = { secret = \"%s\"; registry = \"%s\"; regional = \"regional.key\"; };\n",
              bus_keys_secret (self->keys, self->node), bus_keys_registry (self->keys));
@@ -147,7 +176,7 @@ intake_fix_start (const intake_fix_config_t *config)
     if (fclose (f) != 0)
         goto fail;
 
-    if (s_spawn (self) != 0)
+    if (s_migrate (self) != 0 || s_spawn (self) != 0)
         goto fail;
     self->db = ln_db_connect (self->conninfo, SCHEMA, NULL, &err);
     if (!self->db) {
@@ -182,6 +211,7 @@ intake_fix_stop (intake_fix_t **self_p)
     bus_keys_destroy (&self->keys);
     ln_pgfix_destroy (&self->pg);
     free (self->conninfo);
+    free (self->owner_conninfo);
     /* LANTERN_KEEP_TEST_DIRS=1 keeps the node's directory (config, log) */
     const char *keep = getenv ("LANTERN_KEEP_TEST_DIRS");
     if (self->dir[0] && rc == 0 && !(keep && *keep == '1')) {

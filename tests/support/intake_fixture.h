@@ -1,11 +1,13 @@
 /*  intake_fixture: a real lantern-intake process for tests.
 
     intake_fix_start makes everything a node needs in a temporary directory
-    (a database of its own with a least-privilege role owning the schema
-    "intake", key pairs and a registry, a regional pseudonym key, a config
-    file using deploy/indicators.cfg) and starts the lantern-intake binary
-    of the test's own variant ($LANTERN_BUILD_DIR/bin or .../asan/bin),
-    waiting for its "ready" line.  The principals, all in the registry
+    (a database of its own with two roles, as in production: an owner of the
+    schema "intake" and a runtime role the node serves as; key pairs and a
+    registry, a regional pseudonym key, a config file using
+    deploy/indicators.cfg), runs the lantern-intake binary of the test's own
+    variant ($LANTERN_BUILD_DIR/bin or .../asan/bin) with --migrate (as the
+    owner: migrate, grant the runtime role), then starts it, waiting for
+    its "ready" line.  The principals, all in the registry
     unless said otherwise:
       officer        attention_officer of the node's organisation
       officer2       another attention_officer of the node's organisation
@@ -56,7 +58,7 @@ const char *intake_fix_catalogue (const intake_fix_t *self);    /* path */
 const char *intake_fix_secret (const intake_fix_t *self, const char *name);
 bus_keys_t *intake_fix_keys (intake_fix_t *self);
 ln_pgfix_t *intake_fix_pg (intake_fix_t *self);
-/* A connection as the node's own role, search_path the node's schema. */
+/* A connection as the node's runtime role, search_path the node's schema. */
 ln_db_t *intake_fix_db (intake_fix_t *self);
 /* A client as principal NAME (caller destroys). */
 ln_client_t *intake_fix_client (intake_fix_t *self, const char *name);

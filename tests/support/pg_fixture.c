@@ -26,7 +26,7 @@ extern char **environ;
 
 #define NAME_MAX_LEN  63 /* PostgreSQL identifiers: NAMEDATALEN - 1 */
 #define SUITE_MAX_LEN 24
-#define ROLES_MAX     16
+#define ROLES_MAX     64
 #define CONNINFO_MAX  (PATH_MAX + 512)
 
 typedef struct {
@@ -42,6 +42,7 @@ struct ln_pgfix_t {
     char cluster_dir[PATH_MAX]; /* "" when unknown */
     char port[16];
     char user[NAME_MAX_LEN + 1];
+    char passfile[PATH_MAX + 16]; /* the superuser's pgpass, "" when none */
     char dbname[NAME_MAX_LEN + 1];
     char tag[32]; /* _<pid>_<counter>: makes role names unique */
     char conninfo[CONNINFO_MAX];
@@ -104,6 +105,9 @@ s_make_conninfo (const ln_pgfix_t *self, char *buf, size_t size, const char *use
         return -1;
     if (password && s_kv (buf, size, "password", password))
         return -1;
+    /* The superuser authenticates with the cluster's password file. */
+    if (!password && self->passfile[0] && s_kv (buf, size, "passfile", self->passfile))
+        return -1;
     return 0;
 }
 
@@ -111,9 +115,16 @@ s_make_conninfo (const ln_pgfix_t *self, char *buf, size_t size, const char *use
 static PGconn *
 s_admin (const ln_pgfix_t *self, const char *dbname)
 {
-    const char *keys[] = {"host", "port", "user", "dbname", "application_name", "connect_timeout",
+    const char *keys[] = {
+        "host", "port", "user", "dbname", "application_name", "connect_timeout", "passfile", NULL};
+    const char *vals[] = {self->host,
+                          self->port,
+                          self->user,
+                          dbname,
+                          "pg_fixture",
+                          "10",
+                          self->passfile[0] ? self->passfile : NULL,
                           NULL};
-    const char *vals[] = {self->host, self->port, self->user, dbname, "pg_fixture", "10", NULL};
     PGconn *conn = PQconnectdbParams (keys, vals, 0);
     if (!conn || PQstatus (conn) != CONNECTION_OK) {
         fprintf (stderr, "pg_fixture: cannot connect to %s as %s on %s: %s", dbname, self->user,
@@ -256,6 +267,16 @@ ln_pgfix_new (const char *suite)
     size_t hl = strlen (self->host);
     if (hl > 4 && strcmp (self->host + hl - 4, "/run") == 0)
         snprintf (self->cluster_dir, sizeof self->cluster_dir, "%.*s", (int)(hl - 4), self->host);
+    /* Every connection authenticates (scram-sha-256): the superuser's
+       password is in LANTERN_TEST_PGPASSFILE, or pg-local's DIR/pgpass. */
+    const char *passfile = getenv ("LANTERN_TEST_PGPASSFILE");
+    if (passfile && *passfile)
+        snprintf (self->passfile, sizeof self->passfile, "%s", passfile);
+    else if (self->cluster_dir[0]) {
+        snprintf (self->passfile, sizeof self->passfile, "%s/pgpass", self->cluster_dir);
+        if (access (self->passfile, R_OK) != 0)
+            self->passfile[0] = '\0';
+    }
 
     s_sanitise (clean, sizeof clean, suite && *suite ? suite : "suite");
     int id = atomic_fetch_add (&s_counter, 1) + 1;
@@ -384,6 +405,45 @@ ln_pgfix_create_role (ln_pgfix_t *self, const char *role, const char *schema)
     if (s_run_formatted (conn, "'GRANT CONNECT ON DATABASE %I TO %I', $1::text, $2::text", 2,
                          pdb) ||
         s_run_formatted (conn, "'CREATE SCHEMA %I AUTHORIZATION %I', $1::text, $2::text", 2, psc))
+        goto out;
+    if (s_make_conninfo (self, r->conninfo, sizeof r->conninfo, r->real, password, self->dbname) !=
+        0)
+        goto out;
+    result = r->conninfo;
+out:
+    sodium_memzero (password, sizeof password);
+    PQfinish (conn);
+    return result;
+}
+
+const char *
+ln_pgfix_create_runtime_role (ln_pgfix_t *self, const char *role)
+{
+    PGconn *conn = NULL;
+    const char *result = NULL;
+    unsigned char raw[24];
+    char password[sizeof raw * 2 + 1];
+
+    if (!self || !s_ident_ok (role) || self->nroles >= ROLES_MAX ||
+        strlen (role) + strlen (self->tag) > NAME_MAX_LEN) {
+        fprintf (stderr, "pg_fixture: bad role name or too many roles\n");
+        return NULL;
+    }
+    s_role_t *r = &self->roles[self->nroles];
+    snprintf (r->asked, sizeof r->asked, "%s", role);
+    snprintf (r->real, sizeof r->real, "%s%s", role, self->tag);
+    randombytes_buf (raw, sizeof raw);
+    sodium_bin2hex (password, sizeof password, raw, sizeof raw);
+
+    conn = s_admin (self, self->dbname);
+    if (!conn)
+        goto out;
+    const char *p2[2] = {r->real, password};
+    if (s_run_formatted (conn, "'CREATE ROLE %I LOGIN PASSWORD %L', $1::text, $2::text", 2, p2))
+        goto out;
+    self->nroles++; /* from here on destroy drops it */
+    const char *pdb[2] = {self->dbname, r->real};
+    if (s_run_formatted (conn, "'GRANT CONNECT ON DATABASE %I TO %I', $1::text, $2::text", 2, pdb))
         goto out;
     if (s_make_conninfo (self, r->conninfo, sizeof r->conninfo, r->real, password, self->dbname) !=
         0)

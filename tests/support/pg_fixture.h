@@ -8,6 +8,9 @@
                             DIR/run); when set, the fixture uses that cluster
       LANTERN_TEST_PGPORT   its port (default 5432)
       LANTERN_TEST_PGUSER   a superuser (default postgres)
+      LANTERN_TEST_PGPASSFILE  its password file (default: the pg-local
+                            DIR/pgpass next to the socket directory); every
+                            connection authenticates (scram-sha-256)
     When LANTERN_TEST_PGHOST is unset, the fixture starts its own cluster in a
     mktemp directory with $LANTERN_SOURCE_DIR/deploy/pg-local
     (LANTERN_SOURCE_DIR defaults to ".") and stops and removes it on destroy.
@@ -35,7 +38,8 @@ ln_pgfix_t *ln_pgfix_new (const char *suite);
    it; stop and remove the cluster if the fixture started it.  NULL-safe. */
 void ln_pgfix_destroy (ln_pgfix_t **self_p);
 
-/* libpq conninfo for the database, as the superuser.  Owned by the fixture. */
+/* libpq conninfo for the database, as the superuser (its passfile
+   included).  Owned by the fixture. */
 const char *ln_pgfix_conninfo (const ln_pgfix_t *self);
 
 /* The database name, the socket directory, and the cluster directory (the
@@ -52,7 +56,14 @@ const char *ln_pgfix_cluster_dir (const ln_pgfix_t *self);
    fixture).  Returns NULL on failure. */
 const char *ln_pgfix_create_role (ln_pgfix_t *self, const char *role, const char *schema);
 
-/* The real name of a role made by ln_pgfix_create_role, or NULL. */
+/* Create a login role that may connect to this database and owns nothing
+   (a node's runtime role): the schema's owner grants it what it may do
+   (ln_db_migrate_as_owner).  Random password, in the returned conninfo
+   (owned by the fixture).  Returns NULL on failure. */
+const char *ln_pgfix_create_runtime_role (ln_pgfix_t *self, const char *role);
+
+/* The real name of a role made by ln_pgfix_create_role or
+   ln_pgfix_create_runtime_role, or NULL. */
 const char *ln_pgfix_role_name (const ln_pgfix_t *self, const char *role);
 
 /* Run trusted SQL (several statements allowed) in the database as the

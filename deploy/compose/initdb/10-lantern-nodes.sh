@@ -3,15 +3,18 @@
 # postgres image once, when it creates the cluster (it is mounted into
 # /docker-entrypoint-initdb.d), as the postgres user against $POSTGRES_DB.
 #
-# For every node NODE listed below: a login role NODE with the password from
-# its pgpass file (one line *:*:lantern:NODE:PASSWORD, the docker secret the
-# node itself reads), and a schema NODE owned by that role.  The role owns
-# its schema and nothing else: no CREATE on public, CONNECT to this database
-# only.  postgres-entrypoint.sh put readable copies of the pgpass files in
-# $LANTERN_INITDB_SECRETS; they are deleted here once used.
-#
-# To add a node to a cluster that already exists, run the same statements by
-# hand (docs/operations.md, "docker-compose").
+# For every node NODE listed below, two login roles with the passwords from
+# their pgpass files (one line *:*:lantern:ROLE:PASSWORD each, the docker
+# secrets NODE_owner_pgpass and NODE_pgpass):
+#   NODE_owner  owns the schema NODE and migrates it (the one-shot service
+#               NODE-migrate runs `lantern-intake --migrate` as it, which
+#               also grants the runtime role its rights);
+#   NODE        the runtime role the node serves as: owns nothing.
+# Both may connect to this database only; no role may create in public.
+# postgres-entrypoint.sh put readable copies of the pgpass files in
+# $LANTERN_INITDB_SECRETS; they are deleted here once used.  The same
+# statements, by hand, add a node to a cluster that already exists
+# (docs/operations.md, "Adding a node to a running region").
 set -euo pipefail
 
 NODES=(intake_venlo intake_politie)
@@ -26,22 +29,30 @@ REVOKE CONNECT ON DATABASE template1 FROM PUBLIC;
 REVOKE CREATE ON SCHEMA public FROM PUBLIC;
 SQL
 
-for node in "${NODES[@]}"; do
-    f="$secrets/${node}_pgpass"
+# The password of ROLE from its pgpass copy (checked), on stdout.
+password_of() { # role
+    local f="$secrets/${1}_pgpass" user password
     if [ ! -r "$f" ]; then
-        echo "lantern initdb: $f is missing: create deploy/secrets/$node.pgpass (docs/operations.md)" >&2
+        echo "lantern initdb: $f is missing: create deploy/secrets/$1.pgpass (deploy/secrets/README.md)" >&2
         exit 1
     fi
     IFS=: read -r _ _ _ user password <"$f"
-    if [ "$user" != "$node" ] || ! [[ "$password" =~ ^[A-Za-z0-9]{16,128}$ ]]; then
-        echo "lantern initdb: $f must be one line *:*:$db:$node:PASSWORD (16-128 letters and digits)" >&2
+    if [ "$user" != "$1" ] || ! [[ "$password" =~ ^[A-Za-z0-9]{16,128}$ ]]; then
+        echo "lantern initdb: $f must be one line *:*:$db:$1:PASSWORD (16-128 letters and digits)" >&2
         exit 1
     fi
+    printf '%s' "$password"
+}
+
+for node in "${NODES[@]}"; do
+    owner_pw=$(password_of "${node}_owner")
+    runtime_pw=$(password_of "$node")
     "${psql[@]}" <<SQL
-CREATE ROLE $node LOGIN PASSWORD '$password';
-CREATE SCHEMA $node AUTHORIZATION $node;
-GRANT CONNECT ON DATABASE "$db" TO $node;
+CREATE ROLE ${node}_owner LOGIN PASSWORD '$owner_pw';
+CREATE ROLE $node LOGIN PASSWORD '$runtime_pw';
+CREATE SCHEMA $node AUTHORIZATION ${node}_owner;
+GRANT CONNECT ON DATABASE "$db" TO ${node}_owner, $node;
 SQL
-    rm -f "$f"
-    echo "lantern initdb: role and schema $node"
+    rm -f "$secrets/${node}_pgpass" "$secrets/${node}_owner_pgpass"
+    echo "lantern initdb: roles ${node}_owner (owns schema $node) and $node (runtime)"
 done
