@@ -200,8 +200,8 @@ test-asan: $(TESTS_asan) $(BINS_asan) $(PROGS_asan)
 $(BUILD)/plain/tests/integration/test_lanternctl $(BUILD)/plain/tests/integration/test_cli $(BUILD)/plain/tests/integration/test_signal_cli: $(BUILD)/bin/lanternctl
 $(BUILD)/asan/tests/integration/test_lanternctl $(BUILD)/asan/tests/integration/test_cli $(BUILD)/asan/tests/integration/test_signal_cli: $(BUILD)/asan/bin/lanternctl
 # ... nor a stale service.
-$(BUILD)/plain/tests/integration/test_intake $(BUILD)/plain/tests/integration/test_signal_cli: $(BUILD)/bin/lantern-intake
-$(BUILD)/asan/tests/integration/test_intake $(BUILD)/asan/tests/integration/test_signal_cli: $(BUILD)/asan/bin/lantern-intake
+$(BUILD)/plain/tests/integration/test_intake $(BUILD)/plain/tests/integration/test_signal_cli $(BUILD)/plain/tests/integration/test_flood: $(BUILD)/bin/lantern-intake
+$(BUILD)/asan/tests/integration/test_intake $(BUILD)/asan/tests/integration/test_signal_cli $(BUILD)/asan/tests/integration/test_flood: $(BUILD)/asan/bin/lantern-intake
 
 # --- bench --------------------------------------------------------------------
 bench: $(BENCHES) $(PROGS_plain) $(BINS)
