@@ -1450,9 +1450,7 @@ s_enc_value (enc_t *e, const ProtobufCFieldDescriptor *f, json_object *v, buf_t 
         return s_enc_bytes (e, v, out);
     case PROTOBUF_C_TYPE_MESSAGE: {
         buf_t sub = {NULL, 0, 0};
-        int rc = f->descriptor == &google__protobuf__timestamp__descriptor
-                     ? s_enc_timestamp (e, v, &sub)
-                     : s_enc_message (e, f->descriptor, v, &sub);
+        int rc = s_enc_message (e, f->descriptor, v, &sub);
         if (rc == 0)
             s_put_len (out, sub.data, sub.len);
         free (sub.data);
@@ -1569,6 +1567,12 @@ s_find_field (const ProtobufCMessageDescriptor *desc, const char *key)
 static int
 s_enc_message (enc_t *e, const ProtobufCMessageDescriptor *desc, json_object *obj, buf_t *out)
 {
+    /* A Timestamp is a string, as a field or as the message itself; one
+       outside RFC 3339's years is written as the plain message
+       (s_message_to_json), so that is read as one */
+    if (desc == &google__protobuf__timestamp__descriptor &&
+        !json_object_is_type (obj, json_type_object))
+        return s_enc_timestamp (e, obj, out);
     if (!json_object_is_type (obj, json_type_object)) {
         s_enc_error (e, "JSON_TYPE", "expected an object (%s), got %s", desc->name,
                      s_json_type_name (obj));

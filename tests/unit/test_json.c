@@ -425,6 +425,21 @@ test_round_trip_cloudevent (void **state)
     ts.seconds = 253402300799LL;
     ts.nanos = 999999999;
     s_round_trip (&ce2.base);
+    /* one RFC 3339 cannot write travels as the plain message, out and back
+       in; a Timestamp as the message itself is a string (both found by
+       tests/fuzz/fuzz_json) */
+    ts.seconds = 253402300800LL; /* 10000-01-01 */
+    ts.nanos = 0;
+    s_round_trip (&ce2.base);
+    ts.seconds = -62135596801LL;
+    ts.nanos = 5;
+    s_round_trip (&ce2.base);
+    ts.seconds = 1714557600;
+    ts.nanos = 500000000;
+    s_round_trip (&ts.base);
+    ts.seconds = 0;
+    ts.nanos = 0;
+    s_round_trip (&ts.base);
 
     io__cloudevents__v1__cloud_event__free_unpacked (ce, NULL);
     free (bytes);
