@@ -158,8 +158,8 @@ ln_pbcheck_is_map (const ProtobufCFieldDescriptor *field)
 }
 
 /* Bytes per element of a repeated field in protobuf-c's C layout. */
-size_t
-ln_pbcheck_elem_size (ProtobufCType type)
+static inline size_t
+s_elem_size (ProtobufCType type)
 {
     switch (type) {
     case PROTOBUF_C_TYPE_INT32:
@@ -187,6 +187,12 @@ ln_pbcheck_elem_size (ProtobufCType type)
         return sizeof (ProtobufCMessage *);
     }
     return 0;
+}
+
+size_t
+ln_pbcheck_elem_size (ProtobufCType type)
+{
+    return s_elem_size (type);
 }
 
 int
@@ -371,12 +377,12 @@ typedef struct {
 
 /* What malloc (n) takes from the heap (glibc: an 8-byte header, 16-byte
    granules, 32 bytes at least), so that a flood of tiny allocations is
-   counted at what it costs. */
-static size_t
+   counted at what it costs.  n is at most the size of the input. */
+static inline size_t
 s_chunk (size_t n)
 {
     size_t c = (n + 8 + 15) & ~(size_t)15;
-    return n > SIZE_MAX - 32 ? SIZE_MAX : c < 32 ? 32 : c;
+    return c < 32 ? 32 : c;
 }
 
 static size_t
@@ -385,13 +391,16 @@ s_mul (size_t a, size_t b)
     return b != 0 && a > SIZE_MAX / b ? SIZE_MAX : a * b;
 }
 
-/* Add to the estimate; -1 (PB_TOO_BIG) past the budget. */
-static int
+/* Add to the estimate; -1 (PB_TOO_BIG) past the budget.  (cost <=
+   budget always, so nothing overflows.) */
+static inline int
 s_charge (s_wire_ctx_t *ctx, size_t bytes, ln_error_t *e)
 {
-    ctx->cost = bytes > SIZE_MAX - ctx->cost ? SIZE_MAX : ctx->cost + bytes;
-    if (ctx->cost <= ctx->budget)
+    if (bytes <= ctx->budget - ctx->cost) {
+        ctx->cost += bytes;
         return 0;
+    }
+    ctx->cost = ctx->budget;
     ln_error_set (e, "PB_TOO_BIG", "", "decoding would allocate more than %zu bytes", ctx->budget);
     ctx->too_big = true;
     return -1;
@@ -541,7 +550,6 @@ s_wire (s_wire_ctx_t *ctx, const ProtobufCMessageDescriptor *desc, const s_seg_t
     const ln_pbcheck_limits_t *lim = ctx->lim;
     size_t stack_counts[COUNTS_ON_STACK];
     size_t *count = stack_counts;
-    bool repeated_seen = false;
     int rc = -1;
 
     /* count[i]: elements of repeated field i, or occurrences of singular
@@ -582,10 +590,8 @@ s_wire (s_wire_ctx_t *ctx, const ProtobufCMessageDescriptor *desc, const s_seg_t
             }
             size_t fi = (size_t)(f - desc->fields);
             int want = ln_pbcheck_wire_type (f->type);
-            if (f->label == PROTOBUF_C_LABEL_REPEATED) {
+            if (f->label == PROTOBUF_C_LABEL_REPEATED)
                 index = count[fi];
-                repeated_seen = true;
-            }
             if (wt != want && !(wt == WT_LEN && f->label == PROTOBUF_C_LABEL_REPEATED)) {
                 ln_error_set (e, "PB_DECODE", "", "wrong wire type %d (expected %d)", wt, want);
                 goto field_error;
@@ -604,10 +610,15 @@ s_wire (s_wire_ctx_t *ctx, const ProtobufCMessageDescriptor *desc, const s_seg_t
                     s_set_field (e, f->name); /* the whole field, as the message pass says */
                     goto out;
                 }
-                /* booleans of several bytes: room protobuf-c allocates
-                   beyond the elements (the arrays are charged below) */
-                if (alloc > n &&
-                    s_charge (ctx, s_mul (alloc - n, ln_pbcheck_elem_size (f->type)), e) != 0)
+                /* The field's array: its elements, and malloc's overhead
+                   once (s_chunk (x) <= x + 32).  Each of the nsegs
+                   segments allocates its own (at most the instance's
+                   count) and each of the nsegs - 1 merges a concatenation
+                   (at most the count again). */
+                size_t bytes = alloc * s_elem_size (f->type) + (index == 0 ? 32 : 0);
+                if (nsegs > 1)
+                    bytes = s_mul (bytes, 2 * nsegs - 1);
+                if (s_charge (ctx, bytes, e) != 0)
                     goto out;
                 if (packed)
                     continue;
@@ -635,20 +646,9 @@ s_wire (s_wire_ctx_t *ctx, const ProtobufCMessageDescriptor *desc, const s_seg_t
         /* protobuf-c's scan keeps 16 fields on the stack, then slabs of
            32-byte records that double: less than 64 bytes per field (and
            an allocation per slab); unknown fields: an array of records */
-        if (fields > 16 && s_charge (ctx, s_mul (fields, 64) + 32 * 16, e) != 0)
+        if (fields > 16 && s_charge (ctx, fields * 64 + 32 * 16, e) != 0)
             goto out;
         if (unknown > 0 && s_charge (ctx, 32, e) != 0)
-            goto out;
-    }
-    /* The arrays of the repeated fields: each segment allocates its own
-       (at most the instance's count) and each of the nsegs - 1 merges a
-       concatenation (at most the count again). */
-    for (size_t i = 0; repeated_seen && i < desc->n_fields; i++) {
-        const ProtobufCFieldDescriptor *f = &desc->fields[i];
-        if (f->label != PROTOBUF_C_LABEL_REPEATED || count[i] == 0)
-            continue;
-        size_t array = s_chunk (s_mul (count[i], ln_pbcheck_elem_size (f->type)));
-        if (s_charge (ctx, s_mul (array, 2 * nsegs - 1), e) != 0)
             goto out;
     }
     rc = 0;
