@@ -650,6 +650,20 @@ s_json_texts (void)
     };
     for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++)
         s_write ("fuzz_json", texts[i].name, texts[i].text, strlen (texts[i].text));
+
+    /* what the harness found once, kept as seeds: a Timestamp that is the
+       message itself; two map keys longer than 511 bytes that differ only
+       at their end */
+    static const char top_time[] = "google.protobuf.Timestamp\n\"2024-05-01T10:00:00Z\"";
+    s_write ("fuzz_json", "found-timestamp", top_time, strlen (top_time));
+    char text[2048], key[601];
+    memset (key, 'k', 600);
+    key[600] = '\0';
+    int n = snprintf (text, sizeof text,
+                      "io.cloudevents.v1.CloudEvent\n{\"attributes\": {\"%sa\": {\"ce_string\": "
+                      "\"1\"}, \"%sb\": {\"ce_integer\": 2}}}",
+                      key, key);
+    s_write ("fuzz_json", "found-long-keys", text, (size_t)n);
 }
 
 int
