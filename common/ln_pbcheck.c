@@ -484,9 +484,10 @@ static int s_wire (s_wire_ctx_t *ctx, const ProtobufCMessageDescriptor *desc, co
                    size_t nsegs, unsigned depth, ln_error_t *e);
 
 /* Check one length-delimited value of field f (string, bytes or message;
-   not a packed run).  `count` is the instance's counters (for singular
-   message fields: occurrences so far, this one included).  Sets e with an
-   empty or relative field on failure. */
+   not a packed run) of the instance made of segs.  `occurrences`: for a
+   singular message field that protobuf-c merges, its occurrences in the
+   instance so far, this one included (else 1).  Sets e with an empty or
+   relative field on failure. */
 static int
 s_wire_value (s_wire_ctx_t *ctx, const ProtobufCFieldDescriptor *f, const uint8_t *val, size_t vlen,
               const s_seg_t *segs, size_t nsegs, size_t occurrences, unsigned depth, ln_error_t *e)
@@ -549,15 +550,20 @@ s_wire (s_wire_ctx_t *ctx, const ProtobufCMessageDescriptor *desc, const s_seg_t
 {
     const ln_pbcheck_limits_t *lim = ctx->lim;
     size_t stack_counts[COUNTS_ON_STACK];
-    size_t *count = stack_counts;
+    size_t *count = NULL;
     int rc = -1;
 
     /* count[i]: elements of repeated field i, or occurrences of singular
-       message field i, over the whole instance */
-    if (desc->n_fields > COUNTS_ON_STACK)
-        count = ln_xcalloc (desc->n_fields, sizeof *count);
-    else
-        memset (count, 0, desc->n_fields * sizeof *count);
+       (not oneof) message field i, over the whole instance; set up when
+       the first such field comes (many messages have none) */
+#define S_COUNTS_READY                                                                             \
+    do {                                                                                           \
+        if (!count) {                                                                              \
+            count = desc->n_fields > COUNTS_ON_STACK                                               \
+                        ? ln_xcalloc (desc->n_fields, sizeof *count)                               \
+                        : memset (stack_counts, 0, desc->n_fields * sizeof *count);                \
+        }                                                                                          \
+    } while (0)
 
     for (size_t s = 0; s < nsegs; s++) {
         const uint8_t *buf = segs[s].data;
@@ -588,10 +594,13 @@ s_wire (s_wire_ctx_t *ctx, const ProtobufCMessageDescriptor *desc, const s_seg_t
                     goto out;
                 continue;
             }
-            size_t fi = (size_t)(f - desc->fields);
+            size_t fi = 0, occurrences = 1;
             int want = ln_pbcheck_wire_type (f->type);
-            if (f->label == PROTOBUF_C_LABEL_REPEATED)
+            if (f->label == PROTOBUF_C_LABEL_REPEATED) {
+                S_COUNTS_READY;
+                fi = (size_t)(f - desc->fields);
                 index = count[fi];
+            }
             if (wt != want && !(wt == WT_LEN && f->label == PROTOBUF_C_LABEL_REPEATED)) {
                 ln_error_set (e, "PB_DECODE", "", "wrong wire type %d (expected %d)", wt, want);
                 goto field_error;
@@ -623,11 +632,14 @@ s_wire (s_wire_ctx_t *ctx, const ProtobufCMessageDescriptor *desc, const s_seg_t
                 if (packed)
                     continue;
             }
-            else if (f->type == PROTOBUF_C_TYPE_MESSAGE)
-                count[fi]++;
+            else if (f->type == PROTOBUF_C_TYPE_MESSAGE &&
+                     !(f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF)) {
+                S_COUNTS_READY;
+                occurrences = ++count[(size_t)(f - desc->fields)];
+            }
             if (wt != WT_LEN)
                 continue;
-            if (s_wire_value (ctx, f, val, vlen, segs, nsegs, count[fi], depth, e) != 0)
+            if (s_wire_value (ctx, f, val, vlen, segs, nsegs, occurrences, depth, e) != 0)
                 goto field_error;
             continue;
 
@@ -656,6 +668,7 @@ out:
     if (count != stack_counts)
         free (count);
     return rc;
+#undef S_COUNTS_READY
 }
 
 // --------------------------------------------------------------------------
