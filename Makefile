@@ -6,6 +6,8 @@
 #   make run      start a local PostgreSQL and a region of nodes on loopback
 #   make bench    benchmarks (figures + the command that produced them)
 #   make lint     cppcheck + the banned-function check
+#   make fuzz     libFuzzer harnesses (clang); make fuzz-run FUZZ_SECONDS=30
+#                 runs each from its seed corpus and fails on any finding
 #   make format   clang-format everything
 #   make clean    remove build/
 #
@@ -102,7 +104,7 @@ PROGS_asan  := $(patsubst tests/progs/%.c,$(BUILD)/asan/progs/%,$(PROG_SRC))
 BINS        := $(BUILD)/bin/lanternctl $(foreach s,$(SERVICES),$(BUILD)/bin/lantern-$(s))
 BINS_asan   := $(BUILD)/asan/bin/lanternctl $(foreach s,$(SERVICES),$(BUILD)/asan/bin/lantern-$(s))
 
-.PHONY: all test test-plain test-asan run stop bench lint format clean help fuzz
+.PHONY: all test test-plain test-asan run stop bench lint format clean help fuzz fuzz-run fuzz-corpus
 .DEFAULT_GOAL := all
 .SECONDARY:
 .DELETE_ON_ERROR:
@@ -110,7 +112,7 @@ BINS_asan   := $(BUILD)/asan/bin/lanternctl $(foreach s,$(SERVICES),$(BUILD)/asa
 all: $(BINS)
 
 help:
-	@sed -n '3,11p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '3,13p' Makefile | sed 's/^# \{0,1\}//'
 
 # --- protobuf-c -------------------------------------------------------------
 $(BUILD)/gen/%.pb-c.c $(BUILD)/gen/%.pb-c.h: proto/%.proto
@@ -238,21 +240,57 @@ test-asan: $(TESTS_asan) $(BINS_asan) $(PROGS_asan)
 $(BUILD)/plain/tests/integration/test_lanternctl $(BUILD)/plain/tests/integration/test_cli $(BUILD)/plain/tests/integration/test_signal_cli: $(BUILD)/bin/lanternctl
 $(BUILD)/asan/tests/integration/test_lanternctl $(BUILD)/asan/tests/integration/test_cli $(BUILD)/asan/tests/integration/test_signal_cli: $(BUILD)/asan/bin/lanternctl
 # ... nor a stale service.
-$(BUILD)/plain/tests/integration/test_intake $(BUILD)/plain/tests/integration/test_signal_cli: $(BUILD)/bin/lantern-intake
-$(BUILD)/asan/tests/integration/test_intake $(BUILD)/asan/tests/integration/test_signal_cli: $(BUILD)/asan/bin/lantern-intake
+$(BUILD)/plain/tests/integration/test_intake $(BUILD)/plain/tests/integration/test_signal_cli $(BUILD)/plain/tests/integration/test_flood: $(BUILD)/bin/lantern-intake
+$(BUILD)/asan/tests/integration/test_intake $(BUILD)/asan/tests/integration/test_signal_cli $(BUILD)/asan/tests/integration/test_flood: $(BUILD)/asan/bin/lantern-intake
 
 # --- bench --------------------------------------------------------------------
 bench: $(BENCHES) $(PROGS_plain) $(BINS)
 	$(Q)for b in $(BENCHES); do echo "== $$b"; \
 	    LANTERN_BUILD_DIR=$(BUILD) LANTERN_SOURCE_DIR=$(CURDIR) $$b || exit 1; done
 
-# --- fuzz (libFuzzer, clang; optional, not part of make test) -------------------
-FUZZ_FLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -Icommon -I$(BUILD)/gen \
-              -fsanitize=fuzzer,address,undefined
-fuzz: $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRC))
-$(BUILD)/fuzz/%: tests/fuzz/%.c $(LIB_SRC) | $(PROTO_H)
+# --- fuzz (libFuzzer, clang; not part of make test) ---------------------------
+# Every tests/fuzz/fuzz_*.c is a harness; tests/fuzz/decoders.c holds the
+# per-decoder logic they share.  liblantern is compiled once more with
+# clang, coverage instrumentation, ASan and UBSan (UB aborts: a finding).
+# fuzz-run runs each harness FUZZ_SECONDS from a copy of its seed corpus
+# (tests/fuzz/corpus/<harness>, made by tests/fuzz/make_corpus: make
+# fuzz-corpus) and fails on any crash, leak, UB or timeout.
+FUZZ_SECONDS ?= 30
+FUZZ_SANITIZE := -fsanitize=address,undefined -fno-sanitize-recover=all
+FUZZ_FLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer -Icommon -I$(BUILD)/gen \
+              -Itests/fuzz -fsanitize=fuzzer-no-link $(FUZZ_SANITIZE)
+FUZZ_BINS  := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRC))
+FUZZ_LIB   := $(BUILD)/fuzz/liblantern.a
+FUZZ_OBJS  := $(call objs,fuzz,$(LIB_SRC) tests/fuzz/decoders.c)
+
+fuzz: $(FUZZ_BINS)
+
+fuzz-run: $(FUZZ_BINS)
+	$(Q)BUILD=$(BUILD) tests/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_BINS)
+
+fuzz-corpus: $(BUILD)/plain/fuzz/make_corpus
+	$(Q)$< tests/fuzz/corpus
+
+$(BUILD)/fuzz/gen/%.o: $(BUILD)/gen/%.c | $(PROTO_H)
 	@mkdir -p $(@D)
-	$(Q)clang $(FUZZ_FLAGS) $(PKG_CFLAGS) -o $@ $^ $(PKG_LIBS) -lpthread
+	@echo "  CC/fuzz $<"
+	$(Q)clang $(FUZZ_FLAGS) $(PKG_CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/fuzz/%.o: %.c | $(PROTO_H)
+	@mkdir -p $(@D)
+	@echo "  CC/fuzz $<"
+	$(Q)clang $(FUZZ_FLAGS) $(PKG_CFLAGS) -MMD -MP -c $< -o $@
+
+$(FUZZ_LIB): $(FUZZ_OBJS)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/fuzz/fuzz_%: $(BUILD)/fuzz/tests/fuzz/fuzz_%.o $(FUZZ_LIB)
+	@echo "  LD/fuzz $@"
+	$(Q)clang -fsanitize=fuzzer $(FUZZ_SANITIZE) -o $@ $^ $(PKG_LIBS) -lpthread
+
+$(BUILD)/plain/fuzz/make_corpus: $(BUILD)/plain/tests/fuzz/make_corpus.o $(LIB_plain)
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(OPT) -o $@ $^ $(PKG_LIBS) -lpthread
 
 # --- run ----------------------------------------------------------------------
 run: all

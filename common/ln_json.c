@@ -876,8 +876,10 @@ s_value_to_json (const ProtobufCFieldDescriptor *f, const void *member, unsigned
     return NULL;
 }
 
-/* A map's key as the JSON object key. */
-static void
+/* A map's key as the JSON object key: a string key itself (whole: one cut
+   to a buffer could fall together with another key and replace its
+   entry), any other written into buf. */
+static const char *
 s_map_key (const ProtobufCFieldDescriptor *kf, const void *member, char *buf, size_t size)
 {
     buf[0] = '\0';
@@ -885,14 +887,13 @@ s_map_key (const ProtobufCFieldDescriptor *kf, const void *member, char *buf, si
     if (kf->type == PROTOBUF_C_TYPE_STRING) {
         const char *v;
         memcpy (&v, member, sizeof v);
-        snprintf (buf, size, "%s", v ? v : "");
-        return;
+        return v ? v : "";
     }
     if (kf->type == PROTOBUF_C_TYPE_BOOL) {
         protobuf_c_boolean v;
         memcpy (&v, member, sizeof v);
         snprintf (buf, size, "%s", v ? "true" : "false");
-        return;
+        return buf;
     }
     k = s_value_to_json (kf, member, 0);
     if (k)
@@ -900,6 +901,7 @@ s_map_key (const ProtobufCFieldDescriptor *kf, const void *member, char *buf, si
                   json_object_is_type (k, json_type_string) ? json_object_get_string (k)
                                                             : json_object_to_json_string (k));
     json_object_put (k);
+    return buf;
 }
 
 static json_object *
@@ -956,9 +958,10 @@ s_message_to_json (const ProtobufCMessage *msg, unsigned depth)
                     if (!entry)
                         continue;
                     const ProtobufCMessageDescriptor *ed = f->descriptor;
-                    char key[512];
-                    s_map_key (&ed->fields[0], (const char *)entry + ed->fields[0].offset, key,
-                               sizeof key);
+                    char buf[64]; /* a number or a boolean */
+                    const char *key =
+                        s_map_key (&ed->fields[0], (const char *)entry + ed->fields[0].offset, buf,
+                                   sizeof buf);
                     json_object *v = s_value_to_json (
                         &ed->fields[1], (const char *)entry + ed->fields[1].offset, depth + 1);
                     json_object_object_add (value, key, v);
@@ -1450,9 +1453,7 @@ s_enc_value (enc_t *e, const ProtobufCFieldDescriptor *f, json_object *v, buf_t 
         return s_enc_bytes (e, v, out);
     case PROTOBUF_C_TYPE_MESSAGE: {
         buf_t sub = {NULL, 0, 0};
-        int rc = f->descriptor == &google__protobuf__timestamp__descriptor
-                     ? s_enc_timestamp (e, v, &sub)
-                     : s_enc_message (e, f->descriptor, v, &sub);
+        int rc = s_enc_message (e, f->descriptor, v, &sub);
         if (rc == 0)
             s_put_len (out, sub.data, sub.len);
         free (sub.data);
@@ -1569,6 +1570,12 @@ s_find_field (const ProtobufCMessageDescriptor *desc, const char *key)
 static int
 s_enc_message (enc_t *e, const ProtobufCMessageDescriptor *desc, json_object *obj, buf_t *out)
 {
+    /* A Timestamp is a string, as a field or as the message itself; one
+       outside RFC 3339's years is written as the plain message
+       (s_message_to_json), so that is read as one */
+    if (desc == &google__protobuf__timestamp__descriptor &&
+        !json_object_is_type (obj, json_type_object))
+        return s_enc_timestamp (e, obj, out);
     if (!json_object_is_type (obj, json_type_object)) {
         s_enc_error (e, "JSON_TYPE", "expected an object (%s), got %s", desc->name,
                      s_json_type_name (obj));

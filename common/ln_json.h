@@ -39,7 +39,10 @@
       Timestamp     google.protobuf.Timestamp is an RFC 3339 string, output
                     in UTC ("2024-05-01T10:00:00.123Z", with 0, 3, 6 or 9
                     fraction digits); input also accepts an offset
-                    ("+02:00").
+                    ("+02:00").  One that RFC 3339 cannot write (outside
+                    0001..9999, or nanos outside 0..999999999) is the plain
+                    message {"seconds": ..., "nanos": ...}, on output and
+                    input.
       Any           google.protobuf.Any is written as an ordinary message
                     ({"type_url": ..., "value": base64}): resolving type
                     URLs to descriptors is the caller's business (lanternctl

@@ -5,8 +5,9 @@
     paths are built on the way back up: the innermost failure writes its
     code and an empty (or relative) field, and every level prepends its own
     segment.  That keeps the success path free of string work; on the error
-    path a repeated field's index (and a map entry's key) is recovered by
-    looking again at the message being walked.
+    path a repeated field's index comes from the element counters (wire
+    pass) or the loop (message pass), and a map entry's key is recovered by
+    looking again at the entry.
 */
 #include "ln_pbcheck.h"
 
@@ -16,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ln_alloc.h"
 #include "ln_utf8.h"
 
 const ln_pbcheck_limits_t ln_pbcheck_default_limits = LN_PBCHECK_LIMITS_DEFAULT;
@@ -156,8 +158,8 @@ ln_pbcheck_is_map (const ProtobufCFieldDescriptor *field)
 }
 
 /* Bytes per element of a repeated field in protobuf-c's C layout. */
-size_t
-ln_pbcheck_elem_size (ProtobufCType type)
+static inline size_t
+s_elem_size (ProtobufCType type)
 {
     switch (type) {
     case PROTOBUF_C_TYPE_INT32:
@@ -185,6 +187,12 @@ ln_pbcheck_elem_size (ProtobufCType type)
         return sizeof (ProtobufCMessage *);
     }
     return 0;
+}
+
+size_t
+ln_pbcheck_elem_size (ProtobufCType type)
+{
+    return s_elem_size (type);
 }
 
 int
@@ -338,22 +346,118 @@ ln_pbcheck_find_id (const void *data, size_t size, const uint32_t *path, size_t 
     return 0;
 }
 
-/* The index, among the occurrences of field `number` in buf[0..upto), of
-   the one that starts at `upto`.  Only called on already-walked bytes. */
-static size_t
-s_wire_index (const uint8_t *buf, size_t upto, uint32_t number)
+// --------------------------------------------------------------------------
+// Wire pass: counts and the allocation budget
+//
+// protobuf-c sizes every repeated array in a first scan and allocates the
+// message, its arrays and each element before anything else looks at it,
+// so what it would allocate is counted here, from the descriptors, while
+// walking the bytes.  A "logical instance" is what becomes one C struct:
+// the bytes of one occurrence of a message, or, for a singular (not
+// oneof) message field given more than once, ALL its occurrences, which
+// protobuf-c merges (repeated fields concatenated, singular messages merged
+// again, recursively); so counts run over every segment of the instance.
+
+/* One stretch of bytes of a logical instance. */
+typedef struct {
+    const uint8_t *data;
+    size_t size;
+} s_seg_t;
+
+typedef struct {
+    const ln_pbcheck_limits_t *lim;
+    size_t budget; /* bytes protobuf-c may allocate */
+    size_t cost;   /* estimated so far */
+    bool too_big;  /* the error is PB_TOO_BIG: no field path */
+} s_wire_ctx_t;
+
+/* Counters of the fields of one instance live on the stack up to this
+   many fields (Lantern's messages have fewer than 20). */
+#define COUNTS_ON_STACK 64
+
+/* What malloc (n) takes from the heap (glibc: an 8-byte header, 16-byte
+   granules, 32 bytes at least), so that a flood of tiny allocations is
+   counted at what it costs.  n is at most the size of the input. */
+static inline size_t
+s_chunk (size_t n)
 {
-    size_t pos = 0, index = 0;
-    while (pos < upto) {
-        uint32_t n;
-        int wt;
-        size_t vp, vl;
-        if (s_next_field (buf, upto, &pos, &n, &wt, &vp, &vl, NULL) != 0)
-            break;
-        if (n == number)
-            index++;
+    size_t c = (n + 8 + 15) & ~(size_t)15;
+    return c < 32 ? 32 : c;
+}
+
+static size_t
+s_mul (size_t a, size_t b)
+{
+    return b != 0 && a > SIZE_MAX / b ? SIZE_MAX : a * b;
+}
+
+/* Add to the estimate; -1 (PB_TOO_BIG) past the budget.  (cost <=
+   budget always, so nothing overflows.) */
+static inline int
+s_charge (s_wire_ctx_t *ctx, size_t bytes, ln_error_t *e)
+{
+    if (bytes <= ctx->budget - ctx->cost) {
+        ctx->cost += bytes;
+        return 0;
     }
-    return index;
+    ctx->cost = ctx->budget;
+    ln_error_set (e, "PB_TOO_BIG", "", "decoding would allocate more than %zu bytes", ctx->budget);
+    ctx->too_big = true;
+    return -1;
+}
+
+/* Elements of a packed run of a repeated scalar, as protobuf-c counts
+   them (*alloc: the elements its first scan allocates room for, more than
+   *n for booleans of several bytes).  -1 with e when no run can be so. */
+static int
+s_packed_count (ProtobufCType type, const uint8_t *p, size_t len, size_t *n, size_t *alloc,
+                ln_error_t *e)
+{
+    int wt = ln_pbcheck_wire_type (type);
+    if (wt == WT_32BIT || wt == WT_64BIT) {
+        size_t width = wt == WT_32BIT ? 4 : 8;
+        if (len % width != 0) {
+            ln_error_set (e, "PB_DECODE", "", "packed run of %zu bytes (not a multiple of %zu)",
+                          len, width);
+            return -1;
+        }
+        *n = *alloc = len / width;
+        return 0;
+    }
+    if (len > 0 && (p[len - 1] & 0x80)) {
+        ln_error_set (e, "PB_DECODE", "", "packed run ends inside a varint");
+        return -1;
+    }
+    size_t count = 0;
+    for (size_t i = 0; i < len; i++)
+        count += !(p[i] & 0x80);
+    *n = count;
+    *alloc = type == PROTOBUF_C_TYPE_BOOL ? len : count;
+    return 0;
+}
+
+/* Every occurrence of field `number` in the instance's segments, as the
+   segments of the merged instance (the caller frees *out). */
+static size_t
+s_collect (const s_seg_t *segs, size_t nsegs, uint32_t number, s_seg_t **out)
+{
+    size_t n = 0, cap = 0;
+    *out = NULL;
+    for (size_t s = 0; s < nsegs; s++) {
+        size_t pos = 0;
+        while (pos < segs[s].size) {
+            uint32_t num;
+            int wt;
+            size_t vp, vl;
+            if (s_next_field (segs[s].data, segs[s].size, &pos, &num, &wt, &vp, &vl, NULL) != 0)
+                break; /* malformed further on: the walk refuses it there */
+            if (num == number && wt == WT_LEN) {
+                *out = ln_xgrow (*out, &cap, n + 1, sizeof **out);
+                (*out)[n++] = (s_seg_t){segs[s].data + vp, vl};
+            }
+        }
+    }
+    return n;
 }
 
 /* The last `key` (field 1, length-delimited) of a map entry's bytes. */
@@ -376,79 +480,195 @@ s_wire_map_key (const uint8_t *buf, size_t size, const char **key, size_t *key_l
     }
 }
 
-static int
-s_wire (const ProtobufCMessageDescriptor *desc, const uint8_t *buf, size_t size,
-        const ln_pbcheck_limits_t *lim, unsigned depth, ln_error_t *e)
-{
-    size_t pos = 0;
-    while (pos < size) {
-        size_t start = pos, vpos, vlen, bad;
-        uint32_t number;
-        int wt;
-        if (s_next_field (buf, size, &pos, &number, &wt, &vpos, &vlen, e) != 0)
-            return -1;
-        const uint8_t *val = buf + vpos;
-        const ProtobufCFieldDescriptor *f = protobuf_c_message_descriptor_get_field (desc, number);
-        if (!f) {
-            if (lim->allow_unknown)
-                continue;
-            s_set_unknown (e, number);
-            return -1;
-        }
-        int want = ln_pbcheck_wire_type (f->type);
-        if (wt != want && !(wt == WT_LEN && f->label == PROTOBUF_C_LABEL_REPEATED)) {
-            ln_error_set (e, "PB_DECODE", "", "wrong wire type %d (expected %d)", wt, want);
-            goto field_error;
-        }
-        if (wt != WT_LEN)
-            continue;
-        switch (f->type) {
-        case PROTOBUF_C_TYPE_STRING:
-            if (vlen > lim->max_string) {
-                ln_error_set (e, "PB_TOO_LONG", "", "string of %zu bytes (limit %zu)", vlen,
-                              lim->max_string);
-                goto field_error;
-            }
-            if (ln_utf8_check (val, vlen, LN_UTF8_TEXT, &bad) != 0) {
-                ln_error_set (e, "PB_INVALID_UTF8", "",
-                              "not valid UTF-8 text (bad encoding, NUL or control "
-                              "character) at byte %zu",
-                              bad);
-                goto field_error;
-            }
-            break;
-        case PROTOBUF_C_TYPE_BYTES:
-            if (vlen > lim->max_bytes) {
-                ln_error_set (e, "PB_TOO_LONG", "", "%zu bytes (limit %zu)", vlen, lim->max_bytes);
-                goto field_error;
-            }
-            break;
-        case PROTOBUF_C_TYPE_MESSAGE:
-            if (depth + 1 > lim->max_depth) {
-                ln_error_set (e, "PB_TOO_DEEP", "", "messages nested deeper than %u",
-                              lim->max_depth);
-                goto field_error;
-            }
-            if (s_wire (f->descriptor, val, vlen, lim, depth + 1, e) != 0)
-                goto field_error;
-            break;
-        default:
-            break; /* packed repeated scalars: protobuf-c checks them */
-        }
-        continue;
+static int s_wire (s_wire_ctx_t *ctx, const ProtobufCMessageDescriptor *desc, const s_seg_t *segs,
+                   size_t nsegs, unsigned depth, ln_error_t *e);
 
-    field_error:;
-        const char *key = NULL;
-        size_t key_len = 0, index = 0;
-        if (f->label == PROTOBUF_C_LABEL_REPEATED) {
-            index = s_wire_index (buf, start, number);
-            if (wt == WT_LEN && ln_pbcheck_is_map (f))
-                s_wire_map_key (val, vlen, &key, &key_len);
+/* Check one length-delimited value of field f (string, bytes or message;
+   not a packed run) of the instance made of segs.  `occurrences`: for a
+   singular message field that protobuf-c merges, its occurrences in the
+   instance so far, this one included (else 1).  Sets e with an empty or
+   relative field on failure. */
+static int
+s_wire_value (s_wire_ctx_t *ctx, const ProtobufCFieldDescriptor *f, const uint8_t *val, size_t vlen,
+              const s_seg_t *segs, size_t nsegs, size_t occurrences, unsigned depth, ln_error_t *e)
+{
+    const ln_pbcheck_limits_t *lim = ctx->lim;
+    size_t bad;
+    switch (f->type) {
+    case PROTOBUF_C_TYPE_STRING:
+        if (vlen > lim->max_string) {
+            ln_error_set (e, "PB_TOO_LONG", "", "string of %zu bytes (limit %zu)", vlen,
+                          lim->max_string);
+            return -1;
         }
-        s_prepend_field (e, f, index, key, key_len);
-        return -1;
+        if (ln_utf8_check (val, vlen, LN_UTF8_TEXT, &bad) != 0) {
+            ln_error_set (e, "PB_INVALID_UTF8", "",
+                          "not valid UTF-8 text (bad encoding, NUL or control "
+                          "character) at byte %zu",
+                          bad);
+            return -1;
+        }
+        return s_charge (ctx, s_chunk (vlen + 1), e); /* a NUL-terminated copy */
+    case PROTOBUF_C_TYPE_BYTES:
+        if (vlen > lim->max_bytes) {
+            ln_error_set (e, "PB_TOO_LONG", "", "%zu bytes (limit %zu)", vlen, lim->max_bytes);
+            return -1;
+        }
+        return vlen > 0 ? s_charge (ctx, s_chunk (vlen), e) : 0;
+    case PROTOBUF_C_TYPE_MESSAGE: {
+        if (depth + 1 > lim->max_depth) {
+            ln_error_set (e, "PB_TOO_DEEP", "", "messages nested deeper than %u", lim->max_depth);
+            return -1;
+        }
+        bool merges =
+            f->label != PROTOBUF_C_LABEL_REPEATED && !(f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF);
+        if (!merges || occurrences == 1) {
+            s_seg_t one = {val, vlen};
+            return s_wire (ctx, f->descriptor, &one, 1, depth + 1, e);
+        }
+        if (occurrences > 2)
+            return 0; /* walked with the second */
+        /* The second occurrence of a singular message: walk every
+           occurrence of it in this instance as the one message protobuf-c
+           makes of them (the first was also walked alone: its cost counts
+           twice, which keeps the estimate an upper bound). */
+        s_seg_t *merged = NULL;
+        size_t n = s_collect (segs, nsegs, f->id, &merged);
+        int rc = s_wire (ctx, f->descriptor, merged, n, depth + 1, e);
+        free (merged);
+        return rc;
     }
-    return 0;
+    default:
+        return 0;
+    }
+}
+
+/* Walk one logical instance of `desc` made of nsegs segments. */
+static int
+s_wire (s_wire_ctx_t *ctx, const ProtobufCMessageDescriptor *desc, const s_seg_t *segs,
+        size_t nsegs, unsigned depth, ln_error_t *e)
+{
+    const ln_pbcheck_limits_t *lim = ctx->lim;
+    size_t stack_counts[COUNTS_ON_STACK];
+    size_t *count = NULL;
+    int rc = -1;
+
+    /* count[i]: elements of repeated field i, or occurrences of singular
+       (not oneof) message field i, over the whole instance; set up when
+       the first such field comes (many messages have none) */
+#define S_COUNTS_READY                                                                             \
+    do {                                                                                           \
+        if (!count) {                                                                              \
+            count = desc->n_fields > COUNTS_ON_STACK                                               \
+                        ? ln_xcalloc (desc->n_fields, sizeof *count)                               \
+                        : memset (stack_counts, 0, desc->n_fields * sizeof *count);                \
+        }                                                                                          \
+    } while (0)
+
+    for (size_t s = 0; s < nsegs; s++) {
+        const uint8_t *buf = segs[s].data;
+        size_t size = segs[s].size, pos = 0, fields = 0, unknown = 0;
+        /* each segment is one protobuf_c_message_unpack: the struct, and
+           a required-field bitmap beyond 128 fields */
+        if (s_charge (ctx, s_chunk (desc->sizeof_message), e) != 0 ||
+            (desc->n_fields > 128 && s_charge (ctx, s_chunk ((desc->n_fields + 7) / 8), e) != 0))
+            goto out;
+        while (pos < size) {
+            size_t vpos, vlen, index = 0;
+            uint32_t number;
+            int wt;
+            if (s_next_field (buf, size, &pos, &number, &wt, &vpos, &vlen, e) != 0)
+                goto out;
+            fields++;
+            const uint8_t *val = buf + vpos;
+            const ProtobufCFieldDescriptor *f =
+                protobuf_c_message_descriptor_get_field (desc, number);
+            if (!f) {
+                if (!lim->allow_unknown) {
+                    s_set_unknown (e, number);
+                    goto out;
+                }
+                /* protobuf-c keeps a copy (and a 24-byte record) of each */
+                unknown++;
+                if (s_charge (ctx, s_chunk (wt == WT_LEN ? vlen + 10 : 10) + 24, e) != 0)
+                    goto out;
+                continue;
+            }
+            size_t fi = 0, occurrences = 1;
+            int want = ln_pbcheck_wire_type (f->type);
+            if (f->label == PROTOBUF_C_LABEL_REPEATED) {
+                S_COUNTS_READY;
+                fi = (size_t)(f - desc->fields);
+                index = count[fi];
+            }
+            if (wt != want && !(wt == WT_LEN && f->label == PROTOBUF_C_LABEL_REPEATED)) {
+                ln_error_set (e, "PB_DECODE", "", "wrong wire type %d (expected %d)", wt, want);
+                goto field_error;
+            }
+            if (f->label == PROTOBUF_C_LABEL_REPEATED) {
+                size_t n = 1, alloc = 1;
+                bool packed = wt == WT_LEN && want != WT_LEN;
+                if (packed && s_packed_count (f->type, val, vlen, &n, &alloc, e) != 0) {
+                    s_set_field (e, f->name); /* the run, not one element */
+                    goto out;
+                }
+                count[fi] += n;
+                if (count[fi] > lim->max_repeated) {
+                    ln_error_set (e, "PB_TOO_MANY", "", "more than %zu elements",
+                                  lim->max_repeated);
+                    s_set_field (e, f->name); /* the whole field, as the message pass says */
+                    goto out;
+                }
+                /* The field's array: its elements, and malloc's overhead
+                   once (s_chunk (x) <= x + 32).  Each of the nsegs
+                   segments allocates its own (at most the instance's
+                   count) and each of the nsegs - 1 merges a concatenation
+                   (at most the count again). */
+                size_t bytes = alloc * s_elem_size (f->type) + (index == 0 ? 32 : 0);
+                if (nsegs > 1)
+                    bytes = s_mul (bytes, 2 * nsegs - 1);
+                if (s_charge (ctx, bytes, e) != 0)
+                    goto out;
+                if (packed)
+                    continue;
+            }
+            else if (f->type == PROTOBUF_C_TYPE_MESSAGE &&
+                     !(f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF)) {
+                S_COUNTS_READY;
+                occurrences = ++count[(size_t)(f - desc->fields)];
+            }
+            if (wt != WT_LEN)
+                continue;
+            if (s_wire_value (ctx, f, val, vlen, segs, nsegs, occurrences, depth, e) != 0)
+                goto field_error;
+            continue;
+
+        field_error:
+            if (ctx->too_big)
+                goto out; /* the whole message is too big, not one field */
+            {
+                const char *key = NULL;
+                size_t key_len = 0;
+                if (wt == WT_LEN && ln_pbcheck_is_map (f))
+                    s_wire_map_key (val, vlen, &key, &key_len);
+                s_prepend_field (e, f, index, key, key_len);
+            }
+            goto out;
+        }
+        /* protobuf-c's scan keeps 16 fields on the stack, then slabs of
+           32-byte records that double: less than 64 bytes per field (and
+           an allocation per slab); unknown fields: an array of records */
+        if (fields > 16 && s_charge (ctx, fields * 64 + 32 * 16, e) != 0)
+            goto out;
+        if (unknown > 0 && s_charge (ctx, 32, e) != 0)
+            goto out;
+    }
+    rc = 0;
+out:
+    if (count != stack_counts)
+        free (count);
+    return rc;
+#undef S_COUNTS_READY
 }
 
 // --------------------------------------------------------------------------
@@ -694,9 +914,11 @@ s_prefix (ln_error_t *e, const char *prefix)
         s_prepend (e, prefix);
 }
 
-int
-ln_pbcheck_wire (const ProtobufCMessageDescriptor *desc, const void *data, size_t size,
-                 const ln_pbcheck_limits_t *limits, const char *prefix, ln_error_t *err)
+/* The wire pass with a budget (SIZE_MAX: none); *cost gets the estimate. */
+static int
+s_wire_top (const ProtobufCMessageDescriptor *desc, const void *data, size_t size,
+            const ln_pbcheck_limits_t *lim, size_t budget, const char *prefix, ln_error_t *err,
+            size_t *cost)
 {
     ln_error_t e;
     ln_error_clear (&e);
@@ -704,12 +926,38 @@ ln_pbcheck_wire (const ProtobufCMessageDescriptor *desc, const void *data, size_
         ln_error_set (err, "PB_DECODE", prefix, "no message");
         return -1;
     }
-    if (s_wire (desc, data, size, limits ? limits : &ln_pbcheck_default_limits, 0, &e) == 0)
+    s_wire_ctx_t ctx = {.lim = lim, .budget = budget};
+    s_seg_t top = {data, size};
+    int rc = s_wire (&ctx, desc, &top, 1, 0, &e);
+    if (cost)
+        *cost = ctx.cost;
+    if (rc == 0)
         return 0;
     s_prefix (&e, prefix);
     if (err)
         *err = e;
     return -1;
+}
+
+int
+ln_pbcheck_wire (const ProtobufCMessageDescriptor *desc, const void *data, size_t size,
+                 const ln_pbcheck_limits_t *limits, const char *prefix, ln_error_t *err)
+{
+    const ln_pbcheck_limits_t *lim = limits ? limits : &ln_pbcheck_default_limits;
+    size_t budget = s_mul (size, lim->alloc_per_byte);
+    budget = budget > SIZE_MAX - lim->alloc_base ? SIZE_MAX : budget + lim->alloc_base;
+    return s_wire_top (desc, data, size, lim, budget, prefix, err, NULL);
+}
+
+size_t
+ln_pbcheck_alloc_estimate (const ProtobufCMessageDescriptor *desc, const void *data, size_t size,
+                           const ln_pbcheck_limits_t *limits)
+{
+    size_t cost = 0;
+    if (s_wire_top (desc, data, size, limits ? limits : &ln_pbcheck_default_limits, SIZE_MAX, NULL,
+                    NULL, &cost) != 0)
+        return SIZE_MAX;
+    return cost;
 }
 
 static int

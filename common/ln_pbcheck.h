@@ -13,10 +13,15 @@
       ln_pbcheck_wire     walks the RAW bytes against the descriptor, before
                           protobuf-c sees them: malformed wire data, wrong wire
                           types, nesting deeper than max_depth (before any
-                          recursion happens), unknown fields, and every string
+                          recursion happens), unknown fields, every string
                           field's bytes (UTF-8, no NUL: only visible here,
                           since protobuf-c's C strings end at the first NUL)
-                          and length, every bytes field's length.
+                          and length, every bytes field's length; the
+                          elements of every repeated field per message
+                          (packed runs counted element by element); and
+                          the memory protobuf-c would allocate to decode
+                          the message (below).  So a hostile message is
+                          refused before protobuf-c allocates anything.
       ln_pbcheck_message  walks a DECODED message (also one built locally
                           before it is sent): enum values against the enum
                           descriptor, repeated/map element counts, duplicate
@@ -37,7 +42,25 @@
       - Strings are checked with ln_utf8 in LN_UTF8_TEXT mode (no NUL, no
         control characters other than TAB/LF/CR; see ln_utf8.h).
       - A singular field that occurs more than once on the wire follows
-        protobuf semantics (last wins); every occurrence is still checked.
+        protobuf semantics (last wins; a singular message field given twice
+        is MERGED by protobuf-c: its repeated fields concatenated); every
+        occurrence is still checked, and the wire pass counts the repeated
+        fields of a merged message over all its occurrences, so that its
+        PB_TOO_MANY agrees with what the message pass would find.
+      - The allocation budget.  protobuf-c turns a few bytes into much
+        more memory: an empty sub-message (2 bytes on the wire) becomes a
+        struct of 40..120 bytes plus its malloc overhead and a pointer in
+        an array, and its first scan keeps a 32-byte record per field.  The
+        wire pass adds up, from the descriptors, everything protobuf-c
+        would allocate (each struct, repeated-field array, string and bytes
+        copy, scan record and merge, at malloc's granularity: an upper
+        bound of the sum, so of the peak) and refuses a message whose total
+        exceeds alloc_base + alloc_per_byte * (its size in bytes).  The
+        defaults (1 MiB + 8 per byte) are far above what real messages
+        need (a small one takes a few KiB, a large one about 4 bytes per
+        byte: see test_pbcheck) and hold the worst case of a node's
+        largest frame (1 MiB) to 9 MiB, where protobuf-c alone would
+        allocate about 90 MiB.
 
     Error field paths name the field from the top message, with an optional
     prefix: `name`, `persons[2].name`, `attributes["time"].ce_string`
@@ -53,7 +76,11 @@
       PB_TOO_LONG       a string longer than max_string bytes or a bytes
                         field longer than max_bytes
       PB_TOO_MANY       a repeated or map field with more than max_repeated
-                        elements
+                        elements (the path names the field: `persons`,
+                        `details.persons`, `friends[2].aliases`)
+      PB_TOO_BIG        decoding would allocate more than the budget
+                        (alloc_base + alloc_per_byte * size); the path is
+                        empty (or the prefix): it is the whole message
       PB_DUPLICATE_KEY  a map key that occurs twice
       PB_UNKNOWN_FIELD  a field number the descriptor does not define
       PB_TOO_DEEP       sub-messages nested deeper than max_depth
@@ -68,19 +95,21 @@
 #include "ln_error.h"
 
 typedef struct {
-    size_t max_string;   /* bytes per string field */
-    size_t max_bytes;    /* bytes per bytes field */
-    size_t max_repeated; /* elements per repeated or map field */
-    unsigned max_depth;  /* sub-message nesting below the top message */
-    bool allow_unknown;  /* accept unknown fields */
+    size_t max_string;     /* bytes per string field */
+    size_t max_bytes;      /* bytes per bytes field */
+    size_t max_repeated;   /* elements per repeated or map field */
+    unsigned max_depth;    /* sub-message nesting below the top message */
+    bool allow_unknown;    /* accept unknown fields */
+    size_t alloc_base;     /* decoding may allocate alloc_base bytes */
+    size_t alloc_per_byte; /* plus this many per byte of the message */
 } ln_pbcheck_limits_t;
 
 /* Defaults: 8 KiB strings, 256 KiB bytes, 1024 elements, depth 8, unknown
-   fields refused. */
+   fields refused, 1 MiB + 8 bytes per byte of the message allocated. */
 #define LN_PBCHECK_LIMITS_DEFAULT                                                                  \
     {                                                                                              \
         .max_string = 8192, .max_bytes = 256 * 1024, .max_repeated = 1024, .max_depth = 8,         \
-        .allow_unknown = false                                                                     \
+        .allow_unknown = false, .alloc_base = 1024 * 1024, .alloc_per_byte = 8                     \
     }
 
 extern const ln_pbcheck_limits_t ln_pbcheck_default_limits;
@@ -92,6 +121,13 @@ extern const ln_pbcheck_limits_t ln_pbcheck_default_limits;
 /* Check the raw encoding of a message of type `desc`.  Returns 0 or -1. */
 int ln_pbcheck_wire (const ProtobufCMessageDescriptor *desc, const void *data, size_t size,
                      const ln_pbcheck_limits_t *limits, const char *prefix, ln_error_t *err);
+
+/* What the wire pass estimates protobuf-c would allocate to decode these
+   bytes (the sum of its allocations at malloc's granularity: an upper
+   bound), whatever the budget; SIZE_MAX when the wire pass refuses them
+   for another reason.  For tests and for tuning the budget. */
+size_t ln_pbcheck_alloc_estimate (const ProtobufCMessageDescriptor *desc, const void *data,
+                                  size_t size, const ln_pbcheck_limits_t *limits);
 
 /* Check a decoded (or locally built) message.  Returns 0 or -1.  Embedded
    NULs are invisible here; ln_pbcheck_wire sees them. */

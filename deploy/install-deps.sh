@@ -20,6 +20,9 @@
 # listen on every interface and is not what the benchmark measures.
 set -euo pipefail
 
+# clang is the compiler of `make fuzz`; its libFuzzer, ASan and UBSan
+# runtimes are in libclang-rt-dev (only a Recommends of clang, which
+# --no-install-recommends below would skip).
 PACKAGES=(
     build-essential pkg-config clang
     libzmq3-dev libczmq-dev
@@ -27,6 +30,7 @@ PACKAGES=(
     libpq-dev postgresql-15 postgresql-client-15
     libconfig-dev libsodium-dev libcmocka-dev libjson-c-dev
     cppcheck clang-format
+    libclang-rt-dev
     docker-compose
 )
 BENCH_PACKAGES=(

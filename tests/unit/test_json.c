@@ -425,6 +425,40 @@ test_round_trip_cloudevent (void **state)
     ts.seconds = 253402300799LL;
     ts.nanos = 999999999;
     s_round_trip (&ce2.base);
+    /* one RFC 3339 cannot write travels as the plain message, out and back
+       in; a Timestamp as the message itself is a string (both found by
+       tests/fuzz/fuzz_json) */
+    ts.seconds = 253402300800LL; /* 10000-01-01 */
+    ts.nanos = 0;
+    s_round_trip (&ce2.base);
+    ts.seconds = -62135596801LL;
+    ts.nanos = 5;
+    s_round_trip (&ce2.base);
+    ts.seconds = 1714557600;
+    ts.nanos = 500000000;
+    s_round_trip (&ts.base);
+    ts.seconds = 0;
+    ts.nanos = 0;
+    s_round_trip (&ts.base);
+
+    /* map keys longer than any buffer stay whole, also two that differ
+       only at their end (found by tests/fuzz/fuzz_json: keys were cut at
+       511 bytes, so these two fell together and one entry was lost) */
+    char long_a[701], long_b[701];
+    memset (long_a, 'k', 700);
+    memcpy (long_b, long_a, 700);
+    long_a[699] = 'a';
+    long_b[699] = 'b';
+    long_a[700] = long_b[700] = '\0';
+    e[0].key = long_a;
+    e[1].key = long_b;
+    ce2.n_attributes = 2;
+    s_round_trip (&ce2.base);
+    o = s_output (&ce2.base);
+    assert_true (json_object_object_get_ex (o, "attributes", &attrs));
+    assert_int_equal (json_object_object_length (attrs), 2);
+    assert_true (json_object_object_get_ex (attrs, long_b, NULL));
+    json_object_put (o);
 
     io__cloudevents__v1__cloud_event__free_unpacked (ce, NULL);
     free (bytes);

@@ -2,8 +2,8 @@
 
     ln_pbcheck is generic, so it is tested against a message type made for
     the purpose: `t.Person`, with every shape the validator must handle
-    (string, repeated string, enum, packed repeated enum, map, bytes,
-    repeated sub-message, and a RECURSIVE sub-message, which Lantern's own
+    (string, repeated string, enum, packed repeated enum, fixed32 and bool,
+    map, bytes, repeated sub-message, and a RECURSIVE sub-message, which Lantern's own
     schema forbids but which proves that the depth limit holds before
     protobuf-c recurses).  Its protobuf-c descriptors are written out by hand
     below, so that the test needs no .proto in the library:
@@ -18,6 +18,8 @@
           bytes blob = 6;
           repeated Person friends = 7;
           repeated Color colors = 8;    // packed
+          repeated fixed32 stamps = 9;  // packed
+          repeated bool flags = 10;     // packed
         }
 
     Inputs are written with a small protobuf wire writer, so that they can
@@ -35,6 +37,7 @@
 #include <cmocka.h>
 
 #include "cloudevents.pb-c.h"
+#include "lantern.pb-c.h"
 #include "wire.pb-c.h"
 #include "ln_pbcheck.h"
 #include "ln_utf8.h"
@@ -63,6 +66,10 @@ struct t_person_s {
     t_person_t **friends;
     size_t n_colors;
     int *colors;
+    size_t n_stamps;
+    uint32_t *stamps;
+    size_t n_flags;
+    protobuf_c_boolean *flags;
 };
 
 static const ProtobufCEnumValue s_color_values[] = {
@@ -144,9 +151,12 @@ static const ProtobufCFieldDescriptor s_person_fields[] = {
     FIELD ("friends", 7, REPEATED, MESSAGE, P (n_friends), P (friends), &s_person_desc, 0),
     FIELD ("colors", 8, REPEATED, ENUM, P (n_colors), P (colors), &s_color_desc,
            PROTOBUF_C_FIELD_FLAG_PACKED),
+    FIELD ("stamps", 9, REPEATED, FIXED32, P (n_stamps), P (stamps), NULL,
+           PROTOBUF_C_FIELD_FLAG_PACKED),
+    FIELD ("flags", 10, REPEATED, BOOL, P (n_flags), P (flags), NULL, PROTOBUF_C_FIELD_FLAG_PACKED),
 };
-static const unsigned s_person_by_name[] = {1, 5, 4, 2, 7, 6, 0, 3};
-static const ProtobufCIntRange s_person_ranges[] = {{1, 0}, {0, 8}};
+static const unsigned s_person_by_name[] = {1, 5, 4, 2, 7, 9, 6, 0, 3, 8};
+static const ProtobufCIntRange s_person_ranges[] = {{1, 0}, {0, 10}};
 
 static void
 s_person_init (ProtobufCMessage *m)
@@ -163,7 +173,7 @@ const ProtobufCMessageDescriptor s_person_desc = {PROTOBUF_C__MESSAGE_DESCRIPTOR
                                                   "T__Person",
                                                   "t",
                                                   sizeof (t_person_t),
-                                                  8,
+                                                  10,
                                                   s_person_fields,
                                                   s_person_by_name,
                                                   1,
@@ -787,6 +797,539 @@ test_counts (void **state)
     b_free (&b);
 }
 
+// --------------------------------------------------------------------------
+// Issue 9 point 4: repeated fields are counted, and what protobuf-c would
+// allocate is budgeted, in the WIRE pass, before protobuf-c allocates
+
+/* The wire pass ALONE refuses b with code at field (today's code left
+   counts to the message pass, after protobuf-c had allocated everything),
+   and so does the whole unpack. */
+static void
+s_expect_wire_fail (const buf_t *b, const ln_pbcheck_limits_t *lim, const char *code,
+                    const char *field)
+{
+    ln_error_t err;
+    ln_error_clear (&err);
+    int rc = ln_pbcheck_wire (&s_person_desc, b->data, b->len, lim, NULL, &err);
+    if (rc == 0)
+        print_message ("the wire pass accepted it; expected %s at '%s'\n", code, field);
+    assert_int_equal (rc, -1);
+    if (strcmp (err.code, code) != 0 || strcmp (err.field, field) != 0)
+        print_message ("got %s at '%s' (%s)\n", err.code, err.field, err.message);
+    assert_string_equal (err.code, code);
+    assert_string_equal (err.field, field);
+    s_expect_fail (b, lim, NULL, code, field);
+}
+
+/* More than max elements: the wire pass says PB_TOO_MANY at field, and
+   the message pass, on the same bytes decoded without the wire pass,
+   names the same field. */
+static void
+s_expect_too_many (const buf_t *b, size_t max, const char *field)
+{
+    ln_pbcheck_limits_t lim = LN_PBCHECK_LIMITS_DEFAULT;
+    lim.max_repeated = max;
+    s_expect_wire_fail (b, &lim, "PB_TOO_MANY", field);
+    ProtobufCMessage *m = protobuf_c_message_unpack (&s_person_desc, NULL, b->len, b->data);
+    assert_non_null (m);
+    ln_error_t err;
+    assert_int_equal (ln_pbcheck_message (m, &lim, NULL, &err), -1);
+    assert_string_equal (err.code, "PB_TOO_MANY");
+    assert_string_equal (err.field, field);
+    protobuf_c_message_free_unpacked (m, NULL);
+}
+
+/* At most max elements: both passes accept. */
+static t_person_t *
+s_expect_within (const buf_t *b, size_t max)
+{
+    ln_pbcheck_limits_t lim = LN_PBCHECK_LIMITS_DEFAULT;
+    lim.max_repeated = max;
+    assert_int_equal (ln_pbcheck_wire (&s_person_desc, b->data, b->len, &lim, NULL, NULL), 0);
+    return s_expect_ok (b, &lim);
+}
+
+static void
+s_within_free (const buf_t *b, size_t max)
+{
+    t_person_t *p = s_expect_within (b, max);
+    protobuf_c_message_free_unpacked (&p->base, NULL);
+}
+
+static void
+test_issue9_p4_counts_unpacked (void **state)
+{
+    (void)state;
+    buf_t b = {0}, f = {0};
+
+    /* repeated string */
+    for (int i = 0; i < 3; i++)
+        b_str (&b, 2, "a");
+    b_str (&b, 1, "interleaved");
+    t_person_t *p = s_expect_within (&b, 3);
+    assert_int_equal (p->n_aliases, 3);
+    protobuf_c_message_free_unpacked (&p->base, NULL);
+    b_str (&b, 2, "a");
+    s_expect_too_many (&b, 3, "aliases");
+    b_free (&b);
+
+    /* repeated message, empty elements (the flood's shape) */
+    for (int i = 0; i < 3; i++)
+        b_len (&b, 7, "", 0);
+    s_within_free (&b, 3);
+    b_len (&b, 7, "", 0);
+    s_expect_too_many (&b, 3, "friends");
+    b_free (&b);
+
+    /* map entries */
+    b_entry (&b, 4, "a", 1, 1);
+    b_entry (&b, 4, "b", 1, 1);
+    b_entry (&b, 4, "c", 1, 1);
+    s_within_free (&b, 3);
+    b_entry (&b, 4, "d", 1, 1);
+    s_expect_too_many (&b, 3, "scores");
+    b_free (&b);
+
+    /* the default limit, 1024 */
+    for (int i = 0; i < 1024; i++)
+        b_len (&b, 7, "", 0);
+    s_within_free (&b, 1024);
+    p = s_expect_ok (&b, NULL);
+    assert_int_equal (p->n_friends, 1024);
+    protobuf_c_message_free_unpacked (&p->base, NULL);
+    b_len (&b, 7, "", 0);
+    s_expect_too_many (&b, 1024, "friends");
+    s_expect_fail (&b, NULL, NULL, "PB_TOO_MANY", "friends");
+    b_free (&b);
+    b_free (&f);
+}
+
+static void
+test_issue9_p4_counts_packed (void **state)
+{
+    (void)state;
+    buf_t b = {0};
+
+    /* one packed run: every element counts */
+    b_raw (&b, "\x42\x03\x01\x02\x01", 5);
+    s_within_free (&b, 3);
+    b_free (&b);
+    b_raw (&b, "\x42\x04\x01\x02\x01\x02", 6);
+    s_expect_too_many (&b, 3, "colors");
+    b_free (&b);
+
+    /* multi-byte varints are one element each */
+    b_raw (&b, "\x42\x05\x81\x00\x02\x81\x00", 7); /* 3 elements (1, 2, 1) */
+    s_within_free (&b, 3);
+    b_free (&b);
+
+    /* several runs and unpacked elements of the same field add up */
+    b_raw (&b, "\x42\x02\x01\x02", 4);
+    b_uint (&b, 8, 1);
+    s_within_free (&b, 3);
+    b_uint (&b, 8, 2);
+    s_expect_too_many (&b, 3, "colors");
+    b_free (&b);
+    b_raw (&b, "\x42\x02\x01\x02\x42\x02\x01\x02", 8);
+    s_expect_too_many (&b, 3, "colors");
+    b_free (&b);
+
+    /* fixed32: 4 bytes an element; a run that is no whole number of
+       elements is malformed */
+    uint8_t stamps[16] = {0};
+    b_len (&b, 9, stamps, 12);
+    t_person_t *p = s_expect_within (&b, 3);
+    assert_int_equal (p->n_stamps, 3);
+    protobuf_c_message_free_unpacked (&p->base, NULL);
+    b_free (&b);
+    b_len (&b, 9, stamps, 16);
+    s_expect_too_many (&b, 3, "stamps");
+    b_free (&b);
+    b_len (&b, 9, stamps, 13);
+    s_expect_wire_fail (&b, NULL, "PB_DECODE", "stamps");
+    b_free (&b);
+
+    /* bool: protobuf-c allocates a slot per byte but keeps one per varint */
+    b_raw (&b, "\x52\x04\x81\x00\x01\x00", 6); /* 3 elements in 4 bytes */
+    p = s_expect_within (&b, 3);
+    assert_int_equal (p->n_flags, 3);
+    protobuf_c_message_free_unpacked (&p->base, NULL);
+    b_free (&b);
+    b_raw (&b, "\x52\x04\x01\x01\x01\x00", 6);
+    s_expect_too_many (&b, 3, "flags");
+    b_free (&b);
+
+    /* a run that ends inside a varint */
+    b_raw (&b, "\x42\x02\x01\x81", 4);
+    s_expect_wire_fail (&b, NULL, "PB_DECODE", "colors");
+    b_free (&b);
+
+    /* the default limit: 1024 one-byte elements in one run */
+    uint8_t run[1025];
+    memset (run, 1, sizeof run);
+    b_len (&b, 8, run, 1024);
+    s_within_free (&b, 1024);
+    b_free (&b);
+    b_len (&b, 8, run, 1025);
+    s_expect_fail (&b, NULL, NULL, "PB_TOO_MANY", "colors");
+    b_free (&b);
+}
+
+static void
+test_issue9_p4_counts_nested (void **state)
+{
+    (void)state;
+    buf_t b = {0}, f = {0}, g = {0}, c = {0};
+
+    /* per instance: two friends with 3 each are fine, the second with 4
+       is named by its index */
+    for (int i = 0; i < 3; i++)
+        b_str (&f, 2, "a");
+    b_msg (&b, 7, &f);
+    b_msg (&b, 7, &f);
+    s_within_free (&b, 3);
+    b_str (&f, 2, "a");
+    b_msg (&b, 7, &f);
+    s_expect_too_many (&b, 3, "friends[2].aliases");
+    b_free (&b);
+    b_free (&f);
+
+    /* child.friends[1].colors (packed), below a singular message */
+    b_raw (&f, "\x42\x03\x01\x01\x01", 5);
+    b_msg (&c, 7, &f);
+    b_free (&f);
+    b_raw (&f, "\x42\x04\x01\x01\x01\x01", 6);
+    b_msg (&c, 7, &f);
+    b_msg (&b, 5, &c);
+    s_expect_too_many (&b, 3, "child.friends[1].colors");
+    b_free (&b);
+    b_free (&c);
+    b_free (&f);
+
+    /* a singular message given twice is ONE message to protobuf-c (its
+       repeated fields concatenated): counted over both occurrences, also
+       with other fields between them */
+    b_str (&f, 2, "a");
+    b_str (&f, 2, "b");
+    b_str (&g, 2, "c");
+    b_msg (&b, 5, &f);
+    b_len (&b, 7, "", 0);
+    b_msg (&b, 5, &g);
+    t_person_t *p = s_expect_within (&b, 3);
+    assert_int_equal (p->child->n_aliases, 3);
+    protobuf_c_message_free_unpacked (&p->base, NULL);
+    b_msg (&b, 5, &g);
+    s_expect_too_many (&b, 3, "child.aliases");
+    b_free (&b);
+    b_free (&f);
+    b_free (&g);
+
+    /* merged twice over: child.child.aliases, split across four
+       occurrences; the wire pass names it as the message pass does */
+    b_str (&f, 2, "a");
+    b_msg (&c, 5, &f);
+    b_msg (&b, 5, &c);
+    b_msg (&b, 5, &c);
+    b_msg (&b, 5, &c);
+    p = s_expect_within (&b, 3);
+    assert_int_equal (p->child->child->n_aliases, 3);
+    protobuf_c_message_free_unpacked (&p->base, NULL);
+    b_msg (&b, 5, &c);
+    s_expect_too_many (&b, 3, "child.child.aliases");
+    b_free (&b);
+
+    /* ... inside a repeated element, merged within that element only */
+    b_msg (&g, 5, &c);
+    b_msg (&g, 5, &c);
+    b_msg (&b, 7, &g);
+    b_msg (&b, 7, &g);
+    s_within_free (&b, 3);
+    b_free (&g);
+    for (int i = 0; i < 4; i++)
+        b_msg (&g, 5, &c);
+    b_msg (&b, 7, &g);
+    s_expect_too_many (&b, 3, "friends[2].child.child.aliases");
+    b_free (&b);
+    b_free (&c);
+    b_free (&f);
+    b_free (&g);
+}
+
+/* A ProtobufCAllocator that adds up what protobuf-c asks for. */
+typedef struct {
+    size_t requested; /* bytes */
+    size_t chunks;    /* bytes at glibc's granularity */
+    size_t calls;
+} s_counter_t;
+
+static void *
+s_counting_alloc (void *data, size_t size)
+{
+    s_counter_t *c = data;
+    size_t chunk = (size + 8 + 15) / 16 * 16;
+    c->requested += size;
+    c->chunks += chunk < 32 ? 32 : chunk;
+    c->calls++;
+    return malloc (size ? size : 1);
+}
+
+static void
+s_counting_free (void *data, void *p)
+{
+    (void)data;
+    free (p);
+}
+
+/* protobuf-c's real allocations for b never exceed the estimate. */
+static size_t
+s_expect_estimate_holds (const ProtobufCMessageDescriptor *desc, const buf_t *b,
+                         const ln_pbcheck_limits_t *lim)
+{
+    size_t est = ln_pbcheck_alloc_estimate (desc, b->data, b->len, lim);
+    assert_true (est != SIZE_MAX);
+    s_counter_t c = {0};
+    ProtobufCAllocator a = {s_counting_alloc, s_counting_free, &c};
+    ProtobufCMessage *m = protobuf_c_message_unpack (desc, &a, b->len, b->data);
+    assert_non_null (m);
+    protobuf_c_message_free_unpacked (m, &a);
+    if (getenv ("SHOW_ESTIMATES") || c.chunks > est)
+        print_message ("%s of %zu bytes: protobuf-c took %zu bytes (%zu calls), estimate %zu\n",
+                       desc->name, b->len, c.chunks, c.calls, est);
+    assert_true (c.requested <= est);
+    assert_true (c.chunks <= est);
+    return est;
+}
+
+/* A Lantern SignalList reply of 500 summaries, every field set: the
+   largest message a client decodes in normal use. */
+static void
+s_signal_list (buf_t *out, int n)
+{
+    Lantern__V1__SignalSummary *s = calloc ((size_t)n, sizeof *s);
+    Lantern__V1__SignalSummary **ps = calloc ((size_t)n, sizeof *ps);
+    Lantern__V1__ExploitationForm forms[2] = {
+        LANTERN__V1__EXPLOITATION_FORM__EXPLOITATION_FORM_LABOUR,
+        LANTERN__V1__EXPLOITATION_FORM__EXPLOITATION_FORM_SEXUAL};
+    assert_true (s && ps);
+    for (int i = 0; i < n; i++) {
+        lantern__v1__signal_summary__init (&s[i]);
+        s[i].id = "sig-01JDRM5X3V9Q7K2M4N6P8R0T2W";
+        s[i].status = LANTERN__V1__SIGNAL_STATUS__SIGNAL_STATUS_RECEIVED;
+        s[i].municipality = "GM0983";
+        s[i].n_forms = 2;
+        s[i].forms = forms;
+        s[i].immediate_danger = 1;
+        s[i].received_at_us = 1764412424123456LL;
+        s[i].updated_at_us = 1764412424123456LL;
+        s[i].persons = 2;
+        s[i].version = 3;
+        s[i].submitted_by = "officer-venlo";
+        ps[i] = &s[i];
+    }
+    Lantern__V1__SignalList list = LANTERN__V1__SIGNAL_LIST__INIT;
+    list.n_signals = (size_t)n;
+    list.signals = ps;
+    list.next_page_token = "p-500";
+    Lantern__V1__Reply reply = LANTERN__V1__REPLY__INIT;
+    reply.request_id = "req-1";
+    reply.status = LANTERN__V1__REPLY__STATUS__OK;
+    reply.result_case = LANTERN__V1__REPLY__RESULT_LIST_SIGNALS;
+    reply.list_signals = &list;
+    Lantern__V1__ServerMessage sm = LANTERN__V1__SERVER_MESSAGE__INIT;
+    sm.kind_case = LANTERN__V1__SERVER_MESSAGE__KIND_REPLY;
+    sm.reply = &reply;
+    buf_t b = {0};
+    b.cap = b.len = lantern__v1__server_message__get_packed_size (&sm);
+    b.data = malloc (b.cap);
+    assert_non_null (b.data);
+    lantern__v1__server_message__pack (&sm, b.data);
+    free (ps);
+    free (s);
+    *out = b;
+}
+
+static void
+test_issue9_p4_alloc_estimate (void **state)
+{
+    (void)state;
+    ln_pbcheck_limits_t lim = LN_PBCHECK_LIMITS_DEFAULT;
+    lim.allow_unknown = true;
+    buf_t b = {0}, f = {0}, c = {0};
+
+    /* every shape, merges and unknown fields included */
+    b_str (&b, 1, "Ada");
+    for (int i = 0; i < 40; i++)
+        b_str (&b, 2, "an alias of some length");
+    b_uint (&b, 3, 1);
+    b_entry (&b, 4, "x", 1, 7);
+    b_len (&b, 6, "\0\xff\x01", 3);
+    b_raw (&b, "\x42\x03\x01\x02\x01", 5);
+    b_raw (&b, "\x52\x04\x81\x00\x01\x00", 6);
+    b_str (&f, 1, "Charles");
+    b_str (&f, 2, "C");
+    for (int i = 0; i < 30; i++)
+        b_msg (&b, 7, &f);
+    b_msg (&c, 5, &f);
+    b_msg (&c, 7, &f);
+    b_msg (&b, 5, &c);
+    b_msg (&b, 5, &f);
+    b_msg (&b, 5, &c); /* child merged three times, its child twice */
+    b_uint (&b, 99, 5);
+    b_len (&b, 98, "unknown", 7);
+    s_expect_estimate_holds (&s_person_desc, &b, &lim);
+    b_free (&b);
+
+    /* the flood's shape: empty sub-messages, many scan records */
+    for (int i = 0; i < 1000; i++)
+        b_len (&b, 7, "", 0);
+    size_t est = s_expect_estimate_holds (&s_person_desc, &b, NULL);
+    assert_true (est > 1000 * sizeof (t_person_t)); /* counted, not ignored */
+    b_free (&b);
+
+    /* nothing at all: the struct */
+    assert_true (s_expect_estimate_holds (&s_person_desc, &b, NULL) >= sizeof (t_person_t));
+
+    /* a real, large reply needs about 3 bytes per byte: far below the
+       default budget of 1 MiB + 8 per byte */
+    s_signal_list (&b, 500);
+    est = s_expect_estimate_holds (&lantern__v1__server_message__descriptor, &b, NULL);
+    print_message ("SignalList of 500: %zu bytes, estimate %zu (%.1f per byte)\n", b.len, est,
+                   (double)est / (double)b.len);
+    assert_true (est < 4 * b.len);
+    ProtobufCMessage *m = ln_pbcheck_unpack (&lantern__v1__server_message__descriptor, b.data,
+                                             b.len, NULL, NULL, NULL);
+    assert_non_null (m);
+    protobuf_c_message_free_unpacked (m, NULL);
+    b_free (&b);
+    b_free (&c);
+    b_free (&f);
+}
+
+static void
+test_issue9_p4_alloc_budget (void **state)
+{
+    (void)state;
+    buf_t b = {0}, f = {0};
+    for (int i = 0; i < 100; i++)
+        b_len (&b, 7, "", 0);
+    size_t est = ln_pbcheck_alloc_estimate (&s_person_desc, b.data, b.len, NULL);
+
+    /* exactly the budget passes, one byte less fails, from the base or
+       from the per-byte part; the path is the whole message */
+    ln_pbcheck_limits_t lim = LN_PBCHECK_LIMITS_DEFAULT;
+    lim.alloc_base = est;
+    lim.alloc_per_byte = 0;
+    t_person_t *p = s_expect_ok (&b, &lim);
+    protobuf_c_message_free_unpacked (&p->base, NULL);
+    lim.alloc_base = est - 1;
+    s_expect_wire_fail (&b, &lim, "PB_TOO_BIG", "");
+    s_expect_fail (&b, &lim, "data", "PB_TOO_BIG", "data");
+    lim.alloc_base = est - b.len * 2;
+    lim.alloc_per_byte = 2;
+    p = s_expect_ok (&b, &lim);
+    protobuf_c_message_free_unpacked (&p->base, NULL);
+    lim.alloc_base--;
+    s_expect_wire_fail (&b, &lim, "PB_TOO_BIG", "");
+    b_free (&b);
+
+    /* what nesting multiplies: 1024 elements per field at most, but 400
+       friends of 1024 empty friends each are 400 KiB on the wire and
+       would be 410,000 structs; refused by the default budget, not by a
+       count, before protobuf-c allocates */
+    for (int i = 0; i < 1024; i++)
+        b_len (&f, 7, "", 0);
+    for (int i = 0; i < 400; i++)
+        b_msg (&b, 7, &f);
+    est = ln_pbcheck_alloc_estimate (&s_person_desc, b.data, b.len, NULL);
+    assert_true (est > 400 * 1024 * sizeof (t_person_t));
+    s_expect_wire_fail (&b, NULL, "PB_TOO_BIG", "");
+    b_free (&b);
+
+    /* ... while 4 of them (4,100 structs, 8 KiB) fit */
+    for (int i = 0; i < 4; i++)
+        b_msg (&b, 7, &f);
+    p = s_expect_ok (&b, NULL);
+    assert_int_equal (p->n_friends, 4);
+    protobuf_c_message_free_unpacked (&p->base, NULL);
+    b_free (&b);
+    b_free (&f);
+}
+
+/* The real ClientMessage, as the node decodes it: exactly 1024 persons
+   pass, 1025 fail in the wire pass with the path the message pass gives;
+   a oneof member given twice is replaced, not merged, so each occurrence
+   counts alone; a singular message given twice is merged and counted over
+   both. */
+static void
+s_client_message (buf_t *out, int occurrences, int persons, int details_times)
+{
+    buf_t person = {0}, details = {0}, sub = {0}, req = {0};
+    b_str (&person, 2, "x");
+    for (int i = 0; i < persons; i++)
+        b_msg (&details, 9, &person);
+    for (int i = 0; i < details_times; i++)
+        b_msg (&sub, 1, &details);
+    b_str (&req, 1, "req-1");
+    for (int i = 0; i < occurrences; i++)
+        b_msg (&req, 100, &sub);
+    buf_t top = {0};
+    b_msg (&top, 1, &req);
+    b_free (&person);
+    b_free (&details);
+    b_free (&sub);
+    b_free (&req);
+    *out = top;
+}
+
+static void
+s_client_expect (const buf_t *b, const char *code)
+{
+    const ProtobufCMessageDescriptor *d = &lantern__v1__client_message__descriptor;
+    ln_error_t err;
+    ln_error_clear (&err);
+    int rc = ln_pbcheck_wire (d, b->data, b->len, NULL, NULL, &err);
+    ProtobufCMessage *m = ln_pbcheck_unpack (d, b->data, b->len, NULL, NULL, &err);
+    if (!code) {
+        assert_int_equal (rc, 0);
+        assert_non_null (m);
+        protobuf_c_message_free_unpacked (m, NULL);
+        return;
+    }
+    assert_int_equal (rc, -1);
+    assert_null (m);
+    assert_string_equal (err.code, code);
+    assert_string_equal (err.field, "request.submit_signal.details.persons");
+    /* the message pass, on what protobuf-c alone makes of it */
+    m = protobuf_c_message_unpack (d, NULL, b->len, b->data);
+    assert_non_null (m);
+    assert_int_equal (ln_pbcheck_message (m, NULL, NULL, &err), -1);
+    assert_string_equal (err.code, code);
+    assert_string_equal (err.field, "request.submit_signal.details.persons");
+    protobuf_c_message_free_unpacked (m, NULL);
+}
+
+static void
+test_issue9_p4_client_message (void **state)
+{
+    (void)state;
+    buf_t b;
+    s_client_message (&b, 1, 1024, 1);
+    s_client_expect (&b, NULL);
+    b_free (&b);
+    s_client_message (&b, 1, 1025, 1);
+    s_client_expect (&b, "PB_TOO_MANY");
+    b_free (&b);
+    s_client_message (&b, 2, 1000, 1); /* oneof twice: the last wins */
+    s_client_expect (&b, NULL);
+    b_free (&b);
+    s_client_message (&b, 1, 600, 2); /* details twice: 1200 persons */
+    s_client_expect (&b, "PB_TOO_MANY");
+    b_free (&b);
+    s_client_message (&b, 1, 512, 2); /* 1024 */
+    s_client_expect (&b, NULL);
+    b_free (&b);
+}
+
 static void
 test_duplicate_keys (void **state)
 {
@@ -948,6 +1491,12 @@ main (void)
         cmocka_unit_test (test_depth),
         cmocka_unit_test (test_enums),
         cmocka_unit_test (test_counts),
+        cmocka_unit_test (test_issue9_p4_counts_unpacked),
+        cmocka_unit_test (test_issue9_p4_counts_packed),
+        cmocka_unit_test (test_issue9_p4_counts_nested),
+        cmocka_unit_test (test_issue9_p4_alloc_estimate),
+        cmocka_unit_test (test_issue9_p4_alloc_budget),
+        cmocka_unit_test (test_issue9_p4_client_message),
         cmocka_unit_test (test_duplicate_keys),
         cmocka_unit_test (test_null_args),
         cmocka_unit_test (test_random_mutations),
