@@ -17,6 +17,7 @@
 #include "ln_envelope.h"
 #include "ln_json.h"
 #include "ln_level.h"
+#include "ln_messages.h"
 #include "ln_pbcheck.h"
 #include "wire.pb-c.h"
 
@@ -86,11 +87,18 @@ fuzz_commands (size_t *count)
     static const ProtobufCMessageDescriptor *list[TYPES_MAX];
     static size_t n;
     const ProtobufCMessageDescriptor *req = &lantern__v1__request__descriptor;
-    if (n == 0)
+    if (n == 0) {
         for (unsigned i = 0; i < req->n_fields && n < TYPES_MAX; i++)
             if ((req->fields[i].flags & PROTOBUF_C_FIELD_FLAG_ONEOF) &&
                 req->fields[i].type == PROTOBUF_C_TYPE_MESSAGE)
                 list[n++] = req->fields[i].descriptor;
+        /* and every lantern.v1 message, as a command that comes as
+           Request.call may be any of them (ln_messages.h) */
+        size_t all = 0;
+        const ProtobufCMessageDescriptor *const *msgs = ln_messages_all (&all);
+        for (size_t i = 0; i < all && n < TYPES_MAX; i++)
+            list[n++] = msgs[i];
+    }
     *count = n;
     return list;
 }
@@ -258,6 +266,20 @@ fuzz_client_message (const uint8_t *data, size_t size)
 {
     ProtobufCMessage *m = fuzz_protobuf (&lantern__v1__client_message__descriptor, data, size);
     if (m) {
+        /* a command named by its message (Request.call): the node decodes
+           the Any's bytes as the message its type_url names, when it
+           serves that command; here, whatever lantern.v1 message it is */
+        const Lantern__V1__ClientMessage *cm = (const Lantern__V1__ClientMessage *)m;
+        if (cm->kind_case == LANTERN__V1__CLIENT_MESSAGE__KIND_REQUEST && cm->request &&
+            cm->request->command_case == LANTERN__V1__REQUEST__COMMAND_CALL && cm->request->call) {
+            const ProtobufCMessageDescriptor *d =
+                ln_messages_find_url (cm->request->call->type_url);
+            ProtobufCMessage *c =
+                d ? fuzz_protobuf (d, cm->request->call->value.data, cm->request->call->value.len)
+                  : NULL;
+            if (c)
+                protobuf_c_message_free_unpacked (c, NULL);
+        }
         protobuf_c_message_free_unpacked (m, NULL);
         return;
     }
