@@ -24,6 +24,8 @@
 #include <sodium.h>
 #include <zmq.h>
 
+#include "lantern.pb-c.h"
+#include "ln_audit.h"
 #include "ln_auth.h"
 #include "ln_clock.h"
 #include "ln_log.h"
@@ -320,7 +322,10 @@ s_recover (ln_consumer_t *self, int64_t now)
     ln_error_t err;
     uint64_t position = 0;
     ln_error_clear (&err);
-    if (ln_db_ensure (self->db, &err) != 0 || s_load_cursor (self, &position, &err) != 0) {
+    /* one bounded attempt (the loop it runs in answers clients too); the
+       backoff below spaces the attempts */
+    if (ln_db_reconnect (self->db, LN_DB_RECONNECT_MS, &err) != 0 ||
+        s_load_cursor (self, &position, &err) != 0) {
         ln_log_error ("stream recovery failed", "upstream=%s code=%s error=%s", self->upstream,
                       err.code ? err.code : "-", err.message);
         s_schedule_retry (self);
@@ -339,6 +344,44 @@ s_recover (ln_consumer_t *self, int64_t now)
 }
 
 /* --- applying a batch ---------------------------------------------------------------- */
+
+/* The upstream's audit anchors of the batch, stored in the batch's
+   transaction (ln_audit.h "Anchors"): what the upstream's audit head was,
+   kept where its database owner cannot write.  One that contradicts an
+   earlier one (its trail was cut or rewritten) is logged as an error; the
+   stream goes on.  Returns 0, or -1 (err set) when storing failed. */
+static int
+s_record_anchors (ln_consumer_t *self, ln_error_t *err)
+{
+    for (size_t i = 0; i < self->count; i++) {
+        if (strcmp (ln_event_type (self->events[i]), LN_ENVELOPE_TYPE_ANCHORED) != 0)
+            continue;
+        const Lantern__V1__AuditAnchored *a =
+            (const Lantern__V1__AuditAnchored *)ln_event_payload (self->events[i]);
+        ln_audit_anchor_t anchor;
+        memset (&anchor, 0, sizeof anchor);
+        anchor.seq = a->seq;
+        snprintf (anchor.hash, sizeof anchor.hash, "%s", a->hash);
+        anchor.at_us = a->at_us;
+        int rc =
+            ln_audit_anchor_record (self->db, self->upstream, self->positions[i], &anchor, err);
+        if (rc < 0 && err->code && strcmp (err->code, "AUDIT_INVALID") == 0) {
+            /* a malformed anchor is the upstream's problem: said, not stored,
+               and the stream goes on (failing the batch would stop it for
+               ever) */
+            ln_log_error ("upstream's audit anchor refused", "upstream=%s position=%llu error=%s",
+                          self->upstream, s_ull (self->positions[i]), err->message);
+            continue;
+        }
+        if (rc < 0)
+            return -1;
+        if (rc > 0)
+            ln_log_error ("upstream's audit trail contradicts its earlier anchor",
+                          "upstream=%s position=%llu seq=%llu code=%s error=%s", self->upstream,
+                          s_ull (self->positions[i]), s_ull (a->seq), err->code, err->message);
+    }
+    return 0;
+}
 
 /* Apply and commit the gathered batch with its cursor, then grant credit
    for it (and for duplicates consumed meanwhile).  Returns 0, or -1 after
@@ -359,6 +402,10 @@ s_flush (ln_consumer_t *self)
     if (ln_db_begin (self->db) != 0) {
         what = "begin";
         err = *ln_db_last_error (self->db);
+        goto fail;
+    }
+    if (s_record_anchors (self, &err) != 0) {
+        what = "anchor";
         goto fail;
     }
     if (self->apply (self->arg, self->db, self->upstream, self->events, self->positions,

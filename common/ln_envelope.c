@@ -34,8 +34,9 @@ static ln_event_type_t s_types[LN_ENVELOPE_TYPES_MAX] = {
     {"nl.lantern.node.started.v1", &lantern__v1__node_started__descriptor, false},
     {"nl.lantern.notice.posted.v1", &lantern__v1__notice__descriptor, false},
     {LN_ENVELOPE_TYPE_ERASED, &lantern__v1__record_erased__descriptor, false},
+    {LN_ENVELOPE_TYPE_ANCHORED, &lantern__v1__audit_anchored__descriptor, false},
 };
-static size_t s_type_count = 3;
+static size_t s_type_count = 4;
 static pthread_mutex_t s_types_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static size_t

@@ -129,7 +129,8 @@ typedef struct {
 #define LN_ENVELOPE_TYPE_MAX  255 /* bytes of a type name */
 
 /* The node's own event types, always registered. */
-#define LN_ENVELOPE_TYPE_ERASED "nl.lantern.record.erased.v1" /* RecordErased */
+#define LN_ENVELOPE_TYPE_ERASED   "nl.lantern.record.erased.v1"  /* RecordErased */
+#define LN_ENVELOPE_TYPE_ANCHORED "nl.lantern.audit.anchored.v1" /* AuditAnchored */
 
 /* Register event types, process-wide: the service that emits them does so
    at start-up, and so does every service (and lanternctl) that reads them

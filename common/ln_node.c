@@ -18,11 +18,14 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "lantern.pb-c.h"
 #include "ln_alloc.h"
+#include "ln_audit.h"
 #include "ln_auth.h"
 #include "ln_clock.h"
 #include "ln_keys.h"
 #include "ln_log.h"
+#include "ln_outbox.h"
 #include "ln_version.h"
 
 #define PATH_MAX_NODE 1024
@@ -106,6 +109,12 @@ static const ln_config_spec_t s_node_specs[] = {
      .min = 1,
      .max = 65536,
      .default_int = LN_STREAM_UNCONFIRMED_TOTAL_DEFAULT >> 20},
+    {.path = "audit", .type = LN_CONFIG_GROUP},
+    {.path = "audit.anchor_interval_s",
+     .type = LN_CONFIG_INT,
+     .min = 1,
+     .max = 86400,
+     .default_int = 600},
     {.path = "testing", .type = LN_CONFIG_GROUP},
     {.path = "testing.clock_file", .type = LN_CONFIG_STRING, .min = 1, .max = 1024},
 };
@@ -137,6 +146,7 @@ struct ln_node_t {
     size_t nconsumers;
     job_t *jobs;
     size_t njobs, jobs_cap;
+    uint64_t anchored_seq; /* the audit head last published */
     char clock_file[PATH_MAX_NODE];
     struct timespec clock_mtime;
     off_t clock_size;
@@ -407,6 +417,51 @@ out:
     return rc;
 }
 
+/* --- the audit anchor ------------------------------------------------------------ */
+
+/* Publish the audit head when it moved (nl.lantern.audit.anchored.v1): the
+   node's followers store it where this node's database owner cannot write,
+   so that a trail cut back or rewritten is found (ln_audit.h "Anchors"). */
+static int
+s_anchor (void *state, ln_node_t *node, int64_t now_us)
+{
+    (void)state;
+    ln_error_t err;
+    uint64_t seq = 0;
+    char hash[LN_AUDIT_HASH_HEX + 1];
+    if (ln_audit_head (node->db, &seq, hash, &err) != 0) {
+        ln_log_warn ("cannot read the audit head", "code=%s error=%s", err.code, err.message);
+        return -1;
+    }
+    if (seq == node->anchored_seq)
+        return 0;
+    Lantern__V1__AuditAnchored a = LANTERN__V1__AUDIT_ANCHORED__INIT;
+    a.seq = seq;
+    a.hash = hash;
+    a.at_us = now_us;
+    a.node = node->name;
+    uint8_t payload[256];
+    size_t size = lantern__v1__audit_anchored__get_packed_size (&a);
+    if (size > sizeof payload)
+        return -1; /* cannot be: a hash and a node name */
+    lantern__v1__audit_anchored__pack (&a, payload);
+    ln_outbox_event_t ev = {
+        .type = LN_ENVELOPE_TYPE_ANCHORED,
+        .level = LN_LEVEL_INTERN,
+        .time_us = now_us,
+        .payload = payload,
+        .payload_size = size,
+    };
+    if (ln_db_begin (node->db) != 0 || ln_outbox_append (node->db, &ev, NULL, 0, &err) != 0 ||
+        ln_db_commit (node->db) != 0) {
+        ln_db_rollback (node->db);
+        ln_log_warn ("cannot publish the audit anchor", "seq=%llu", (unsigned long long)seq);
+        return -1;
+    }
+    node->anchored_seq = seq;
+    return 0;
+}
+
 /* --- the loop ------------------------------------------------------------------- */
 
 /* The test clock: re-read testing.clock_file when it changed.  Returns true
@@ -672,6 +727,8 @@ ln_node_main (const ln_service_t *service, int argc, char **argv)
         goto fail;
     if (s_start_consumers (&node, false, &err) != 0)
         goto fail;
+    ln_node_add_job (&node, "audit-anchor",
+                     ln_config_int (node.config, "audit.anchor_interval_s") * 1000, s_anchor, NULL);
     ln_log_info ("serving", "service=%s endpoint=%s upstreams=%zu", service->name,
                  ln_server_endpoint (node.server), node.nconsumers);
     printf ("ready %s\n", ln_server_endpoint (node.server));

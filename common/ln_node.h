@@ -47,6 +47,7 @@
                         projection = "full"; credit = 1000; }, ... );
         limits = { subscribers = 1024; subscriptions_per_principal = 8;
                    unconfirmed_mib_per_principal = 16; unconfirmed_mib = 32; };
+        audit = { anchor_interval_s = 600; };
         testing = { clock_file = "clock"; };
     A service adds its own settings with its `config` specs, also as
     members of the node's groups (intake adds keys.regional).  Relative
@@ -60,6 +61,13 @@
     loop and, when it changes, moves the process's clock and runs every job
     at once.  A node with testing.clock_file logs a warning at start: it is
     for tests, never for a real region.
+
+    AUDIT ANCHORS.  Every audit.anchor_interval_s (when the trail grew)
+    the node publishes its audit head as nl.lantern.audit.anchored.v1;
+    every node that follows it stores it (ln_consumer, table
+    upstream_anchors), where this node's database owner cannot reach, so
+    that `lanternctl audit verify --anchors` finds a trail cut back or
+    rewritten (ln_audit.h).
 
     UPSTREAMS.  A node that follows others lists them, with no fixed limit
     (a national region has hundreds): name (the upstream's node name),

@@ -56,6 +56,7 @@
 #define RELAY_INTERVAL_MS     20    /* the relay stamps at most this often */
 #define RELAY_IDLE_MS         1000  /* and looks at least this often */
 #define DB_RETRY_MS           1000
+#define DB_REFUSED_HOLD_MS    30000 /* a refusal that will not pass by itself: try again after */
 #define PRUNE_EVERY_MS        60000
 #define REPLY_KEEP_MS         (7LL * 24 * 3600 * 1000)
 #define REQUEST_ID_MAX        64
@@ -77,6 +78,8 @@ static const ln_pbcheck_limits_t s_wire_limits = {
     .max_repeated = 1024,
     .max_depth = 8,
     .allow_unknown = false,
+    .alloc_base = 1024 * 1024,
+    .alloc_per_byte = 8,
 };
 
 /* --- small helpers ------------------------------------------------------------- */
@@ -305,6 +308,7 @@ struct ln_server_t {
 
     uint64_t listening_on; /* ln_db_generation of the connection we LISTEN on */
     bool db_down;
+    bool db_refused; /* the last attempt was refused for good (DB_REFUSED): said once */
     int64_t db_retry_at;
 
     uint64_t first_position; /* oldest position held */
@@ -696,6 +700,7 @@ static const ln_stream_rule_t s_node_rules[] = {
     {"*", NOTICE_TYPE, LN_PROJECTION_FULL},
     {"*", "nl.lantern.node.started.v1", LN_PROJECTION_FULL},
     {"*", LN_OUTBOX_TYPE_ERASED, LN_PROJECTION_FULL},
+    {"*", LN_ENVELOPE_TYPE_ANCHORED, LN_PROJECTION_FULL},
 };
 
 static const char *const s_roles_operator[] = {"operator", NULL};
@@ -823,18 +828,33 @@ s_db_lost (ln_server_t *self)
     self->db_retry_at = ln_clock_mono_ms ();
 }
 
-/* Make sure the connection is up and LISTENing.  Returns 0 or -1. */
+/* Make sure the connection is up and LISTENing.  Never blocks long: one
+   bounded attempt (ln_db_reconnect, about a second), so that requests that
+   come while the database is away are answered UNAVAILABLE at once and
+   SIGTERM is obeyed.  A refusal that retrying cannot fix (wrong password,
+   no grant, no database: DB_REFUSED) is logged once and not tried again
+   for 30 s; a passing failure is tried again after a second.  Returns 0
+   or -1. */
 static int
 s_db_ready (ln_server_t *self)
 {
     ln_error_t err;
     if (self->db_down && ln_clock_mono_ms () < self->db_retry_at)
         return -1;
-    if (ln_db_ensure (self->db, &err) != 0) {
+    if (ln_db_reconnect (self->db, LN_DB_RECONNECT_MS, &err) != 0) {
+        bool refused = err.code && strcmp (err.code, "DB_REFUSED") == 0;
+        if (refused && !self->db_refused)
+            ln_log_error ("database refuses the node; not retried for 30 s",
+                          "code=%s sqlstate=%s error=%s", err.code, ln_db_last_sqlstate (self->db),
+                          err.message);
+        else if (!refused && !self->db_down)
+            ln_log_warn ("database unavailable", "code=%s error=%s", err.code, err.message);
+        self->db_refused = refused;
         self->db_down = true;
-        self->db_retry_at = ln_clock_mono_ms () + DB_RETRY_MS;
+        self->db_retry_at = ln_clock_mono_ms () + (refused ? DB_REFUSED_HOLD_MS : DB_RETRY_MS);
         return -1;
     }
+    self->db_refused = false;
     if (ln_db_generation (self->db) != self->listening_on || self->db_down) {
         if (ln_outbox_listen (self->db, &err) != 0) {
             ln_log_error ("cannot LISTEN", "error=%s", err.message);
@@ -928,7 +948,8 @@ s_relay_run (void *arg)
         wait_ms = DB_RETRY_MS;
         if (!db && !(db = ln_db_connect_like (self->db, &retry, &err)))
             continue;
-        if (ln_db_ensure (db, &err) != 0)
+        /* one bounded attempt per turn: ln_server_destroy is never held up */
+        if (ln_db_reconnect (db, LN_DB_RECONNECT_MS, &err) != 0)
             continue;
         if (ln_db_generation (db) != listening_on) {
             if (ln_outbox_listen (db, &err) != 0) {
@@ -940,7 +961,7 @@ s_relay_run (void *arg)
         }
         PGconn *conn = ln_db_conn (db);
         if (PQconsumeInput (conn) == 0)
-            continue; /* lost: ln_db_ensure reconnects next turn */
+            continue; /* lost: ln_db_reconnect makes a new one next turn */
         PGnotify *n;
         int heard = 0;
         while ((n = PQnotifies (conn))) {

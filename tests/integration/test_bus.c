@@ -947,6 +947,61 @@ test_retention_prunes_and_audits (void **state)
     ln_client_destroy (&c);
 }
 
+/* Stored replies are kept 7 days (docs/protocol.md 4.2).  The limit's
+   both sides: a retry an hour and six days after the request gets the first
+   reply; eight days after, the reply is gone (the node's expiry removes it
+   at its next run: here a restart) and the retry is executed again. */
+static void
+test_stored_reply_age_boundaries (void **state)
+{
+    (void)state;
+    ln_client_t *c = bus_client (s_keys, s_server, "op");
+    Lantern__V1__ServerMessage *m = s_post (c, "age-1", "kept a week");
+    assert_int_equal (m->reply->status, LANTERN__V1__REPLY__STATUS__OK);
+    char first[64];
+    snprintf (first, sizeof first, "%s", m->reply->post_notice->event_id);
+    s_free (m);
+    static const struct {
+        const char *age;
+        bool kept;
+    } ages[] = {{"1 hour", true}, {"6 days", true}, {"8 days", false}};
+    for (size_t i = 0; i < 3; i++) {
+        char sql[256];
+        snprintf (sql, sizeof sql,
+                  "UPDATE bus.command_replies SET created_us = (extract (epoch FROM now ()"
+                  " - interval '%s') * 1000000)::bigint WHERE request_id = 'age-1'",
+                  ages[i].age);
+        assert_int_equal (ln_pgfix_exec (s_pg, sql), 0);
+        if (!ages[i].kept) {
+            ln_client_destroy (&c);
+            bus_server_stop (&s_server);
+            bus_server_config_t config = {
+                .conninfo = s_conninfo,
+                .schema = "bus",
+                .node = "node",
+                .rules = s_rules,
+                .rule_count = 2,
+                .project = s_project,
+            };
+            s_server = bus_server_start (s_keys, &config);
+            assert_non_null (s_server);
+            c = bus_client (s_keys, s_server, "op");
+            for (int w = 0; w < 50 && s_count ("SELECT count(*) FROM bus.command_replies"
+                                               " WHERE request_id = 'age-1'") != 0;
+                 w++)
+                usleep (100 * 1000);
+        }
+        m = s_post (c, "age-1", "kept a week");
+        assert_int_equal (m->reply->status, LANTERN__V1__REPLY__STATUS__OK);
+        if (ages[i].kept)
+            assert_string_equal (m->reply->post_notice->event_id, first);
+        else
+            assert_string_not_equal (m->reply->post_notice->event_id, first);
+        s_free (m);
+    }
+    ln_client_destroy (&c);
+}
+
 /* Issue 9 point 11: a command is named by its message.  Any command a node
    serves can be called as Request.call (google.protobuf.Any); its result
    comes back as Reply.call_result, an Any of the result type.  A type the
@@ -1041,6 +1096,7 @@ main (void)
         cmocka_unit_test (test_reset_when_ahead_or_pruned),
         cmocka_unit_test (test_retention_prunes_and_audits),
         cmocka_unit_test (test_commands_by_message_type_point11),
+        cmocka_unit_test (test_stored_reply_age_boundaries),
     };
     return cmocka_run_group_tests (tests, s_group_setup, s_group_teardown);
 }

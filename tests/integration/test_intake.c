@@ -818,6 +818,21 @@ test_other_organisation_refused_and_audited (void **state)
     assert_non_null (strstr (audit, "monitor|GetSignal|"));
     assert_non_null (strstr (audit, "|refused|FORBIDDEN"));
     free (audit);
+    /* nor may a key of the node's OWN organisation without the officer's
+       role: the role check refuses it by itself (the organisation check
+       would let it through), for every signal command */
+    ln_client_t *clerk = intake_fix_client (s_fix, "clerk");
+    s_expect_error (s_get (clerk, id), "FORBIDDEN", NULL);
+    s_expect_error (s_submit (clerk, d), "FORBIDDEN", NULL);
+    s_expect_error (s_withdraw (clerk, id, "not my role"), "FORBIDDEN", NULL);
+    {
+        Lantern__V1__ListSignals l = LANTERN__V1__LIST_SIGNALS__INIT;
+        Lantern__V1__Request r = LANTERN__V1__REQUEST__INIT;
+        r.command_case = LANTERN__V1__REQUEST__COMMAND_LIST_SIGNALS;
+        r.list_signals = &l;
+        s_expect_error (s_call_as (clerk, &r), "FORBIDDEN", NULL);
+    }
+    ln_client_destroy (&clerk);
     /* unknown id / bad id */
     s_expect_error (s_get (officer, "sig-aaaaaaaaaaaaaaaaaaaaaaaaaa"), "NOT_FOUND", "signal_id");
     s_expect_error (s_get (officer, "sig-'; DROP TABLE signals; --"), "INVALID_SIGNAL_ID",

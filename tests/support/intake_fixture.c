@@ -46,6 +46,9 @@ static const struct {
     {"matcher", "regio", "matcher", "vertrouwelijk", true},
     {"auditor", "regio", "auditor", "vertrouwelijk", true},
     {"stranger", "nobody", "attention_officer", "vertrouwelijk", false},
+    /* of the node's own organisation, without the officer's role: a role
+       check must refuse it, whatever the organisation check says */
+    {"clerk", NULL, "monitor", "vertrouwelijk", true},
 };
 
 /* Write a libconfig string literal's body (escape \ and "). */

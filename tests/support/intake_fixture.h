@@ -17,6 +17,7 @@
       matcher        role matcher (pseudonymised)
       auditor        role auditor
       stranger       a key pair that is NOT in the registry
+      clerk          role monitor, of the node's OWN organisation (no officer role)
     Everything here is for tests: failures print why and return NULL / -1.
 */
 #ifndef INTAKE_FIXTURE_H
