@@ -68,6 +68,7 @@
 #include "ln_log.h"
 #include "pg_fixture.h"
 #include "proc_child.h"
+#include "run_cmd.h"
 
 #if defined(__SANITIZE_ADDRESS__)
 #define S_ASAN 1
@@ -1274,6 +1275,103 @@ test_broken_consumer_is_caught (void **state)
     s_case_ok = true;
 }
 
+/* --- 6. an operator resynchronises a stopped consumer with lanternctl -------------------- */
+
+/* Run lanternctl as `who` against node n, whose key pair is `node_key`: its
+   exit status, and its stdout in *out (caller frees; out may be NULL). */
+static int
+s_lanternctl (const node_t *n, const char *who, const char *node_key, char *const *args, char **out)
+{
+    char bin[PATH_MAX];
+    assert_int_equal (run_cmd_binary ("lanternctl", bin, sizeof bin), 0);
+    char *argv[16];
+    int a = 0;
+    argv[a++] = bin;
+    for (int i = 0; args[i] && a < 12; i++)
+        argv[a++] = args[i];
+    argv[a] = NULL;
+    setenv ("LANTERN_ENDPOINT", n->bound, 1);
+    char pub[PATH_MAX], secret[PATH_MAX];
+    snprintf (pub, sizeof pub, "%s", bus_keys_public (s_keys, node_key));
+    snprintf (secret, sizeof secret, "%s", bus_keys_secret (s_keys, who));
+    setenv ("LANTERN_SERVER_KEY", pub, 1);
+    setenv ("LANTERN_CERT", secret, 1);
+    run_cmd_result_t r;
+    assert_int_equal (run_cmd (argv, NULL, 20000, &r), 0);
+    int status = r.status;
+    if (out)
+        *out = strdup (r.out);
+    if (status != 0)
+        fprintf (stderr, "# lanternctl %s: exit %d: %s%s", args[0], status, r.out, r.err);
+    run_cmd_free (&r);
+    return status;
+}
+
+/* Issue 9 point 13: a consumer stopped by a Reset is seen and moved on with
+   lanternctl, not hand-written SQL.  The consumer's stored cursor is put
+   beyond the producer's log (as after restoring the producer from an older
+   backup); restarted, it gets Reset AHEAD and stops; `lanternctl upstream
+   list` shows it RESET; `lanternctl upstream resync` moves its cursor back
+   and it follows again (audited on the node). */
+static void
+test_upstream_resync_through_lanternctl (void **state)
+{
+    (void)state;
+    node_t *prod = s_producer ("prod");
+    node_t *cons = s_consumer ("cons", prod);
+    assert_int_equal (s_node_start (prod), 0);
+    assert_int_equal (s_node_start (cons), 0);
+    posters_t *ps = s_posters_new (prod, 10, 20);
+    s_posting_go (ps, 0, 10);
+    s_posting_wait (ps);
+    assert_int_equal (s_wait_received (cons, 10, 20000), 10);
+
+    s_node_stop (cons);
+    assert_true (s_value ("WITH u AS (UPDATE %s.stream_cursors SET position = 1000 RETURNING 1)"
+                          " SELECT count(*) FROM u",
+                          cons->schema) == 1);
+    assert_int_equal (s_node_start (cons), 0);
+    char *out = NULL;
+    char *list[] = {"upstream", "list", NULL};
+    int64_t deadline = s_now_ms () + 20000;
+    bool reset = false;
+    while (!reset && s_now_ms () < deadline) {
+        usleep (200 * 1000);
+        free (out);
+        out = NULL;
+        assert_int_equal (s_lanternctl (cons, "op", "consumer", list, &out), 0);
+        reset = strstr (out, "RESET") != NULL;
+    }
+    if (!reset)
+        fail_msg ("the consumer did not stop: %s", out);
+    assert_non_null (strstr (out, prod->node));
+    free (out);
+
+    /* a key without the operator's role may not move it */
+    char *resync[] = {
+        "upstream", "resync", prod->node, "--after", "5", "--reason", "the producer was restored",
+        NULL};
+    assert_int_equal (s_lanternctl (cons, "consumer", "consumer", resync, NULL), 1);
+    /* the operator moves it back to 5: it follows again from there */
+    assert_int_equal (s_lanternctl (cons, "op", "consumer", resync, NULL), 0);
+    deadline = s_now_ms () + 20000;
+    bool following = false;
+    while (!following && s_now_ms () < deadline) {
+        usleep (200 * 1000);
+        assert_int_equal (s_lanternctl (cons, "op", "consumer", list, &out), 0);
+        following = strstr (out, "FOLLOWING") != NULL &&
+                    s_value ("SELECT position FROM %s.stream_cursors", cons->schema) >= 10;
+        free (out);
+    }
+    assert_true (following);
+    assert_true (s_value ("SELECT count(*) FROM %s.audit WHERE action = 'ResyncUpstream'"
+                          " AND outcome = 'accepted' AND reason LIKE '%%from 1000 to 5%%'",
+                          cons->schema) == 1);
+    s_node_stop (cons);
+    s_node_stop (prod);
+    s_case_ok = true;
+}
+
 int
 main (int argc, char **argv)
 {
@@ -1284,6 +1382,8 @@ main (int argc, char **argv)
         cmocka_unit_test_setup_teardown (test_consumer_killed, s_case_setup, s_case_teardown),
         cmocka_unit_test_setup_teardown (test_postgres_restarted, s_case_setup, s_case_teardown),
         cmocka_unit_test_setup_teardown (test_stalled_subscriber_bounded, s_case_setup,
+                                         s_case_teardown),
+        cmocka_unit_test_setup_teardown (test_upstream_resync_through_lanternctl, s_case_setup,
                                          s_case_teardown),
         cmocka_unit_test_setup_teardown (test_broken_consumer_is_caught, s_case_setup,
                                          s_case_teardown),
