@@ -1154,6 +1154,41 @@ test_purge_erases_everywhere_point6 (void **state)
     ln_client_destroy (&officer);
 }
 
+/* Issue 9 point 5: an accepted read records its purpose where the command
+   has one (GetSignal.purpose): in the read's audit row. */
+static void
+test_read_records_its_purpose_point5 (void **state)
+{
+    (void)state;
+    ln_client_t *officer = intake_fix_client (s_fix, "officer");
+    Lantern__V1__SignalDetails *d = intake_cases_baseline ();
+    char id[INTAKE_SIGNAL_ID_SIZE];
+    snprintf (id, sizeof id, "%s", s_submit_ok (officer, d));
+    Lantern__V1__GetSignal g = LANTERN__V1__GET_SIGNAL__INIT;
+    g.signal_id = id;
+    g.purpose = "voorbereiding screeningsoverleg";
+    Lantern__V1__Request r = LANTERN__V1__REQUEST__INIT;
+    r.command_case = LANTERN__V1__REQUEST__COMMAND_GET_SIGNAL;
+    r.get_signal = &g;
+    Lantern__V1__ServerMessage *m = s_call_as (officer, &r);
+    assert_int_equal (m->reply->status, LANTERN__V1__REPLY__STATUS__OK);
+    s_free (m);
+    char *audit = s_last_audit ();
+    char expect[256];
+    snprintf (expect, sizeof expect,
+              "officer|GetSignal|%s|accepted|purpose: voorbereiding screeningsoverleg", id);
+    assert_string_equal (audit, expect);
+    free (audit);
+    /* a purpose longer than 200 bytes is refused, with its field */
+    char long_purpose[260];
+    memset (long_purpose, 'p', sizeof long_purpose - 1);
+    long_purpose[sizeof long_purpose - 1] = '\0';
+    g.purpose = long_purpose;
+    s_expect_error (s_call_as (officer, &r), "TEXT_TOO_LONG", "purpose");
+    protobuf_c_message_free_unpacked (&d->base, NULL);
+    ln_client_destroy (&officer);
+}
+
 /* Issue 9 point 7: every change of a signal is audited and emitted, also
    one made on behalf of another service (triage's feedback). */
 static void
@@ -1223,6 +1258,7 @@ main (void)
         cmocka_unit_test (test_retention_purge_with_controllable_clock),
         cmocka_unit_test (test_purge_erases_everywhere_point6),
         cmocka_unit_test (test_status_change_audited_and_emitted_point7),
+        cmocka_unit_test (test_read_records_its_purpose_point5),
     };
     return cmocka_run_group_tests (tests, s_setup, s_teardown);
 }

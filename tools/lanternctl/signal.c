@@ -83,6 +83,7 @@ enum {
     OPT_ACCOUNT_FILE,
     OPT_REASON,
     OPT_TOKENS,
+    OPT_PURPOSE,
     OPT_STATUS,
     OPT_FROM,
     OPT_TO,
@@ -243,18 +244,21 @@ s_usage_withdraw (FILE *out)
 static void
 s_usage_show (FILE *out)
 {
-    fprintf (out, "usage: lanternctl signal show ID [--tokens] [options]\n"
-                  "\n"
-                  "Show signal ID in full: its header (status, version, where, forms,\n"
-                  "urgency, times in local time), tables of persons, addresses, vehicles,\n"
-                  "employers and indicators, the account, and its history.  Pseudonym\n"
-                  "tokens are left out unless --tokens is given (also with --json).\n"
-                  "\n"
-                  "options:\n"
-                  "      --tokens              show the pseudonym tokens too\n" HELP_COMMON
-                  "\n" LANTERNCTL_CONN_HELP "\n" HELP_EXIT "\n"
-                  "example:\n"
-                  "  lanternctl signal show sig-01hzx3k9q4m2n7p5r8s6t0v1w2\n");
+    fprintf (out,
+             "usage: lanternctl signal show ID [--tokens] [--purpose TEXT] [options]\n"
+             "\n"
+             "Show signal ID in full: its header (status, version, where, forms,\n"
+             "urgency, times in local time), tables of persons, addresses, vehicles,\n"
+             "employers and indicators, the account, and its history.  Pseudonym\n"
+             "tokens are left out unless --tokens is given (also with --json).  The\n"
+             "read is in the node's audit trail, with its purpose when given.\n"
+             "\n"
+             "options:\n"
+             "      --tokens              show the pseudonym tokens too\n"
+             "      --purpose TEXT        why you read it (up to 200 bytes), audited\n" HELP_COMMON
+             "\n" LANTERNCTL_CONN_HELP "\n" HELP_EXIT "\n"
+             "example:\n"
+             "  lanternctl signal show sig-01hzx3k9q4m2n7p5r8s6t0v1w2\n");
 }
 
 static void
@@ -324,7 +328,7 @@ typedef struct {
     bool json, dry_run, tokens, all, danger, minor;
     const char *file, *municipality, *observed, *sector, *account, *account_file;
     const char *reporter_role, *reporter_organisation, *reporter_contact;
-    const char *reason, *status, *from, *to, *page_token;
+    const char *reason, *status, *from, *to, *page_token, *purpose;
     long limit; /* 0: the node's default */
     strv_t forms, indicators, persons, addresses, vehicles, employers;
     char **rest; /* positional arguments */
@@ -456,6 +460,9 @@ s_parse (args_t *a, const struct option *options, const char *shortopts, int arg
             break;
         case OPT_TOKENS:
             a->tokens = true;
+            break;
+        case OPT_PURPOSE:
+            a->purpose = optarg;
             break;
         case OPT_STATUS:
             a->status = optarg;
@@ -1687,8 +1694,10 @@ s_strip_tokens (json_object *obj)
 static int
 s_show (int argc, char **argv)
 {
-    static const struct option options[] = {
-        {"tokens", no_argument, NULL, OPT_TOKENS}, OPTIONS_COMMON, {NULL, 0, NULL, 0}};
+    static const struct option options[] = {{"tokens", no_argument, NULL, OPT_TOKENS},
+                                            {"purpose", required_argument, NULL, OPT_PURPOSE},
+                                            OPTIONS_COMMON,
+                                            {NULL, 0, NULL, 0}};
     args_t a = {.cmd = "signal show", .req = LANTERNCTL_REQ_DEFAULTS};
     int rc = LANTERNCTL_EXIT_USAGE;
     ln_client_t *client = NULL;
@@ -1705,6 +1714,7 @@ s_show (int argc, char **argv)
         goto out;
     Lantern__V1__GetSignal get = LANTERN__V1__GET_SIGNAL__INIT;
     get.signal_id = (char *)id;
+    get.purpose = (char *)(a.purpose ? a.purpose : "");
     Lantern__V1__Request request = LANTERN__V1__REQUEST__INIT;
     request.command_case = LANTERN__V1__REQUEST__COMMAND_GET_SIGNAL;
     request.get_signal = &get;
