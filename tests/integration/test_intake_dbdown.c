@@ -95,7 +95,7 @@ test_point8_database_down_answers_at_once (void **state)
 
     assert_int_equal (ln_pgfix_stop (intake_fix_pg (fix)), 0);
     for (int i = 0; i < 3; i++) {
-        char rid[16];
+        char rid[32];
         snprintf (rid, sizeof rid, "down-%d", i);
         m = s_ping_as (officer, rid, 5000, &took);
         assert_non_null (m);
@@ -146,7 +146,7 @@ test_point8_a_permanent_refusal_is_said_once (void **state)
                        "  WHERE application_name = 'lantern-intake'; END $$"),
         0);
     for (int i = 0; i < 5; i++) {
-        char rid[16];
+        char rid[32];
         snprintf (rid, sizeof rid, "refused-%d", i);
         m = s_ping_as (officer, rid, 5000, &took);
         assert_non_null (m);
