@@ -154,11 +154,13 @@ struct ln_node_t {
 };
 
 static ln_node_t *s_running; /* for the signal handler */
+static volatile sig_atomic_t s_stop_asked; /* a signal came before the server existed */
 
 static void
 s_on_signal (int sig)
 {
     (void)sig;
+    s_stop_asked = 1;
     if (s_running && s_running->server)
         ln_server_stop (s_running->server);
 }
@@ -725,6 +727,8 @@ ln_node_main (const ln_service_t *service, int argc, char **argv)
     node.server = ln_server_new (&sc, &err);
     if (!node.server)
         goto fail;
+    if (s_stop_asked)
+        ln_server_stop (node.server); /* SIGTERM during start-up: stop at once */
     if (s_start_consumers (&node, false, &err) != 0)
         goto fail;
     ln_node_add_job (&node, "audit-anchor",
