@@ -326,7 +326,7 @@ lanternctl_call (int argc, char **argv)
     }
     ln_error_t err;
     ln_error_clear (&err);
-    command = ln_json_to_message_with (message, text, len, NULL, NULL, &err);
+    command = ln_json_to_message_with (message, text, len, &lanternctl_json_limits, NULL, &err);
     if (!command) {
         fprintf (stderr, "lanternctl: call: %s: %s%s%s\n", err.code, err.field,
                  err.field[0] ? ": " : "", err.message);
