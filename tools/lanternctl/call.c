@@ -388,8 +388,9 @@ lanternctl_call (int argc, char **argv)
                      reply->call_result->type_url);
             goto out;
         }
-        result = unpacked = ln_pbcheck_unpack (rd, reply->call_result->value.data,
-                                               reply->call_result->value.len, NULL, NULL, &err);
+        result = unpacked =
+            ln_pbcheck_unpack (rd, reply->call_result->value.data, reply->call_result->value.len,
+                               &ln_pbcheck_wire_limits, NULL, &err);
         if (!result) {
             fprintf (stderr, "lanternctl: call: the result does not decode: %s %s\n", err.code,
                      err.field);

@@ -10,22 +10,12 @@
 
 #include "connect.h"
 #include "lanternctl.h"
-#include "ln_auth.h"
 #include "ln_json.h"
 
 const ln_json_limits_t lanternctl_json_limits = {
     .max_size = 1024 * 1024,
     .max_depth = 32,
-    .pb =
-        {
-            .max_string = LN_AUTH_MAXMSGSIZE,
-            .max_bytes = LN_AUTH_MAXMSGSIZE,
-            .max_repeated = 1024,
-            .max_depth = 8,
-            .allow_unknown = false,
-            .alloc_base = 1024 * 1024,
-            .alloc_per_byte = 8,
-        },
+    .pb = LN_PBCHECK_LIMITS_WIRE,
 };
 
 static bool
