@@ -210,7 +210,8 @@ s_usage (FILE *out)
     fprintf (out, "\nexamples:\n"
                   "  lanternctl call ping\n"
                   "  lanternctl call post_notice '{\"text\": \"Maintenance at 22:00\"}'\n"
-                  "  lanternctl call post_notice --request-id op-2024-05-01-1 --file notice.json\n"
+                  "  lanternctl call post_notice --request-id op-2026-05-01-1 --file - \\\n"
+                  "      <<<'{\"text\": \"Maintenance at 22:00\"}'\n"
                   "  lanternctl call ListUpstreams\n");
 }
 
