@@ -247,6 +247,9 @@ test-asan: $(TESTS_asan) $(BINS_asan) $(PROGS_asan)
 # Tests that run the real lanternctl must not run a stale one.
 $(BUILD)/plain/tests/integration/test_lanternctl $(BUILD)/plain/tests/integration/test_cli $(BUILD)/plain/tests/integration/test_signal_cli: $(BUILD)/bin/lanternctl
 $(BUILD)/asan/tests/integration/test_lanternctl $(BUILD)/asan/tests/integration/test_cli $(BUILD)/asan/tests/integration/test_signal_cli: $(BUILD)/asan/bin/lanternctl
+# test_examples runs every example against a region of this variant's binaries.
+$(BUILD)/plain/tests/integration/test_examples: $(BINS)
+$(BUILD)/asan/tests/integration/test_examples: $(BINS_asan)
 # ... nor a stale service.
 $(BUILD)/plain/tests/integration/test_intake $(BUILD)/plain/tests/integration/test_signal_cli $(BUILD)/plain/tests/integration/test_flood $(BUILD)/plain/tests/integration/test_conformance: $(BUILD)/bin/lantern-intake
 $(BUILD)/asan/tests/integration/test_intake $(BUILD)/asan/tests/integration/test_signal_cli $(BUILD)/asan/tests/integration/test_flood $(BUILD)/asan/tests/integration/test_conformance: $(BUILD)/asan/bin/lantern-intake
