@@ -551,14 +551,28 @@ k_account (void *fixture)
     account[20000] = '\0';
     s_replace (&d->account, account);
     assert_string_equal (s_outcome (f, d, field, sizeof field, id, sizeof id), "OK");
+    /* it comes back whole to a client (ln_client, as lanternctl reads it) */
+    Lantern__V1__GetSignal g = LANTERN__V1__GET_SIGNAL__INIT;
+    g.signal_id = id;
+    conf_result_t r = {0};
+    assert_int_equal (conf_call (f->officer, 103, &g.base, &r), 0);
+    if (!r.msg)
+        fail_msg (
+            "GetSignal of the signal with a 20,000-byte account: no reply the client accepts");
+    assert_int_equal (r.msg->reply->status, LANTERN__V1__REPLY__STATUS__OK);
+    assert_string_equal (r.msg->reply->get_signal->signal->details->account, account);
+    lantern__v1__server_message__free_unpacked (r.msg, NULL);
     /* and it reaches a follower whole: no layer after intake cuts it */
     Lantern__V1__SignalReceived *ev = s_received_by_triage (f, id);
-    if (!ev)
-        fail_msg ("triage never received signal %s with its 20,000-byte account", id);
-    assert_string_equal (ev->signal->details->account, account);
-    lantern__v1__signal_received__free_unpacked (ev, NULL);
+    bool got = ev != NULL;
+    bool whole = got && strcmp (ev->signal->details->account, account) == 0;
+    if (ev)
+        lantern__v1__signal_received__free_unpacked (ev, NULL);
     free (account);
     protobuf_c_message_free_unpacked (&d->base, NULL);
+    if (!whole)
+        fail_msg ("triage did not receive signal %s with its 20,000-byte account %s", id,
+                  got ? "whole" : "at all");
 }
 
 static void
@@ -654,7 +668,8 @@ k_largest (void *fixture)
 }
 
 static const conf_check_t s_checks[] = {
-    {"an account of 20,000 bytes is accepted and reaches triage whole, 20,001 are refused",
+    {"an account of 20,000 bytes is accepted, read back and delivered to triage whole; 20,001 "
+     "are refused",
      k_account},
     {"1,024 indicators reach intake's rule, 1,025 are refused by the hostile-input layer",
      k_indicators},

@@ -189,8 +189,13 @@ s_marker (example_t *e, const char *options)
             snprintf (e->follower, sizeof e->follower, "%s", opt + 17);
         else if (strncmp (opt, "on ", 3) == 0)
             snprintf (e->on, sizeof e->on, "%s", opt + 3);
-        else if (strncmp (opt, "exit ", 5) == 0)
-            e->exit_code = atoi (opt + 5);
+        else if (strncmp (opt, "exit ", 5) == 0) {
+            char *rest = NULL;
+            long code = strtol (opt + 5, &rest, 10);
+            if (!rest || *rest || code < 0 || code > 255)
+                s_problem ("%s: 'exit' needs a status 0..255", e->where);
+            e->exit_code = (int)code;
+        }
         else if (*opt)
             s_problem ("%s: unknown example option '%s'", e->where, opt);
         opt = next;
@@ -227,7 +232,7 @@ s_read_doc (const char *rel)
         lineno++;
         if (!in_block) {
             if (strncmp (line, "<!-- example:", 13) == 0 || strncmp (line, "<!-- test:", 10) == 0) {
-                snprintf (marker, sizeof marker, "%s", line);
+                snprintf (marker, sizeof marker, "%.500s", line);
                 marker_line = lineno;
                 continue;
             }
@@ -699,7 +704,7 @@ test_docs_examples_run (void **state)
     while ((de = readdir (d)) && nn < 64) {
         size_t l = strlen (de->d_name);
         if (l > 3 && strcmp (de->d_name + l - 3, ".md") == 0)
-            snprintf (names[nn++], sizeof names[0], "docs/%s", de->d_name);
+            snprintf (names[nn++], sizeof names[0], "docs/%.100s", de->d_name);
     }
     closedir (d);
     qsort (names, nn, sizeof names[0], (int (*) (const void *, const void *))strcmp);
