@@ -60,6 +60,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -725,6 +728,37 @@ test_help_examples_run (void **state)
     s_run_all (from, s_count, "the --help texts");
 }
 
+/* Can a node bind 127.0.0.1:port now? */
+static bool
+s_port_free (int port)
+{
+    int fd = socket (AF_INET, SOCK_STREAM, 0);
+    if (fd < 0)
+        return false;
+    struct sockaddr_in a;
+    memset (&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_port = htons ((uint16_t)port);
+    a.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
+    bool ok = bind (fd, (struct sockaddr *)&a, sizeof a) == 0;
+    close (fd);
+    return ok;
+}
+
+/* A first port with the next ones free too: the region's two nodes and
+   the one deploy/add-node's example adds take base, base + 1, base + 2. */
+static int
+s_free_ports (void)
+{
+    for (int attempt = 0; attempt < 50; attempt++) {
+        int base = proc_free_port ();
+        if (base > 1024 && base < 64000 && s_port_free (base + 1) && s_port_free (base + 2) &&
+            s_port_free (base + 3))
+            return base;
+    }
+    return 47911;
+}
+
 int
 main (void)
 {
@@ -756,9 +790,8 @@ main (void)
     snprintf (roots, sizeof roots, "%s/roots", s_tmp);
     if (mkdir (s_state, 0700) != 0 || mkdir (s_wrap, 0755) != 0 || mkdir (roots, 0711) != 0)
         return 1;
-    int base = proc_free_port ();
     char port[16], ctl[1100];
-    snprintf (port, sizeof port, "%d", base > 0 && base < 64000 ? base : 47911);
+    snprintf (port, sizeof port, "%d", s_free_ports ());
     snprintf (ctl, sizeof ctl, "%s/bin/lanternctl", s_build);
     setenv ("LANTERN_REGION_DIR", s_region, 1);
     setenv ("LANTERN_REGION_PORT", port, 1);
