@@ -71,6 +71,8 @@ INTEG_SRC  := $(wildcard tests/integration/test_*.c)
 BENCH_SRC  := $(wildcard tests/bench/bench_*.c)
 FUZZ_SRC   := $(wildcard tests/fuzz/fuzz_*.c)
 PROG_SRC   := $(wildcard tests/progs/*.c)
+# The conformance test's cases, one file per service (tests/conformance/).
+CONF_SRC   := $(wildcard tests/conformance/*.c)
 SERVICES   := $(notdir $(patsubst %/,%,$(dir $(wildcard services/*/main.c))))
 # A service's modules (everything but its main.c) also go into one archive
 # that the service's own tests and benchmarks (test_intake*, bench_intake*)
@@ -174,6 +176,12 @@ $(BUILD)/$(1)/tests/%: $(BUILD)/$(1)/tests/%.o $(SUP_$(1)) $(LIB_$(1))
 	@echo "  LD/$(1) $$@"
 	$(Q)$(CC) $(2) -o $$@ $$< $(SUP_$(1)) $(LIB_$(1)) $$(CMOCKA_LIBS) $$(PKG_LIBS) -lpthread
 
+# test_conformance also links the services' case files (tests/conformance/)
+# and their modules (the event types they receive).
+$(BUILD)/$(1)/tests/integration/test_conformance: $(BUILD)/$(1)/tests/integration/test_conformance.o $(call objs,$(1),$(CONF_SRC)) $(SUP_$(1)) $(SVC_$(1)) $(LIB_$(1))
+	@echo "  LD/$(1) $$@"
+	$(Q)$(CC) $(2) -o $$@ $$< $(call objs,$(1),$(CONF_SRC)) $(SUP_$(1)) $(SVC_$(1)) $(LIB_$(1)) $$(CMOCKA_LIBS) $$(PKG_LIBS) -lpthread
+
 # Tests of a service (test_intake*, ...) also link the service's modules
 # (a static pattern rule: it wins over the generic one above).
 $(patsubst tests/%.c,$(BUILD)/$(1)/tests/%,$(SVC_TEST_SRC)): $(BUILD)/$(1)/tests/%: $(BUILD)/$(1)/tests/%.o $(SUP_$(1)) $(SVC_$(1)) $(LIB_$(1))
@@ -239,9 +247,12 @@ test-asan: $(TESTS_asan) $(BINS_asan) $(PROGS_asan)
 # Tests that run the real lanternctl must not run a stale one.
 $(BUILD)/plain/tests/integration/test_lanternctl $(BUILD)/plain/tests/integration/test_cli $(BUILD)/plain/tests/integration/test_signal_cli: $(BUILD)/bin/lanternctl
 $(BUILD)/asan/tests/integration/test_lanternctl $(BUILD)/asan/tests/integration/test_cli $(BUILD)/asan/tests/integration/test_signal_cli: $(BUILD)/asan/bin/lanternctl
+# test_examples runs every example against a region of this variant's binaries.
+$(BUILD)/plain/tests/integration/test_examples: $(BINS)
+$(BUILD)/asan/tests/integration/test_examples: $(BINS_asan)
 # ... nor a stale service.
-$(BUILD)/plain/tests/integration/test_intake $(BUILD)/plain/tests/integration/test_signal_cli $(BUILD)/plain/tests/integration/test_flood: $(BUILD)/bin/lantern-intake
-$(BUILD)/asan/tests/integration/test_intake $(BUILD)/asan/tests/integration/test_signal_cli $(BUILD)/asan/tests/integration/test_flood: $(BUILD)/asan/bin/lantern-intake
+$(BUILD)/plain/tests/integration/test_intake $(BUILD)/plain/tests/integration/test_signal_cli $(BUILD)/plain/tests/integration/test_flood $(BUILD)/plain/tests/integration/test_conformance: $(BUILD)/bin/lantern-intake
+$(BUILD)/asan/tests/integration/test_intake $(BUILD)/asan/tests/integration/test_signal_cli $(BUILD)/asan/tests/integration/test_flood $(BUILD)/asan/tests/integration/test_conformance: $(BUILD)/asan/bin/lantern-intake
 
 # --- bench --------------------------------------------------------------------
 bench: $(BENCHES) $(PROGS_plain) $(BINS)

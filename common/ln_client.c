@@ -98,8 +98,8 @@ s_recv_raw (ln_client_t *self, int timeout_ms, ln_error_t *err)
     else {
         zframe_t *f = zmsg_first (zmsg);
         msg = (Lantern__V1__ServerMessage *)ln_pbcheck_unpack (
-            &lantern__v1__server_message__descriptor, zframe_data (f), zframe_size (f), NULL, NULL,
-            err);
+            &lantern__v1__server_message__descriptor, zframe_data (f), zframe_size (f),
+            &ln_pbcheck_wire_limits, NULL, err);
         if (!msg && err)
             err->code = "CLIENT_BAD_MESSAGE";
     }

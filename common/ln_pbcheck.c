@@ -21,6 +21,7 @@
 #include "ln_utf8.h"
 
 const ln_pbcheck_limits_t ln_pbcheck_default_limits = LN_PBCHECK_LIMITS_DEFAULT;
+const ln_pbcheck_limits_t ln_pbcheck_wire_limits = LN_PBCHECK_LIMITS_WIRE;
 
 enum { WT_VARINT = 0, WT_64BIT = 1, WT_LEN = 2, WT_32BIT = 5 };
 

@@ -114,6 +114,20 @@ typedef struct {
 
 extern const ln_pbcheck_limits_t ln_pbcheck_default_limits;
 
+/* The limits of a message between a client and a node (a ClientMessage or
+   ServerMessage, a command or a result in an Any): strings and bytes are
+   bounded by the frame only (1 MiB, ZMQ_MAXMSGSIZE), so that no layer
+   below a service cuts text the service accepts (docs/protocol.md 7.1:
+   the services check their own lengths); counts, depth, unknown fields
+   and the allocation budget as the defaults. */
+#define LN_PBCHECK_LIMITS_WIRE                                                                     \
+    {                                                                                              \
+        .max_string = 1024 * 1024, .max_bytes = 1024 * 1024, .max_repeated = 1024, .max_depth = 8, \
+        .allow_unknown = false, .alloc_base = 1024 * 1024, .alloc_per_byte = 8                     \
+    }
+
+extern const ln_pbcheck_limits_t ln_pbcheck_wire_limits;
+
 /* In all three functions `limits` may be NULL (defaults), `prefix` may be
    NULL or "" (error paths start at the top message's fields; otherwise they
    read "<prefix>.<field>"), and `err` may be NULL. */

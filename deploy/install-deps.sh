@@ -43,7 +43,7 @@ for arg in "$@"; do
         --bench) PACKAGES+=("${BENCH_PACKAGES[@]}") ;;
         --check|--list) action="$arg" ;;
         -h|--help)
-            sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'
+            awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "$0"
             exit 0 ;;
         *)
             echo "install-deps: unknown option '$arg' (try --help)" >&2

@@ -301,6 +301,11 @@ s_load_own (intake_t *in, ln_call_t *call, const char *id, bool for_update, cons
     ln_error_clear (&err);
     intake_current_t cur;
     Lantern__V1__Signal *sig = NULL;
+    if (!id || !*id) {
+        /* the same code for a missing id in every command */
+        ln_call_fail (call, "MISSING_SIGNAL_ID", field, "required: the signal's id");
+        return NULL;
+    }
     if (!intake_signal_id_valid (id)) {
         ln_call_fail (call, "INVALID_SIGNAL_ID", field,
                       "a signal id is \"sig-\" and 26 characters of a-z, 2-7");
@@ -671,6 +676,8 @@ s_get (void *arg, ln_call_t *call, const ProtobufCMessage *input, ProtobufCMessa
     if (g->purpose && strlen (g->purpose) > INTAKE_PURPOSE_MAX)
         return ln_call_fail (call, "TEXT_TOO_LONG", "purpose", "a purpose is at most %d bytes",
                              INTAKE_PURPOSE_MAX);
+    if (!id || !*id)
+        return ln_call_fail (call, "MISSING_SIGNAL_ID", "signal_id", "required: the signal's id");
     if (!intake_signal_id_valid (id))
         return ln_call_fail (call, "INVALID_SIGNAL_ID", "signal_id",
                              "a signal id is \"sig-\" and 26 characters of a-z, 2-7");

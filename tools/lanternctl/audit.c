@@ -73,14 +73,12 @@ s_usage (FILE *out)
         "Someone with the database owner's rights could still delete the newest rows\n"
         "and move the head back, or rewrite the chain from some row on: the chain\n"
         "alone cannot show that.  Nodes publish their head to their followers, which\n"
-        "store it; --anchors FILE checks the node against those heads (lines\n"
-        "'SEQ HASH [AT]', as 'audit anchors' prints them; '#' starts a comment).\n"
+        "store it (the tables are there; nodes do not publish yet); --anchors FILE\n"
+        "checks the node against those heads (lines 'SEQ HASH [AT]', as 'audit\n"
+        "anchors' prints them; '#' starts a comment).\n"
         "\n"
         "anchors: print the heads that NODE published and that the follower whose\n"
         "schema is FOLLOWER_SCHEMA stored, one 'SEQ HASH AT' line each, oldest first.\n"
-        "\n"
-        "  lanternctl audit anchors --schema triage --upstream intake-venlo >venlo.anchors\n"
-        "  lanternctl audit verify --schema intake_venlo --anchors venlo.anchors\n"
         "\n"
         "options:\n"
         "  -d, --db CONNINFO     libpq connection string or URI of the database\n"
@@ -94,7 +92,12 @@ s_usage (FILE *out)
         "exit status: 0 ok; 1 a check failed, or the database refused (no audit\n"
         "table, a permission, a wrong password); 2 usage, or a malformed anchors\n"
         "file; 3 the database could not be reached; 4 a local file could not be\n"
-        "read or written.\n");
+        "read or written.\n"
+        "\n"
+        "examples (LANTERN_DB set to the node's connection, as make run prints it):\n"
+        "  lanternctl audit verify --schema intake_venlo\n"
+        "  lanternctl audit anchors --schema triage --upstream intake-venlo >venlo.anchors && \\\n"
+        "      lanternctl audit verify --schema intake_venlo --anchors venlo.anchors\n");
 }
 
 #define s_usage_error(...) lanternctl_usage_error ("audit", __VA_ARGS__)

@@ -210,7 +210,8 @@ s_usage (FILE *out)
     fprintf (out, "\nexamples:\n"
                   "  lanternctl call ping\n"
                   "  lanternctl call post_notice '{\"text\": \"Maintenance at 22:00\"}'\n"
-                  "  lanternctl call post_notice --request-id op-2024-05-01-1 --file notice.json\n"
+                  "  lanternctl call post_notice --request-id op-2026-05-01-1 --file - \\\n"
+                  "      <<<'{\"text\": \"Maintenance at 22:00\"}'\n"
                   "  lanternctl call ListUpstreams\n");
 }
 
@@ -326,7 +327,7 @@ lanternctl_call (int argc, char **argv)
     }
     ln_error_t err;
     ln_error_clear (&err);
-    command = ln_json_to_message_with (message, text, len, NULL, NULL, &err);
+    command = ln_json_to_message_with (message, text, len, &lanternctl_json_limits, NULL, &err);
     if (!command) {
         fprintf (stderr, "lanternctl: call: %s: %s%s%s\n", err.code, err.field,
                  err.field[0] ? ": " : "", err.message);
@@ -388,8 +389,9 @@ lanternctl_call (int argc, char **argv)
                      reply->call_result->type_url);
             goto out;
         }
-        result = unpacked = ln_pbcheck_unpack (rd, reply->call_result->value.data,
-                                               reply->call_result->value.len, NULL, NULL, &err);
+        result = unpacked =
+            ln_pbcheck_unpack (rd, reply->call_result->value.data, reply->call_result->value.len,
+                               &ln_pbcheck_wire_limits, NULL, &err);
         if (!result) {
             fprintf (stderr, "lanternctl: call: the result does not decode: %s %s\n", err.code,
                      err.field);

@@ -69,8 +69,10 @@ s_usage (FILE *out)
              "  -h, --help               show this help\n"
              "\n"
              "examples:\n"
-             "  lanternctl keygen intake-venlo --dir keys --organisation \"Gemeente Venlo\" \\\n"
-             "      --roles node,attention_officer --level vertrouwelijk\n"
+             "  lanternctl keygen intake-venlo --dir keys --organisation gemeente-venlo \\\n"
+             "      --roles node --level vertrouwelijk\n"
+             "  lanternctl keygen officer-venlo --dir keys --organisation gemeente-venlo \\\n"
+             "      --roles attention_officer --level vertrouwelijk\n"
              "  lanternctl keygen --regional keys/regional.key\n"
              "\n%s",
              LANTERNCTL_EXIT_HELP);

@@ -12,6 +12,12 @@
 #include "lanternctl.h"
 #include "ln_json.h"
 
+const ln_json_limits_t lanternctl_json_limits = {
+    .max_size = 1024 * 1024,
+    .max_depth = 32,
+    .pb = LN_PBCHECK_LIMITS_WIRE,
+};
+
 static bool
 s_request_id_valid (const char *id)
 {

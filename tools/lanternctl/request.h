@@ -22,6 +22,7 @@
 #include <json-c/json.h>
 
 #include "ln_client.h"
+#include "ln_json.h"
 #include "wire.pb-c.h"
 
 #define LANTERNCTL_DEFAULT_TIMEOUT_MS 5000
@@ -49,6 +50,14 @@ typedef struct {
     {                                                                                              \
         "retries", required_argument, NULL, 'n'                                                    \
     }
+
+/* The limits a command's JSON is checked with before anything is sent:
+   the node's own hostile-input limits (docs/protocol.md "Limits": strings
+   and bytes bounded by the frame, 1024 elements per repeated field,
+   nesting 8, the decoding budget), so that lanternctl refuses exactly what
+   the node would refuse on the wire and nothing more; the services' own
+   text limits are theirs to check and report. */
+extern const ln_json_limits_t lanternctl_json_limits;
 
 /* If `opt` is one of the request options, check and store `arg`: returns 1,
    or -1 after printing a usage error for `cmd` (exit LANTERNCTL_EXIT_USAGE).

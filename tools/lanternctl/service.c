@@ -52,8 +52,9 @@ lanternctl_service_call (ln_client_t *client, const char *cmd, const lanternctl_
         goto out;
     }
     ln_error_t err;
-    *result = ln_pbcheck_unpack (result_type, reply->call_result->value.data,
-                                 reply->call_result->value.len, NULL, NULL, &err);
+    *result =
+        ln_pbcheck_unpack (result_type, reply->call_result->value.data,
+                           reply->call_result->value.len, &ln_pbcheck_wire_limits, NULL, &err);
     if (!*result) {
         fprintf (stderr, "lanternctl: %s: the result does not decode: %s at %s: %s\n", cmd,
                  err.code, err.field, err.message);

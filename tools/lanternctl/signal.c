@@ -1202,8 +1202,8 @@ s_build_details (const args_t *a, const char *prefix, int *exit_code)
         goto out;
 
     /* Every check the node makes on the bytes, before anything is sent. */
-    msg = ln_json_object_to_message (&lantern__v1__signal_details__descriptor, details, NULL,
-                                     prefix, &err);
+    msg = ln_json_object_to_message (&lantern__v1__signal_details__descriptor, details,
+                                     &lanternctl_json_limits, prefix, &err);
     if (!msg)
         lanternctl_usage_error (a->cmd, "%s: %s%s%s", err.code, err.field, err.field[0] ? ": " : "",
                                 err.message);
