@@ -1,6 +1,6 @@
 /*  ln_alloc: allocation that cannot fail.
 
-    Out of memory aborts (STYLE.md: a service has no sane recovery from
+    Out of memory aborts (docs/architecture.md: a service has no sane recovery from
     it), so callers never check.  calloc's zero sizes are made 1, so the
     result is never NULL either.
 */

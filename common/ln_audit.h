@@ -1,6 +1,6 @@
 /*  ln_audit: the service's append-only, hash-chained audit trail.
 
-    DESIGN.md "Security": every command (accepted or refused, with the
+    docs/architecture.md "Security": every command (accepted or refused, with the
     reason) and every read of personal data is written to the service's
     audit table, so that afterwards anyone can answer who did what to which
     object, when, why, and with what outcome; and a row changed or deleted

@@ -56,7 +56,7 @@
 #define LN_AUTH_ZAP_ENDPOINT "inproc://zeromq.zap.01"
 
 /* Socket options the helpers set.  MAXMSGSIZE bounds every frame a peer can
-   make us allocate (DESIGN.md "Hostile input"); heartbeats notice a dead
+   make us allocate (docs/architecture.md "Hostile input"); heartbeats notice a dead
    peer within HEARTBEAT_TIMEOUT; the handshake limit stops a peer that
    opens a connection and never finishes it from holding it for long. */
 #define LN_AUTH_MAXMSGSIZE           (1024 * 1024)

@@ -1,6 +1,6 @@
 /*  ln_catalogue: the versioned catalogue of indicators of human trafficking.
 
-    A signal carries indicators from a fixed catalogue (DOMAIN.md
+    A signal carries indicators from a fixed catalogue (docs/architecture.md
     "Indicators"), so that the screening meeting can sort signals by weight.
     The catalogue is data, not code: deploy/indicators.cfg, a libconfig file
     that intake (validation) and triage (sorting) both read with this module.

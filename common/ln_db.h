@@ -1,6 +1,6 @@
 /*  ln_db: the one way liblantern talks to PostgreSQL.
 
-    A service owns one schema.  Two roles act on it (DESIGN.md "Least
+    A service owns one schema.  Two roles act on it (docs/architecture.md "Least
     privilege", docs/security.md): an OWNER role that owns the schema and
     everything in it and runs the migrations (ln_db_migrate_as_owner), and
     the RUNTIME role the node serves as, which may use the tables the way the
@@ -178,11 +178,11 @@ int ln_db_reconnect (ln_db_t *self, int timeout_ms, ln_error_t *err);
 
 /* Transactions.  Each returns 0 or -1; on -1 the error is available from
    ln_db_last_error (these take no ln_error_t so that cleanup paths stay
-   one line, as in STYLE.md).  ln_db_rollback is a no-op returning 0 when no
+   one line, as in docs/architecture.md).  ln_db_rollback is a no-op returning 0 when no
    transaction is open, and never overwrites the last error (it runs in
    cleanup paths, after the error that matters).  A COMMIT that fails with a
    lost connection has an unknown outcome (it may have committed): that is
-   why requests carry an idempotency key (DESIGN.md, request_id). */
+   why requests carry an idempotency key (docs/architecture.md, request_id). */
 int ln_db_begin (ln_db_t *self);
 int ln_db_commit (ln_db_t *self);
 int ln_db_rollback (ln_db_t *self);

@@ -3,7 +3,7 @@
 
     The buffer always holds a NUL-terminated string.  Appending past the
     maximum fails (returns -1) and leaves the buffer as it was; out of
-    memory aborts (STYLE.md).
+    memory aborts (docs/architecture.md).
 */
 #ifndef LN_DYNBUF_H
 #define LN_DYNBUF_H

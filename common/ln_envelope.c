@@ -236,6 +236,20 @@ s_sequence_parse (const char *text, uint64_t *value)
     return 0;
 }
 
+/* The limits a payload is checked with: its strings and bytes are bounded
+   by the event's size (a signal's account may be long), the rest (counts,
+   depth, unknown fields, the allocation budget) as the event's own. */
+static ln_pbcheck_limits_t
+s_payload_limits (const ln_envelope_limits_t *lim)
+{
+    ln_pbcheck_limits_t pl = lim->pb;
+    if (pl.max_string < lim->max_size)
+        pl.max_string = lim->max_size;
+    if (pl.max_bytes < lim->max_size)
+        pl.max_bytes = lim->max_size;
+    return pl;
+}
+
 // --------------------------------------------------------------------------
 // Building
 
@@ -313,7 +327,8 @@ ln_envelope_build_packed (const ln_event_fields_t *fields, const uint8_t *payloa
     }
     /* The wire pass of ln_pbcheck: what a peer's parser would refuse
        (UTF-8, NUL, lengths, unknown fields, depth) is refused here. */
-    if (ln_pbcheck_wire (type->payload, payload, payload_len, &lim->pb, "data", err) != 0)
+    ln_pbcheck_limits_t pl = s_payload_limits (lim);
+    if (ln_pbcheck_wire (type->payload, payload, payload_len, &pl, "data", err) != 0)
         goto out;
     snprintf (type_url, sizeof type_url, "%s%s", LN_ENVELOPE_TYPE_URL_PREFIX, type->payload->name);
     Google__Protobuf__Any any = GOOGLE__PROTOBUF__ANY__INIT;
@@ -398,7 +413,8 @@ ln_envelope_build (const ln_event_fields_t *fields, size_t *size, ln_error_t *er
         goto out;
     }
     /* the message pass sees what the wire pass cannot: enum values, counts */
-    if (ln_pbcheck_message (fields->payload, &ln_envelope_default_limits.pb, "data", err) != 0)
+    ln_pbcheck_limits_t pl = s_payload_limits (&ln_envelope_default_limits);
+    if (ln_pbcheck_message (fields->payload, &pl, "data", err) != 0)
         goto out;
     size_t payload_len = protobuf_c_message_get_packed_size (fields->payload);
     payload_buf = malloc (payload_len ? payload_len : 1);
@@ -647,8 +663,9 @@ ln_envelope_parse_with (const uint8_t *data, size_t size, const ln_envelope_limi
                       type->payload->name, type->type);
         goto out;
     }
+    ln_pbcheck_limits_t pl = s_payload_limits (lim);
     self->payload =
-        ln_pbcheck_unpack (type->payload, any->value.data, any->value.len, &lim->pb, "data", &e);
+        ln_pbcheck_unpack (type->payload, any->value.data, any->value.len, &pl, "data", &e);
     if (!self->payload)
         goto out;
     rc = 0;

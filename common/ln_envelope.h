@@ -29,7 +29,7 @@
                       "type.googleapis.com/lantern.v1.<Message>" and the
                       packed lantern.v1 payload registered for the type
 
-    Parsing treats the bytes as hostile (DESIGN.md "Hostile input"): size is
+    Parsing treats the bytes as hostile (docs/architecture.md "Hostile input"): size is
     checked before decoding; the CloudEvent and then the payload go through
     ln_pbcheck (wire and message passes: strict UTF-8 without NUL, enums,
     lengths, counts, duplicate map keys, unknown fields, depth); then every
@@ -100,7 +100,9 @@
 // Limits
 
 typedef struct {
-    size_t max_size;        /* bytes of a whole event (default 256 KiB) */
+    size_t max_size;        /* bytes of a whole event (default 768 KiB: a Deliver of one
+                               must fit the 1 MiB frame); also bounds the payload's
+                               strings and bytes (a signal's account is long) */
     size_t max_attributes;  /* entries in `attributes` (default 16) */
     ln_pbcheck_limits_t pb; /* strings, bytes, counts, depth, unknown fields,
                                for the CloudEvent and its payload (the bytes
@@ -110,7 +112,7 @@ typedef struct {
 
 #define LN_ENVELOPE_LIMITS_DEFAULT                                                                 \
     {                                                                                              \
-        .max_size = 256 * 1024, .max_attributes = 16, .pb = LN_PBCHECK_LIMITS_DEFAULT              \
+        .max_size = 768 * 1024, .max_attributes = 16, .pb = LN_PBCHECK_LIMITS_DEFAULT              \
     }
 
 extern const ln_envelope_limits_t ln_envelope_default_limits;

@@ -9,7 +9,7 @@
     refuses to go deeper than max_depth; the encoder recurses only where the
     JSON does (a sub-message needs a nested object); the output walk
     recurses with the message types, which are not recursive on the wire
-    (DESIGN.md), and stops at OUTPUT_DEPTH_MAX anyway.
+    (docs/architecture.md), and stops at OUTPUT_DEPTH_MAX anyway.
 */
 #include "ln_json.h"
 #include "ln_alloc.h"
@@ -43,7 +43,7 @@ s_alloc (size_t size)
 {
     void *p = malloc (size ? size : 1);
     if (!p)
-        abort (); /* out of memory: no sane recovery (STYLE.md) */
+        abort (); /* out of memory: no sane recovery (docs/architecture.md) */
     return p;
 }
 

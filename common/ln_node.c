@@ -153,7 +153,7 @@ struct ln_node_t {
     bool clock_seen;
 };
 
-static ln_node_t *s_running; /* for the signal handler */
+static ln_node_t *s_running;               /* for the signal handler */
 static volatile sig_atomic_t s_stop_asked; /* a signal came before the server existed */
 
 static void

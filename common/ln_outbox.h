@@ -1,5 +1,5 @@
 /*  ln_outbox: the per-service transactional outbox, the source of a node's
-    event stream (DESIGN.md "Reliability").
+    event stream (docs/architecture.md "Reliability").
 
     A service records a state change and the events it causes in ONE
     transaction: it calls ln_outbox_append inside its own open transaction,

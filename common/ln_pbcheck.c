@@ -794,7 +794,7 @@ s_find_duplicate (const ProtobufCFieldDescriptor *kf, ProtobufCMessage *const *e
     }
     s_entry_t *sorted = malloc (n * sizeof *sorted);
     if (!sorted)
-        abort (); /* out of memory: STYLE.md */
+        abort (); /* out of memory: docs/architecture.md */
     size_t m = 0;
     for (size_t i = 0; i < n; i++)
         if (entries[i])

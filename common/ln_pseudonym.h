@@ -1,7 +1,7 @@
 /*  ln_pseudonym: normalised identifiers and their keyed-hash tokens.
 
     Partners link signals about the same person, address, phone, vehicle or
-    employer without sharing identities (DOMAIN.md, "Pseudonymous
+    employer without sharing identities (docs/architecture.md, "Pseudonymous
     matching"): the intake node normalises each identifier and hashes it
     under the region's secret key.  Equal tokens mean equal normalised
     identifiers; a token cannot be turned back into its identifier by anyone

@@ -67,21 +67,6 @@
 /* Request.call and Reply.call_result: commands named by their message. */
 #define CALL_FIELD 90
 
-/* What the node accepts in a ClientMessage.  The frame is at most
-   LN_AUTH_MAXMSGSIZE (libzmq drops anything larger), which bounds every
-   string and bytes field; the services check their own text limits with
-   their own codes (docs/protocol.md "Limits").  Counts and nesting keep
-   the defaults. */
-static const ln_pbcheck_limits_t s_wire_limits = {
-    .max_string = LN_AUTH_MAXMSGSIZE,
-    .max_bytes = LN_AUTH_MAXMSGSIZE,
-    .max_repeated = 1024,
-    .max_depth = 8,
-    .allow_unknown = false,
-    .alloc_base = 1024 * 1024,
-    .alloc_per_byte = 8,
-};
-
 /* --- small helpers ------------------------------------------------------------- */
 
 static bool
@@ -551,9 +536,9 @@ s_cmd_post_notice (void *arg, ln_call_t *call, const ProtobufCMessage *input,
     const char *text = ((const Lantern__V1__PostNotice *)input)->text;
     size_t len = text ? strlen (text) : 0;
     if (len == 0)
-        return ln_call_fail (call, "INVALID_ARGUMENT", "text", "text is empty");
+        return ln_call_fail (call, "MISSING_TEXT", "text", "a notice needs a text");
     if (len > NOTICE_TEXT_MAX)
-        return ln_call_fail (call, "INVALID_ARGUMENT", "text", "text is longer than %d bytes",
+        return ln_call_fail (call, "TEXT_TOO_LONG", "text", "text is longer than %d bytes",
                              NOTICE_TEXT_MAX);
 
     Lantern__V1__Notice notice = LANTERN__V1__NOTICE__INIT;
@@ -668,9 +653,12 @@ s_cmd_resync_upstream (void *arg, ln_call_t *call, const ProtobufCMessage *input
     const Lantern__V1__ResyncUpstream *r = (const Lantern__V1__ResyncUpstream *)input;
     size_t reason_len = r->reason ? strlen (r->reason) : 0;
     ln_call_set_object (call, r->name);
-    if (reason_len == 0 || reason_len > NOTICE_TEXT_MAX)
+    if (reason_len == 0)
         return ln_call_fail (call, "MISSING_REASON", "reason",
-                             "a resynchronisation needs a reason of 1..%d bytes", NOTICE_TEXT_MAX);
+                             "a resynchronisation needs a reason (it is audited)");
+    if (reason_len > NOTICE_TEXT_MAX)
+        return ln_call_fail (call, "TEXT_TOO_LONG", "reason", "the reason is longer than %d bytes",
+                             NOTICE_TEXT_MAX);
     ln_consumer_t *c = NULL;
     for (size_t i = 0; i < self->nconsumers && !c; i++)
         if (strcmp (ln_consumer_upstream (self->consumers[i]), r->name ? r->name : "") == 0)
@@ -2473,9 +2461,9 @@ s_precheck (ln_server_t *self, pending_t *p)
             return;
         }
         p->via_field = CALL_FIELD;
-        p->input_owned =
-            ln_pbcheck_unpack (p->command->input, request->call->value.data,
-                               request->call->value.len, &s_wire_limits, NULL, &p->precheck);
+        p->input_owned = ln_pbcheck_unpack (p->command->input, request->call->value.data,
+                                            request->call->value.len, &ln_pbcheck_wire_limits, NULL,
+                                            &p->precheck);
         if (!p->input_owned) {
             s_refused (self, p);
             return;
@@ -2688,7 +2676,8 @@ s_drain (ln_server_t *self)
             goto drop;
         }
         Lantern__V1__ClientMessage *msg = (Lantern__V1__ClientMessage *)ln_pbcheck_unpack (
-            &lantern__v1__client_message__descriptor, data, size, &s_wire_limits, NULL, &err);
+            &lantern__v1__client_message__descriptor, data, size, &ln_pbcheck_wire_limits, NULL,
+            &err);
         if (!msg || msg->kind_case == LANTERN__V1__CLIENT_MESSAGE__KIND__NOT_SET) {
             if (msg) {
                 protobuf_c_message_free_unpacked (&msg->base, NULL);
@@ -2753,7 +2742,7 @@ s_drain (ln_server_t *self)
 
 /* --- housekeeping --------------------------------------------------------------------------- */
 
-/* Purges are audited (DESIGN.md "Retention"), by the node itself. */
+/* Purges are audited (docs/architecture.md "Retention"), by the node itself. */
 static void
 s_audit_purge (ln_server_t *self, uint64_t pruned)
 {

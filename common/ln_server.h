@@ -83,7 +83,8 @@ void *ln_call_alloc (ln_call_t *call, size_t size);
 char *ln_call_strdup (ln_call_t *call, const char *text);
 
 /* Refuse the command: set the error the client gets and return -1, for
-   `return ln_call_fail (call, "INVALID_ARGUMENT", "post_notice.text", "...")`.
+   `return ln_call_fail (call, "MISSING_TEXT", "text", "...")` (the field path
+   relative to the command's own message: docs/protocol.md 8).
    Everything the handler wrote is rolled back (its savepoint). */
 int ln_call_fail (ln_call_t *call, const char *code, const char *field, const char *fmt, ...)
     __attribute__ ((format (printf, 4, 5)));
@@ -228,12 +229,13 @@ typedef int (*ln_project_fn) (void *arg, const ln_principal_t *subscriber,
                               size_t *out_size);
 
 /* What one principal, and all of them together, can make the node hold for
-   the stream (DESIGN.md "A registered peer is not a trusted peer").  Zero
-   fields take the defaults (docs/operations.md "Limits"). */
+   the stream (a registered peer is not a trusted peer: docs/security.md).
+   A Subscribe beyond a limit is answered Reset LIMIT (with a time to try
+   again).  Zero fields take the defaults (docs/operations.md,
+   "Configuring a node"). */
 typedef struct {
     size_t subscribers_max;             /* subscriptions in all; 0: 1024 */
-    size_t subscriptions_per_principal; /* 0: 8; a new one beyond this replaces
-                                           the principal's oldest */
+    size_t subscriptions_per_principal; /* 0: 8 */
     uint64_t unconfirmed_per_principal; /* Deliver bytes not yet confirmed by
                                            Credit, per principal; 0: 16 MiB */
     uint64_t unconfirmed_total;         /* the same for the whole node; 0: 32 MiB */

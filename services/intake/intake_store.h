@@ -20,7 +20,7 @@
     Retention: a withdrawn signal, or one whose case ended with NO_ACTION,
     gets `closed_us`; intake_store_purge deletes those closed before a
     cutoff and writes one audit row per purged signal in the same
-    transaction (DESIGN.md "Retention").
+    transaction (docs/architecture.md "Retention").
 */
 #ifndef INTAKE_STORE_H
 #define INTAKE_STORE_H

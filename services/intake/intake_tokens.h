@@ -1,5 +1,5 @@
 /*  intake_tokens: the pseudonym tokens of a signal's persons, addresses,
-    vehicles and employers (DESIGN.md, "Pseudonymisation at intake").
+    vehicles and employers (docs/architecture.md, "Pseudonymisation at intake").
 
     The intake service calls this after intake_validate has passed a
     signal's details (SubmitSignal) or additions (AmendSignal), and before

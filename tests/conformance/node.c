@@ -379,15 +379,37 @@ c_too_big (void *fixture, const void *arg, conf_result_t *r)
     return rc;
 }
 
+/* PostNotice with the text given (arg): empty, or past 1,000 bytes. */
 static int
-c_invalid_argument (void *fixture, const void *arg, conf_result_t *r)
+c_notice_text (void *fixture, const void *arg, conf_result_t *r)
 {
-    (void)arg;
     node_fix_t *f = fixture;
     Lantern__V1__PostNotice notice = LANTERN__V1__POST_NOTICE__INIT;
-    notice.text = "";
+    notice.text = (char *)arg;
     return conf_call (f->op, CONF_CALL, &notice.base, r);
 }
+
+static const char s_text_1001[] = "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+                                  "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+                                  "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+                                  "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+                                  "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+                                  "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+                                  "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+                                  "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+                                  "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+                                  "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+                                  "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+                                  "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+                                  "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+                                  "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+                                  "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+                                  "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+                                  "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+                                  "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+                                  "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+                                  "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+                                  "xxxxxxxxxxxxxxxxxxxxx";
 
 static int
 c_resync (void *fixture, const void *arg, conf_result_t *r)
@@ -460,7 +482,9 @@ static const conf_case_t s_cases[] = {
      NULL},
     {"PB_TOO_BIG", "", "SubmitSignal of 400 persons with 1,000 empty tokens each", SUBMIT,
      c_too_big, NULL},
-    {"INVALID_ARGUMENT", "text", "PostNotice with empty text", NOTICE, c_invalid_argument, NULL},
+    {"MISSING_TEXT", "text", "PostNotice with empty text", NOTICE, c_notice_text, ""},
+    {"TEXT_TOO_LONG", "text", "PostNotice with a text of 1,001 bytes", NOTICE, c_notice_text,
+     s_text_1001},
     {"MISSING_REASON", "reason", "ResyncUpstream without a reason", RESYNC, c_resync,
      s_resync_no_reason},
     {"NOT_FOUND", "name", "ResyncUpstream of an upstream the node does not follow", RESYNC,
@@ -480,7 +504,7 @@ s_get_cases (size_t *count)
 /* --- checks ------------------------------------------------------------------------ */
 
 /* A ClientMessage of exactly `size` bytes: a PostNotice whose text fills
-   it (the node answers INVALID_ARGUMENT: over 1,000 bytes; any answer
+   it (the node answers TEXT_TOO_LONG: over 1,000 bytes; any answer
    proves that it arrived). */
 static uint8_t *
 s_message_of_size (const char *request_id, size_t size)
@@ -516,7 +540,7 @@ k_frame (void *fixture)
     free (bytes);
     assert_non_null (r.msg);
     assert_string_equal (r.msg->reply->request_id, "conf-frame-max");
-    assert_string_equal (r.msg->reply->error->code, "INVALID_ARGUMENT");
+    assert_string_equal (r.msg->reply->error->code, "TEXT_TOO_LONG");
     lantern__v1__server_message__free_unpacked (r.msg, NULL);
     /* one byte more: the node's libzmq drops the connection; no answer */
     bytes = s_message_of_size ("conf-frame-over", USABLE_FRAME + 1);

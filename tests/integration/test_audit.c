@@ -1,7 +1,7 @@
 /*  test_audit: ln_audit and `lanternctl audit verify` against a real
     PostgreSQL (tests/support/pg_fixture).
 
-    DESIGN.md "Security" (Audit) and issue 3 acceptance: every entry lands
+    docs/architecture.md "Security" (Audit) and issue 3 acceptance: every entry lands
     in an append-only, hash-chained table; a row changed by hand, or deleted
     from the middle or from the end, makes verification fail and name the
     first bad row; the service role cannot change rows by accident; an

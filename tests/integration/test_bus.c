@@ -287,7 +287,7 @@ test_invalid_argument_changes_nothing (void **state)
         Lantern__V1__ServerMessage *m = s_post (c, id, texts[i]);
         assert_non_null (m);
         assert_int_equal (m->reply->status, LANTERN__V1__REPLY__STATUS__ERROR);
-        assert_string_equal (m->reply->error->code, "INVALID_ARGUMENT");
+        assert_string_equal (m->reply->error->code, i ? "TEXT_TOO_LONG" : "MISSING_TEXT");
         assert_string_equal (m->reply->error->field, "text");
         s_free (m);
     }

@@ -1,6 +1,6 @@
 /*  test_db: ln_db against a real PostgreSQL (tests/support/pg_fixture).
 
-    Covers what DESIGN.md "Reliability" and "Security" ask of the database
+    Covers what docs/architecture.md "Reliability" and "Security" ask of the database
     layer: connecting with bounded backoff, migrations applied exactly once
     (also with concurrent migrators) and atomically, refusal of edited or
     newer migrations, least privilege between service roles, parameters that

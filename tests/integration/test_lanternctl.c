@@ -898,7 +898,7 @@ test_call_refusals (void **state)
     /* the node's own validation: named field */
     const char *empty[] = {"call", "post_notice", "{\"text\":\"\"}", NULL};
     s_run (&c, 1, "op", "flags", empty, NULL);
-    assert_non_null (strstr (c.err, "lanternctl: call: INVALID_ARGUMENT: "));
+    assert_non_null (strstr (c.err, "lanternctl: call: MISSING_TEXT: "));
     assert_non_null (strstr (c.err, "(text)"));
     s_free_child (&c);
     assert_int_equal (s_outbox_count (), events);

@@ -2,7 +2,7 @@
 
     Each case gets its own service: a least-privilege role owning a fresh
     schema, migrated with LN_OUTBOX_MIGRATION.  What is checked is what
-    DESIGN.md "Reliability" asks of the outbox:
+    docs/architecture.md "Reliability" asks of the outbox:
     - a round trip keeps every field and payload byte, positions are dense;
     - the identity/serial pitfall: a writer that keeps its transaction open
       while a later one commits is neither skipped nor delivered early, and a

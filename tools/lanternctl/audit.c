@@ -73,7 +73,7 @@ s_usage (FILE *out)
         "Someone with the database owner's rights could still delete the newest rows\n"
         "and move the head back, or rewrite the chain from some row on: the chain\n"
         "alone cannot show that.  Nodes publish their head to their followers, which\n"
-        "store it (the tables are there; nodes do not publish yet); --anchors FILE\n"
+        "store it (nl.lantern.audit.anchored.v1); --anchors FILE\n"
         "checks the node against those heads (lines 'SEQ HASH [AT]', as 'audit\n"
         "anchors' prints them; '#' starts a comment).\n"
         "\n"
