@@ -77,6 +77,8 @@ static const ln_pbcheck_limits_t s_wire_limits = {
     .max_repeated = 1024,
     .max_depth = 8,
     .allow_unknown = false,
+    .alloc_base = 1024 * 1024, /* the defaults of ln_pbcheck.h: without them */
+    .alloc_per_byte = 8,       /* the budget is 0 and every message is PB_TOO_BIG */
 };
 
 /* --- small helpers ------------------------------------------------------------- */
