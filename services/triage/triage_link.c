@@ -16,6 +16,7 @@
 
 #include "ln_alloc.h"
 #include "triage.pb-c.h"
+#include "triage_decide.h"
 #include "triage_store.h"
 
 #define K(x) LANTERN__V1__IDENTIFIER_KIND__IDENTIFIER_KIND_##x
@@ -1044,4 +1045,110 @@ triage_link_withdrawn (ln_db_t *db, const char *upstream, uint64_t position,
     if (st.case_state == CS (CLOSED))
         return 0;
     return s_relink (&a, NULL, st.case_id);
+}
+
+/* --- erasure ------------------------------------------------------------------------------ */
+
+/* case.decided again for each decision of an open case, as it is now. */
+static int
+s_reissue_decisions (s_apply_t *a, const char *case_id)
+{
+    Lantern__V1__Decision **decisions = NULL;
+    size_t nd = 0;
+    int rc = -1;
+    if (triage_store_case_decisions (a->db, case_id, &decisions, &nd, a->err) != 0)
+        goto out;
+    for (size_t i = 0; i < nd; i++) {
+        Lantern__V1__CaseDecided ev = LANTERN__V1__CASE_DECIDED__INIT;
+        ev.case_id = (char *)case_id;
+        ev.decision = decisions[i];
+        int erc = s_emit_facts (a, case_id, &ev.facts);
+        if (erc == 0)
+            erc = triage_store_case_signals (a->db, case_id, false, &ev.signals, &ev.n_signals,
+                                             a->err);
+        if (erc == 0)
+            erc = triage_store_case_contents (a->db, case_id, TRIAGE_CONTENTS_BUDGET, &ev.contents,
+                                              &ev.n_contents, &ev.contents_omitted, a->err);
+        if (erc == 0)
+            erc =
+                triage_emit (a->em, TRIAGE_EVENT_CASE_DECIDED, case_id, a->at_us, &ev.base, a->err);
+        ev.case_id = NULL;
+        ev.decision = NULL;
+        triage_free_fields (&ev.base);
+        if (erc != 0)
+            goto out;
+    }
+    rc = 0;
+out:
+    for (size_t i = 0; i < nd; i++)
+        protobuf_c_message_free_unpacked (&decisions[i]->base, NULL);
+    free (decisions);
+    return rc;
+}
+
+int
+triage_link_erased (ln_db_t *db, const char *upstream, uint64_t position, const char *signal_id,
+                    const char *reason, int64_t at_us, triage_emitter_t *em, ln_error_t *err)
+{
+    char **cases = NULL;
+    size_t n_cases = 0;
+    int rc = -1;
+    ln_error_clear (err);
+    /* Only a signal id of the node that erased it: anything else is not
+       this node's to erase here (and no reason to stop following it). */
+    if (!triage_signal_id_valid (signal_id) || !upstream)
+        return 0;
+    em->upstream = upstream;
+    em->position = position;
+    em->n = 0;
+    s_apply_t a = {.db = db, .em = em, .err = err, .at_us = at_us};
+    triage_signal_state_t st;
+    int found = triage_store_signal_state (db, signal_id, &st, err);
+    if (found <= 0 || strcmp (st.node, upstream) != 0)
+        return found < 0 ? -1 : 0;
+    if (triage_store_signal_cases (db, signal_id, &cases, &n_cases, err) != 0)
+        goto out;
+    /* Still in an open case (an erasure without a withdrawal first): it
+       leaves as a withdrawn signal does, and the rest re-links. */
+    if (!st.withdrawn && *st.case_id && st.case_state != CS (CLOSED)) {
+        if (triage_store_signal_leave (db, signal_id, err) != 0 ||
+            triage_store_history_add (db, st.case_id, at_us, "left", signal_id, NULL, "erased",
+                                      err) != 0 ||
+            s_relink (&a, NULL, st.case_id) != 0)
+            goto out;
+    }
+    if (triage_store_signal_erase (db, signal_id, err) < 0)
+        goto out;
+    /* Every event of every case it was in named it (a CaseSignal at least,
+       its persons in case.decided): those payloads go, and each follower
+       is told to erase its copies of those cases (RecordErased). */
+    if (n_cases > 0) {
+        char why[400];
+        snprintf (why, sizeof why, "signal %s erased by %s%s%.200s", signal_id, upstream,
+                  reason && *reason ? ": " : "", reason ? reason : "");
+        if (ln_outbox_erase (db, (const char *const *)cases, n_cases, why, em->level, NULL, err) !=
+            0)
+            goto out;
+    }
+    /* What is left of an open case is stated again, so that followers that
+       erased the case hold it without the signal. */
+    for (size_t i = 0; i < n_cases; i++) {
+        triage_case_row_t row;
+        memset (&row, 0, sizeof row);
+        int got = triage_store_case_load (db, cases[i], false, &row, err);
+        free (row.close_summary);
+        if (got < 0)
+            goto out;
+        if (got == 0 || (row.state != CS (OPEN) && row.state != CS (DECIDED)))
+            continue;
+        if (row.state == CS (OPEN) ? s_emit_opened (&a, cases[i]) != 0
+                                   : s_reissue_decisions (&a, cases[i]) != 0)
+            goto out;
+    }
+    rc = 0;
+out:
+    for (size_t i = 0; i < n_cases; i++)
+        free (cases[i]);
+    free (cases);
+    return rc;
 }

@@ -153,4 +153,17 @@ int triage_link_withdrawn (ln_db_t *db, const char *upstream, uint64_t position,
 int triage_link_apply (ln_db_t *db, const char *upstream, uint64_t position, const char *type,
                        const ProtobufCMessage *payload, triage_emitter_t *em, ln_error_t *err);
 
+/* nl.lantern.record.erased.v1 from `upstream` for `signal_id` (intake's
+   retention purged it): every copy triage holds goes (its row and record,
+   tokens, link, alerts; an active signal first leaves its case as a
+   withdrawn one does), the payloads of every event of every case it has
+   been in are erased with ln_outbox_erase, whose RecordErased events tell
+   triage's followers to erase those cases, and each of those cases that
+   is still open is stated again without it (case.opened, or case.decided
+   per decision).  An id that is not a signal id, a signal triage does not
+   hold, or one of another upstream changes nothing (0).  at_us: the time
+   of the erasure.  0 or -1 with err set. */
+int triage_link_erased (ln_db_t *db, const char *upstream, uint64_t position, const char *signal_id,
+                        const char *reason, int64_t at_us, triage_emitter_t *em, ln_error_t *err);
+
 #endif

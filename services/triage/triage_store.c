@@ -137,6 +137,16 @@ static const ln_migration_t s_migrations[] = {
      "    digest text NOT NULL,\n"
      "    first_seen_us bigint NOT NULL\n"
      ");\n"},
+    /* Every case a signal has been in, so that an erasure finds every event
+       of triage's log that named it (triage_link_erased).  Like
+       case_history, it records the order things arrived in: a replay in
+       another interleaving may list an intermediate name more or less. */
+    {101, "triage_signal_cases",
+     "CREATE TABLE signal_cases (\n"
+     "    signal_id text NOT NULL,\n"
+     "    case_id text NOT NULL,\n"
+     "    PRIMARY KEY (signal_id, case_id)\n"
+     ");\n"},
 };
 
 const ln_migration_t *
@@ -596,10 +606,57 @@ triage_store_signals_move (ln_db_t *db, const char *const *signal_ids, size_t n,
         return 0;
     char *a_ids = s_array (signal_ids, n);
     const char *params[2] = {case_id, a_ids};
-    int rc =
-        s_run (db, "UPDATE signals SET case_id = $1 WHERE id = ANY ($2::text[])", 2, params, err);
+    int rc = s_run (db,
+                    "WITH m AS (UPDATE signals SET case_id = $1 WHERE id = ANY ($2::text[])"
+                    " RETURNING id)"
+                    " INSERT INTO signal_cases (signal_id, case_id) SELECT id, $1 FROM m"
+                    " ON CONFLICT DO NOTHING",
+                    2, params, err);
     free (a_ids);
     return rc;
+}
+
+int
+triage_store_signal_cases (ln_db_t *db, const char *signal_id, char ***ids, size_t *n,
+                           ln_error_t *err)
+{
+    *ids = NULL;
+    *n = 0;
+    const char *params[1] = {signal_id};
+    PGresult *res =
+        s_exec (db,
+                "SELECT case_id FROM signal_cases WHERE signal_id = $1"
+                " UNION SELECT case_id FROM signals WHERE id = $1 AND case_id IS NOT NULL"
+                " ORDER BY 1",
+                1, params, err);
+    if (!res)
+        return -1;
+    for (int i = 0; i < PQntuples (res); i++)
+        triage_push ((void ***)ids, n, ln_xstrdup (s_val (res, i, 0)));
+    PQclear (res);
+    return 0;
+}
+
+int
+triage_store_signal_erase (ln_db_t *db, const char *signal_id, ln_error_t *err)
+{
+    const char *params[1] = {signal_id};
+    /* alerts first (they refer to the signal); tokens and links go with
+       the signal (ON DELETE CASCADE) */
+    PGresult *res = s_exec (db,
+                            "WITH a AS (DELETE FROM alerts WHERE signal_id = $1),"
+                            " c AS (DELETE FROM signal_cases WHERE signal_id = $1)"
+                            " SELECT 1",
+                            1, params, err);
+    if (!res)
+        return -1;
+    PQclear (res);
+    res = s_exec (db, "DELETE FROM signals WHERE id = $1", 1, params, err);
+    if (!res)
+        return -1;
+    int found = strcmp (PQcmdTuples (res), "0") != 0;
+    PQclear (res);
+    return found;
 }
 
 int

@@ -143,9 +143,19 @@ int triage_store_members (ln_db_t *db, char (*case_ids)[TRIAGE_CASE_ID_SIZE], si
                           const char *extra, triage_members_t **out, ln_error_t *err);
 void triage_members_destroy (triage_members_t **self_p);
 
-/* Move signals to a case (signals.case_id).  0 or -1. */
+/* Move signals to a case (signals.case_id; each membership is also
+   remembered in signal_cases).  0 or -1. */
 int triage_store_signals_move (ln_db_t *db, const char *const *signal_ids, size_t n,
                                const char *case_id, ln_error_t *err);
+
+/* Every case the signal has been in (signal_cases, and its case now),
+   sorted; *ids malloc'ed strings in a malloc'ed array.  0 or -1. */
+int triage_store_signal_cases (ln_db_t *db, const char *signal_id, char ***ids, size_t *n,
+                               ln_error_t *err);
+
+/* Erase a signal: its row with its record, tokens and link, its alerts and
+   its memberships.  1 erased, 0 not held, -1 error. */
+int triage_store_signal_erase (ln_db_t *db, const char *signal_id, ln_error_t *err);
 
 /* Replace the links of these signals by the given ones (n_links may be
    0: only delete).  0 or -1. */
