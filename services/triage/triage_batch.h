@@ -50,4 +50,12 @@
 int triage_batch_apply (ln_db_t *db, const char *upstream, ln_event_t *const *events,
                         const uint64_t *positions, size_t count, ln_level_t level, ln_error_t *err);
 
+/* How many events took each route since the process started (batches
+   that were rolled back included): for tests, the benchmark and the
+   node's debug log. */
+typedef struct {
+    uint64_t lone, join, rename, general;
+} triage_batch_routes_t;
+void triage_batch_routes (triage_batch_routes_t *out);
+
 #endif

@@ -416,8 +416,8 @@ s_bad (ln_error_t *err, const char *code, const char *field, const char *what)
 }
 
 /* The checks every intake event passes (see the header). */
-static int
-s_check_signal (const Lantern__V1__Signal *sig, const char *upstream, ln_error_t *err)
+int
+triage_link_check_signal (const Lantern__V1__Signal *sig, const char *upstream, ln_error_t *err)
 {
     if (!sig)
         return s_bad (err, "TRIAGE_BAD_EVENT", "signal", "missing");
@@ -433,8 +433,8 @@ s_check_signal (const Lantern__V1__Signal *sig, const char *upstream, ln_error_t
 
 /* Every token of a signal's persons, addresses, vehicles and employers
    (borrowed from sig); *n set.  The caller frees the array. */
-static triage_token_t *
-s_tokens (const Lantern__V1__SignalDetails *d, size_t *n)
+triage_token_t *
+triage_link_tokens (const Lantern__V1__SignalDetails *d, size_t *n)
 {
     size_t total = 0;
     for (size_t i = 0; i < d->n_persons; i++)
@@ -462,16 +462,20 @@ s_tokens (const Lantern__V1__SignalDetails *d, size_t *n)
     return t;
 }
 
-/* Store the signal's columns and record. */
-static int
-s_put (s_apply_t *a, const Lantern__V1__Signal *sig, uint64_t position, int64_t withdrawn_us,
-       bool clear_discussed)
+uint32_t
+triage_link_forms_mask (const Lantern__V1__SignalDetails *d)
 {
-    const Lantern__V1__SignalDetails *d = sig->details;
     uint32_t forms = 0;
     for (size_t i = 0; i < d->n_forms; i++)
         if (d->forms[i] > 0 && d->forms[i] < 31)
             forms |= 1u << d->forms[i];
+    return forms;
+}
+
+uint8_t *
+triage_link_record (const Lantern__V1__Signal *sig, bool withdrawn, size_t *size_out)
+{
+    const Lantern__V1__SignalDetails *d = sig->details;
     /* The record keeps what a track's partner may be given (persons,
        addresses, vehicles, employers) and the facts; not the account (free
        text no follower of triage receives: each partner tells its own at
@@ -484,15 +488,28 @@ s_put (s_apply_t *a, const Lantern__V1__Signal *sig, uint64_t position, int64_t 
     keep_d.reporter = NULL;
     keep.details = &keep_d;
     keep.submitted_by = (char *)protobuf_c_empty_string;
-    if (withdrawn_us) {
+    if (withdrawn) {
         /* A withdrawn signal is in no case and goes to no partner: of its
            details only the facts stay (until intake's erasure reaches
            here). */
         keep_d.n_persons = keep_d.n_addresses = keep_d.n_vehicles = keep_d.n_employers = 0;
     }
     size_t size = protobuf_c_message_get_packed_size (&keep.base);
-    uint8_t *record = ln_xcalloc (1, size);
+    uint8_t *record = ln_xcalloc (1, size ? size : 1);
     protobuf_c_message_pack (&keep.base, record);
+    *size_out = size;
+    return record;
+}
+
+/* Store the signal's columns and record. */
+static int
+s_put (s_apply_t *a, const Lantern__V1__Signal *sig, uint64_t position, int64_t withdrawn_us,
+       bool clear_discussed)
+{
+    const Lantern__V1__SignalDetails *d = sig->details;
+    uint32_t forms = triage_link_forms_mask (d);
+    size_t size = 0;
+    uint8_t *record = triage_link_record (sig, withdrawn_us != 0, &size);
     triage_signal_put_t put = {
         .id = sig->id,
         .node = sig->node,
@@ -931,7 +948,7 @@ s_apply_active (ln_db_t *db, const char *upstream, uint64_t position,
     triage_token_t *tokens = NULL;
     int rc = -1;
     ln_error_clear (err);
-    if (s_check_signal (sig, upstream, err) != 0)
+    if (triage_link_check_signal (sig, upstream, err) != 0)
         return -1;
     em->upstream = upstream;
     em->position = position;
@@ -948,7 +965,7 @@ s_apply_active (ln_db_t *db, const char *upstream, uint64_t position,
     if (found && (st.withdrawn || sig->version <= st.version))
         return 0; /* delivered before, or older than what we hold */
     size_t nt = 0;
-    tokens = s_tokens (sig->details, &nt);
+    tokens = triage_link_tokens (sig->details, &nt);
     if (s_put (&a, sig, position, 0, found) != 0 ||
         triage_store_tokens_add (db, sig->id, tokens, nt, err) != 0)
         goto out;
@@ -1019,7 +1036,7 @@ triage_link_withdrawn (ln_db_t *db, const char *upstream, uint64_t position,
     if (!ev)
         return s_bad (err, "TRIAGE_BAD_EVENT", "", "no payload");
     const Lantern__V1__Signal *sig = ev->signal;
-    if (s_check_signal (sig, upstream, err) != 0)
+    if (triage_link_check_signal (sig, upstream, err) != 0)
         return -1;
     em->upstream = upstream;
     em->position = position;

@@ -130,6 +130,27 @@ void triage_link_explain (const triage_member_t *m, size_t n, long *parent, int 
 void triage_link_reason (int kind, const char *other_signal_id, const char *other_node, char *out,
                          size_t out_size);
 
+/* --- a signal as triage keeps it (shared with triage_batch) --------------------------- */
+
+/* The checks every intake event's signal passes: present, an intake
+   signal id, details, and signal.node the upstream it came from.  0, or -1
+   with err set (TRIAGE_BAD_EVENT, TRIAGE_FOREIGN_SIGNAL). */
+int triage_link_check_signal (const Lantern__V1__Signal *sig, const char *upstream,
+                              ln_error_t *err);
+
+/* Every token of the details' persons, addresses, vehicles and employers,
+   usable or not (borrowed from d); *n set; the caller frees the array. */
+triage_token_t *triage_link_tokens (const Lantern__V1__SignalDetails *d, size_t *n);
+
+/* The signal's ExploitationForms as a bit mask (bit f: form f). */
+uint32_t triage_link_forms_mask (const Lantern__V1__SignalDetails *d);
+
+/* The record triage stores of a signal (signals.record): the signal
+   without its account, submitter and reporter, and, when withdrawn,
+   without its persons, addresses, vehicles and employers.  Malloc'ed;
+   *size set. */
+uint8_t *triage_link_record (const Lantern__V1__Signal *sig, bool withdrawn, size_t *size);
+
 /* --- applying intake events -------------------------------------------------------- */
 
 /* Apply one intake event inside the caller's transaction on db: `upstream`

@@ -108,10 +108,13 @@ s_database (FILE *f, const node_t *n)
 }
 
 static void
-s_upstream (FILE *f, triage_region_t *self, const node_t *n, bool first)
+s_upstream (FILE *f, triage_region_t *self, const node_t *n, bool first, int credit)
 {
-    fprintf (f, "%s{ name = \"%s\"; endpoint = \"%s\"; server_key = \"%s\"; }",
-             first ? "" : ",\n  ", n->name, n->endpoint, bus_keys_public (self->keys, n->name));
+    fprintf (f, "%s{ name = \"%s\"; endpoint = \"%s\"; server_key = \"%s\";", first ? "" : ",\n  ",
+             n->name, n->endpoint, bus_keys_public (self->keys, n->name));
+    if (credit > 0)
+        fprintf (f, " credit = %d;", credit);
+    fprintf (f, " }");
 }
 
 static int
@@ -134,7 +137,7 @@ s_write_intake (triage_region_t *self, const node_t *n)
     fprintf (f, "\";\n");
     if (self->cfg.intakes_follow_triage) {
         fprintf (f, "upstreams = (");
-        s_upstream (f, self, &self->triage, true);
+        s_upstream (f, self, &self->triage, true, 0);
         fprintf (f, ");\n");
     }
     fprintf (f, "%s\n", self->cfg.intake_extra ? self->cfg.intake_extra : "");
@@ -163,7 +166,7 @@ s_write_triage (triage_region_t *self)
     if (self->n > 0) {
         fprintf (f, "upstreams = (");
         for (size_t i = 0; i < self->n; i++)
-            s_upstream (f, self, &self->intakes[i], i == 0);
+            s_upstream (f, self, &self->intakes[i], i == 0, self->cfg.upstream_credit);
         fprintf (f, ");\n");
     }
     fprintf (f, "%s\n", self->cfg.triage_extra ? self->cfg.triage_extra : "");
@@ -290,6 +293,7 @@ triage_region_new (const triage_region_config_t *config)
         {"monitor", "regio-noord-limburg", "monitor"},
         {"auditor", "regio-noord-limburg", "auditor"},
         {"operator", "regio-noord-limburg", "operator"},
+        {"replayer", "regio-noord-limburg", "triage"}, /* bench_triage's own consumers */
     };
     for (size_t i = 0; i < sizeof people / sizeof people[0]; i++)
         if (bus_keys_add_org (self->keys, people[i].name, people[i].org, people[i].roles,

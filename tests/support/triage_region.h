@@ -21,6 +21,7 @@
       police            role police
       monitor           role monitor
       auditor, operator
+      replayer          role triage (gets intake's events as triage does)
     Everything here is for tests: failures print why and return NULL / -1.
 */
 #ifndef TRIAGE_REGION_H
@@ -44,6 +45,7 @@ typedef struct {
     const char *triage_extra;   /* more settings for triage */
     bool start_triage;          /* start triage at once (else triage_region_start_triage) */
     int intake_batch_max;       /* 0: default */
+    int upstream_credit;        /* triage's credit per upstream (0: the node's default) */
 } triage_region_config_t;
 
 triage_region_t *triage_region_new (const triage_region_config_t *config);
