@@ -1,6 +1,6 @@
 /*  triage: the screening meeting's node (lantern-triage), where the signals
     of many intake nodes become cases, the weekly agenda is made, and the
-    meeting's decisions and their follow-up are kept (docs/triage.md).
+    meeting's decisions and their follow-up are kept (docs/protocol.md "Triage").
 
     The service is built from modules that its command handlers and its
     consumers' apply callback call as thin wrappers:

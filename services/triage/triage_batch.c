@@ -310,9 +310,13 @@ s_lookup (ln_db_t *db, item_t *it, size_t n, jcase_t **jcases, size_t *njc, ln_e
     int formats[5] = {1, 1, 1, 1, 1};
     PGresult *res =
         ln_db_exec_prepared (db, "triage_batch_lookup",
-                             "SELECT 0, id, '', 0 FROM signals WHERE id = ANY ($1::text[])"
-                             " UNION ALL SELECT 0, 'sig-' || substr (id, 6), '', 0 FROM cases"
-                             "  WHERE id = ANY ($2::text[])"
+                             /* every part driven by the arrays, row by row through an index:
+                                a generic plan over tables whose statistics lag (a replay
+                                grows them from nothing) must not scan them */
+                             "SELECT 0, s.id, '', 0 FROM unnest ($1::text[]) AS u (id)"
+                             " JOIN signals s ON s.id = u.id"
+                             " UNION ALL SELECT 0, 'sig-' || substr (c.id, 6), '', 0"
+                             "  FROM unnest ($2::text[]) AS u (id) JOIN cases c ON c.id = u.id"
                              " UNION ALL SELECT DISTINCT 1, u.sid, s.case_id, c.state"
                              "  FROM unnest ($3::int2[], $4::text[], $5::text[]) AS u (k, t, sid)"
                              "  JOIN tokens tk ON tk.kind = u.k AND tk.token = u.t"
@@ -430,8 +434,9 @@ s_load_members (ln_db_t *db, jcase_t *jc, size_t njc, ln_error_t *err)
         "SELECT s.case_id, s.id, s.node, s.organisation, s.organisation_type, s.received_us,"
         " s.forms_mask, s.indicators, s.immediate_danger, s.minor_involved, s.municipality,"
         " c.opened_us, t.kind, t.token, coalesce (s.discussed_meeting, '')"
-        " FROM signals s JOIN cases c ON c.id = s.case_id LEFT JOIN tokens t ON t.signal_id = s.id"
-        " WHERE s.case_id = ANY ($1::text[]) AND s.withdrawn_us IS NULL"
+        " FROM unnest ($1::text[]) AS u (c) JOIN signals s ON s.case_id = u.c"
+        " JOIN cases c ON c.id = s.case_id LEFT JOIN tokens t ON t.signal_id = s.id"
+        " WHERE s.withdrawn_us IS NULL"
         " ORDER BY s.case_id, s.id, t.kind, t.token",
         1, values, lengths, formats, 0, err);
     ln_db_array_clear (&ids);
@@ -814,7 +819,9 @@ static const struct {
     [T_SC] = {"triage_batch_signal_cases", "INSERT INTO signal_cases (signal_id, case_id)"
                                            " SELECT * FROM unnest ($1::text[], $2::text[])"
                                            " ON CONFLICT DO NOTHING"},
-    [T_DELCASE] = {"triage_batch_delete_cases", "DELETE FROM cases WHERE id = ANY ($1::text[])"},
+    [T_DELCASE] = {"triage_batch_delete_cases",
+                   "DELETE FROM cases c USING unnest ($1::text[]) AS u (id)"
+                   " WHERE c.id = u.id"},
     [T_CASE] = {"triage_batch_cases", "INSERT INTO cases (id, state, anchor_signal, opened_us)"
                                       " SELECT u.c, 1, u.a, u.o"
                                       " FROM unnest ($1::text[], $2::text[], $3::int8[])"
@@ -825,7 +832,8 @@ static const struct {
                 " $3::text[], $4::text[], $5::text[]) WITH ORDINALITY AS u (c, a, act, s, oc, o)"
                 " ORDER BY u.o"},
     [T_DELLINK] = {"triage_batch_delete_links",
-                   "DELETE FROM links WHERE signal_id = ANY ($1::text[])"},
+                   "DELETE FROM links l USING unnest ($1::text[]) AS u (id)"
+                   " WHERE l.signal_id = u.id"},
     [T_LINK] = {"triage_batch_links",
                 "INSERT INTO links (signal_id, case_id, kind, other_signal_id, other_node, reason)"
                 " SELECT * FROM unnest ($1::text[], $2::text[], $3::int2[], $4::text[],"

@@ -591,7 +591,8 @@ triage_store_members (ln_db_t *db, char (*case_ids)[TRIAGE_CASE_ID_SIZE], size_t
     PGresult *res = s_exec (db,
                             "SELECT s.id, s.node, s.received_us, coalesce (s.case_id, ''),"
                             " coalesce (c.state, 0), coalesce (c.opened_us, 0), t.kind, t.token"
-                            " FROM (SELECT * FROM signals WHERE case_id = ANY ($1::text[])"
+                            " FROM (SELECT s1.* FROM unnest ($1::text[]) AS u (c)"
+                            " JOIN signals s1 ON s1.case_id = u.c"
                             " UNION SELECT * FROM signals WHERE id = $2) s"
                             " LEFT JOIN cases c ON c.id = s.case_id"
                             " LEFT JOIN tokens t ON t.signal_id = s.id"
@@ -638,9 +639,11 @@ triage_store_signals_move (ln_db_t *db, const char *const *signal_ids, size_t n,
     char *a_ids = s_array (signal_ids, n);
     const char *params[2] = {case_id, a_ids};
     int rc = s_run (db,
-                    "WITH o AS (SELECT id, case_id FROM signals WHERE id = ANY ($2::text[])"
-                    " AND case_id IS NOT NULL AND case_id <> $1),"
-                    " m AS (UPDATE signals SET case_id = $1 WHERE id = ANY ($2::text[]))"
+                    "WITH o AS (SELECT s.id, s.case_id FROM unnest ($2::text[]) AS u (id)"
+                    " JOIN signals s ON s.id = u.id"
+                    " WHERE s.case_id IS NOT NULL AND s.case_id <> $1),"
+                    " m AS (UPDATE signals s SET case_id = $1 FROM unnest ($2::text[]) AS u (id)"
+                    " WHERE s.id = u.id)"
                     " INSERT INTO signal_cases (signal_id, case_id) SELECT id, case_id FROM o"
                     " ON CONFLICT DO NOTHING",
                     2, params, err);
@@ -704,7 +707,10 @@ triage_store_links_replace (ln_db_t *db, const char *const *signal_ids, size_t n
     if (n > 0) {
         a[0] = s_array (signal_ids, n);
         const char *params[1] = {a[0]};
-        if (s_run (db, "DELETE FROM links WHERE signal_id = ANY ($1::text[])", 1, params, err) != 0)
+        if (s_run (db,
+                   "DELETE FROM links l USING unnest ($1::text[]) AS u (id)"
+                   " WHERE l.signal_id = u.id",
+                   1, params, err) != 0)
             goto out;
         free (a[0]);
         a[0] = NULL;
