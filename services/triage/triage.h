@@ -14,6 +14,11 @@
       triage_decide    RecordDecision, UpdateTrack, CloseCase,
                        AcknowledgeAlert: validation and state changes
       triage_query     GetCase, ListCases, ListAlerts, ListTracks
+      triage_batch     a consumer's batch: set-based where it may be,
+                       triage_link otherwise
+      triage_node      settings, start, the consumers' apply
+      triage_commands  the command table and its handlers (roles)
+      triage_project   what each follower receives
 
     This header holds what they share: names, ids, the emitter through which
     events are written, and small helpers for building result messages.

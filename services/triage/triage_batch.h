@@ -12,26 +12,37 @@
       2. ONE round trip asks PostgreSQL, for all of them at once, which
          signals it already holds and which of their tokens an active
          signal of an open case holds;
-      3. a SignalReceived of a signal triage does not hold, that shares no
-         usable token with an open case's signal nor with any other event
-         of the batch, and whose id is in no other event of the batch, is
-         a case of its own and nothing else: such "lone" signals are
-         written together, each table in one statement (signals, tokens,
-         cases, case_history, alerts and the outbox rows of their
-         case.opened and alert.raised events);
+      3. a SignalReceived of a signal triage does not hold, whose id is in
+         no other event of the batch and whose tokens are in no other
+         event of it, takes a set-based route when it can:
+           LONE    it shares no usable token with an open case's signal: a
+                   case of its own (case.opened);
+           JOIN    its tokens reach exactly one open case, which it joins
+                   under that case's name without changing the links of
+                   the case's members (case.linked);
+           RENAME  its tokens reach exactly one undecided case, of which
+                   it becomes the earliest signal: the case is named after
+                   it (case.opened, case.merged), every link recomputed;
+         the cases it would join are read in one more query (one case per
+         route per batch); all of these are written together, each table
+         in one statement (signals, tokens, the moves of a rename, cases,
+         case_history, links, alerts, and the outbox rows of their events);
       4. every other event (an amendment, a withdrawal, a signal that
-         links, a duplicate delivery, an erasure) goes through triage_link
-         in the batch's order, after the lone ones.
+         bridges cases or links within the batch, a duplicate delivery, an
+         erasure) goes through triage_link in the batch's order, after the
+         set-based ones.
 
-    Why the order may change: a lone signal shares no token with anything
-    the other events touch, and no other event names it, so whether it is
-    written before or after them changes none of their cases, links,
-    names or scores (the rule of triage_link is about connected components,
-    and a lone signal is a component of its own either way).  Its events
-    get the same ids as one by one (triage_event_id of its upstream and
-    position), so a replay gives the same outbox ids too; only the order of
-    triage's events in its own log differs, which DETERMINISM in
-    triage_link.h does not promise.
+    Why the order may change: a set-based signal shares no token with
+    another event of the batch and no other event names it; what an
+    undecided case is, its name and its links, are a function of the set
+    of active signals (triage_link, DETERMINISM), which the order of one
+    upstream's events within a batch does not change.  (The history and
+    the events the event-by-event ones write may then tell the same in
+    other steps.)  A set-based signal's events get the ids and payloads
+    they get one by one (triage_event_id of its upstream and position);
+    the order of triage's events in its own log may differ, which
+    DETERMINISM in triage_link.h does not promise.  A decided case (pinned)
+    is joined only when nothing of it moves.
 
     Returns 0, or -1 with err set (the consumer rolls the batch back and
     tries again after a backoff).

@@ -379,6 +379,21 @@ s_replay_triage (long n, long events)
         fprintf (stderr, "bench_triage: triage did not build what the signals make\n");
         return -1;
     }
+    /* the routes, from triage's last "triage batch" line (cumulative) */
+    FILE *log = fopen (triage_region_log (s_r, TRIAGE_REGION_TRIAGE), "r");
+    char line[1024], last[1024] = "";
+    while (log && fgets (line, sizeof line, log))
+        if (strstr (line, "msg=\"triage batch\""))
+            snprintf (last, sizeof last, "%s", line);
+    if (log)
+        fclose (log);
+    unsigned long long lone = 0, join = 0, rename = 0;
+    const char *p = strstr (last, "lone=");
+    if (p && sscanf (p, "lone=%llu join=%llu rename=%llu", &lone, &join, &rename) == 3)
+        printf ("    routes: %llu lone, %llu joins, %llu renames set-based; %llu event by event "
+                "(%.1f%% set-based)\n",
+                lone, join, rename, (unsigned long long)events - lone - join - rename,
+                100.0 * (double)(lone + join + rename) / (double)events);
     double per = 1e6 / (double)events;
     printf ("    CPU per event: triage %.1f us, the intake nodes %.1f us, PostgreSQL %.1f us, this "
             "process %.1f us, machine busy %.0f%% of %ld cores\n",
@@ -539,7 +554,9 @@ main (int argc, char **argv)
             "s\n  machine: %s %s, %ld cores; command: %s %ld %.0f\n",
             n, OFFERED_PER_S, seconds, u.sysname, u.machine, sysconf (_SC_NPROCESSORS_ONLN),
             argv[0], n, seconds);
-    triage_region_config_t cfg = {.intakes = 2, .upstream_credit = credit};
+    /* debug: triage logs the routes its batches took (triage_batch) */
+    triage_region_config_t cfg = {
+        .intakes = 2, .upstream_credit = credit, .triage_log_level = "debug"};
     s_r = triage_region_new (&cfg);
     if (!s_r)
         return 1;

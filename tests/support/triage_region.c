@@ -153,8 +153,9 @@ s_write_triage (triage_region_t *self)
         return -1;
     fprintf (f,
              "node = \"%s\";\norganisation = \"screeningsoverleg\";\nendpoint = \"%s\";\n"
-             "log_level = \"info\";\n",
-             n->name, n->endpoint);
+             "log_level = \"%s\";\n",
+             n->name, n->endpoint,
+             self->cfg.triage_log_level ? self->cfg.triage_log_level : "info");
     s_database (f, n);
     fprintf (f, "keys = { secret = \"%s\"; registry = \"%s\"; };\n",
              bus_keys_secret (self->keys, n->name), bus_keys_registry (self->keys));

@@ -39,13 +39,14 @@
 typedef struct triage_region_t triage_region_t;
 
 typedef struct {
-    size_t intakes;             /* intake nodes at start (0: 2) */
-    bool intakes_follow_triage; /* give intake nodes triage as upstream */
-    const char *intake_extra;   /* more settings for every intake node */
-    const char *triage_extra;   /* more settings for triage */
-    bool start_triage;          /* start triage at once (else triage_region_start_triage) */
-    int intake_batch_max;       /* 0: default */
-    int upstream_credit;        /* triage's credit per upstream (0: the node's default) */
+    size_t intakes;               /* intake nodes at start (0: 2) */
+    bool intakes_follow_triage;   /* give intake nodes triage as upstream */
+    const char *intake_extra;     /* more settings for every intake node */
+    const char *triage_extra;     /* more settings for triage */
+    bool start_triage;            /* start triage at once (else triage_region_start_triage) */
+    int intake_batch_max;         /* 0: default */
+    int upstream_credit;          /* triage's credit per upstream (0: the node's default) */
+    const char *triage_log_level; /* NULL: info */
 } triage_region_config_t;
 
 triage_region_t *triage_region_new (const triage_region_config_t *config);
