@@ -1031,6 +1031,10 @@ triage_batch_apply (ln_db_t *db, const char *upstream, ln_event_t *const *events
     item_t *it = ln_xcalloc (count ? count : 1, sizeof *it);
     jcase_t *jcases = NULL;
     size_t njc = 0, candidates = 0;
+    char **erased = NULL; /* the cases of the batch's erased signals */
+    size_t n_erased_cases = 0, n_erased = 0;
+    int64_t erased_at = 0;
+    uint64_t erased_pos = 0;
     for (size_t i = 0; i < count; i++) {
         it[i].ev = events[i];
         it[i].position = positions[i];
@@ -1074,10 +1078,33 @@ triage_batch_apply (ln_db_t *db, const char *upstream, ln_event_t *const *events
                   upstream, count, (unsigned long long)s_routes.lone,
                   (unsigned long long)s_routes.join, (unsigned long long)s_routes.rename);
     triage_emitter_t em = {.fn = triage_emit_outbox, .ctx = db, .level = level};
-    for (size_t i = 0; i < count; i++)
-        if (it[i].route == R_GENERAL &&
-            s_apply_one (db, upstream, events[i], positions[i], &em, err) != 0)
+    /* Erasures (an intake node's retention purges in batches): each
+       signal's copies go in order, the events of every case they were in
+       together at the end, in one scan of the log. */
+    for (size_t i = 0; i < count; i++) {
+        if (it[i].route != R_GENERAL)
+            continue;
+        if (strcmp (it[i].type, LN_OUTBOX_TYPE_ERASED) == 0) {
+            erased_at = ln_event_time_ms (events[i]) * 1000;
+            erased_pos = positions[i];
+            n_erased++;
+            if (triage_link_erase_signal (db, upstream, positions[i], it[i].id, erased_at, &em,
+                                          &erased, &n_erased_cases, err) != 0)
+                goto out;
+        }
+        else if (s_apply_one (db, upstream, events[i], positions[i], &em, err) != 0)
             goto out;
+    }
+    if (n_erased_cases > 0) {
+        char why[200];
+        snprintf (why, sizeof why, "%zu signal%s erased by %s", n_erased, n_erased == 1 ? "" : "s",
+                  upstream);
+        em.upstream = upstream;
+        em.position = erased_pos;
+        em.n = 1000; /* after the numbers the erasures' own events took */
+        if (triage_link_erase_cases (db, erased, n_erased_cases, why, erased_at, &em, err) != 0)
+            goto out;
+    }
     rc = 0;
 out:
     for (size_t i = 0; i < count; i++) {
@@ -1087,5 +1114,8 @@ out:
     }
     free (it);
     s_jcases_free (jcases, njc);
+    for (size_t i = 0; i < n_erased_cases; i++)
+        free (erased[i]);
+    free (erased);
     return rc;
 }

@@ -1104,11 +1104,12 @@ out:
 }
 
 int
-triage_link_erased (ln_db_t *db, const char *upstream, uint64_t position, const char *signal_id,
-                    const char *reason, int64_t at_us, triage_emitter_t *em, ln_error_t *err)
+triage_link_erase_signal (ln_db_t *db, const char *upstream, uint64_t position,
+                          const char *signal_id, int64_t at_us, triage_emitter_t *em, char ***cases,
+                          size_t *n_cases, ln_error_t *err)
 {
-    char **cases = NULL;
-    size_t n_cases = 0;
+    char **mine = NULL;
+    size_t n_mine = 0;
     int rc = -1;
     ln_error_clear (err);
     /* Only a signal id of the node that erased it: anything else is not
@@ -1123,7 +1124,7 @@ triage_link_erased (ln_db_t *db, const char *upstream, uint64_t position, const 
     int found = triage_store_signal_state (db, signal_id, &st, err);
     if (found <= 0 || strcmp (st.node, upstream) != 0)
         return found < 0 ? -1 : 0;
-    if (triage_store_signal_cases (db, signal_id, &cases, &n_cases, err) != 0)
+    if (triage_store_signal_cases (db, signal_id, &mine, &n_mine, err) != 0)
         goto out;
     /* Still in an open case (an erasure without a withdrawal first): it
        leaves as a withdrawn signal does, and the rest re-links. */
@@ -1136,17 +1137,36 @@ triage_link_erased (ln_db_t *db, const char *upstream, uint64_t position, const 
     }
     if (triage_store_signal_erase (db, signal_id, err) < 0)
         goto out;
+    for (size_t i = 0; i < n_mine; i++) {
+        bool have = false;
+        for (size_t j = 0; j < *n_cases && !have; j++)
+            have = strcmp ((*cases)[j], mine[i]) == 0;
+        if (!have) {
+            triage_push ((void ***)cases, n_cases, mine[i]);
+            mine[i] = NULL;
+        }
+    }
+    rc = 0;
+out:
+    for (size_t i = 0; i < n_mine; i++)
+        free (mine[i]);
+    free (mine);
+    return rc;
+}
+
+int
+triage_link_erase_cases (ln_db_t *db, char *const *cases, size_t n_cases, const char *why,
+                         int64_t at_us, triage_emitter_t *em, ln_error_t *err)
+{
+    s_apply_t a = {.db = db, .em = em, .err = err, .at_us = at_us};
+    if (n_cases == 0)
+        return 0;
     /* Every event of every case it was in named it (a CaseSignal at least,
        its persons in case.decided): those payloads go, and each follower
-       is told to erase its copies of those cases (RecordErased). */
-    if (n_cases > 0) {
-        char why[400];
-        snprintf (why, sizeof why, "signal %s erased by %s%s%.200s", signal_id, upstream,
-                  reason && *reason ? ": " : "", reason ? reason : "");
-        if (ln_outbox_erase (db, (const char *const *)cases, n_cases, why, em->level, NULL, err) !=
-            0)
-            goto out;
-    }
+       is told to erase its copies of those cases (RecordErased); one scan
+       of the log for all of them. */
+    if (ln_outbox_erase (db, (const char *const *)cases, n_cases, why, em->level, NULL, err) != 0)
+        return -1;
     /* What is left of an open case is stated again, so that followers that
        erased the case hold it without the signal. */
     for (size_t i = 0; i < n_cases; i++) {
@@ -1155,15 +1175,30 @@ triage_link_erased (ln_db_t *db, const char *upstream, uint64_t position, const 
         int got = triage_store_case_load (db, cases[i], false, &row, err);
         free (row.close_summary);
         if (got < 0)
-            goto out;
+            return -1;
         if (got == 0 || (row.state != CS (OPEN) && row.state != CS (DECIDED)))
             continue;
         if (row.state == CS (OPEN) ? s_emit_opened (&a, cases[i]) != 0
                                    : s_reissue_decisions (&a, cases[i]) != 0)
-            goto out;
+            return -1;
     }
-    rc = 0;
-out:
+    return 0;
+}
+
+int
+triage_link_erased (ln_db_t *db, const char *upstream, uint64_t position, const char *signal_id,
+                    const char *reason, int64_t at_us, triage_emitter_t *em, ln_error_t *err)
+{
+    char **cases = NULL;
+    size_t n_cases = 0;
+    int rc = triage_link_erase_signal (db, upstream, position, signal_id, at_us, em, &cases,
+                                       &n_cases, err);
+    if (rc == 0 && n_cases > 0) {
+        char why[400];
+        snprintf (why, sizeof why, "signal %s erased by %s%s%.200s", signal_id, upstream,
+                  reason && *reason ? ": " : "", reason ? reason : "");
+        rc = triage_link_erase_cases (db, cases, n_cases, why, at_us, em, err);
+    }
     for (size_t i = 0; i < n_cases; i++)
         free (cases[i]);
     free (cases);

@@ -187,4 +187,16 @@ int triage_link_apply (ln_db_t *db, const char *upstream, uint64_t position, con
 int triage_link_erased (ln_db_t *db, const char *upstream, uint64_t position, const char *signal_id,
                         const char *reason, int64_t at_us, triage_emitter_t *em, ln_error_t *err);
 
+/* triage_link_erased in two steps, so that a batch of erasures scans the
+   log once: erase_signal does all but the events (the signal's copies;
+   the cases it has been in are added, distinct, to *cases, malloc'ed
+   strings the caller frees); erase_cases erases the events of those cases
+   (one ln_outbox_erase, `why` its reason) and states again those still
+   open.  0 or -1 with err set. */
+int triage_link_erase_signal (ln_db_t *db, const char *upstream, uint64_t position,
+                              const char *signal_id, int64_t at_us, triage_emitter_t *em,
+                              char ***cases, size_t *n_cases, ln_error_t *err);
+int triage_link_erase_cases (ln_db_t *db, char *const *cases, size_t n_cases, const char *why,
+                             int64_t at_us, triage_emitter_t *em, ln_error_t *err);
+
 #endif

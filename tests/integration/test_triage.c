@@ -815,22 +815,37 @@ test_issue11_purged_at_intake_erased_at_triage (void **state)
     ln_event_destroy (&ev);
     assert_int_equal (triage_region_set_clock (s_r, 1, 0), 0);
 
-    /* G: withdrawn, with an alert; intake purges it after 30 days */
+    /* G (with an alert) and K: withdrawn; intake purges both after 30 days,
+       in one run: their erasures reach triage together */
+    char k[TRIAGE_SIG_ID_SIZE], ck[40];
+    triage_sig_t ks = {.persons = {{.name = "Karol Wisniewski", .phone = "06 13572468"}},
+                       .indicators = {"ILO_ISOLATION"}};
+    assert_int_equal (triage_submit (s_officer[0], &ks, k), 0);
+    s_case_of (k, ck);
+    s_free (s_wait_case (ck, 1, k));
     assert_int_equal (triage_withdraw (s_officer[0], s_g, "entered at the wrong node"), 0);
+    assert_int_equal (triage_withdraw (s_officer[0], k, "a duplicate"), 0);
     snprintf (sql, sizeof sql,
-              "SELECT count(*) FROM triage.signals WHERE id = '%s' AND withdrawn_us IS NOT NULL",
-              s_g);
-    s_wait_count (sql, 1);
+              "SELECT count(*) FROM triage.signals WHERE id IN ('%s', '%s') AND withdrawn_us IS"
+              " NOT NULL",
+              s_g, k);
+    s_wait_count (sql, 2);
     assert_int_equal (triage_region_set_clock (s_r, 0, 31LL * 86400), 0);
-    snprintf (sql, sizeof sql, "SELECT count(*) FROM triage.signals WHERE id = '%s'", s_g);
+    snprintf (sql, sizeof sql, "SELECT count(*) FROM triage.signals WHERE id IN ('%s', '%s')", s_g,
+              k);
     s_wait_count (sql, 0);
     snprintf (sql, sizeof sql, "SELECT count(*) FROM triage.alerts WHERE signal_id = '%s'", s_g);
     assert_int_equal (triage_region_count (s_r, sql), 0);
     snprintf (sql, sizeof sql,
-              "SELECT count(*) FROM triage.outbox WHERE correlation_id = '%s' AND type <>"
+              "SELECT count(*) FROM triage.outbox WHERE correlation_id IN ('%s', '%s') AND type <>"
               " 'nl.lantern.record.erased.v1' AND length (payload) > 0",
-              cg);
+              cg, ck);
     assert_int_equal (triage_region_count (s_r, sql), 0);
+    snprintf (sql, sizeof sql,
+              "SELECT count(DISTINCT correlation_id) FROM triage.outbox WHERE correlation_id IN"
+              " ('%s', '%s') AND type = 'nl.lantern.record.erased.v1'",
+              cg, ck);
+    assert_int_equal (triage_region_count (s_r, sql), 2);
     assert_int_equal (triage_region_set_clock (s_r, 0, 0), 0);
     ln_client_destroy (&monitor);
     /* nothing of A's case went */
