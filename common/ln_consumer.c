@@ -72,6 +72,9 @@ struct _ln_consumer_t {
                              unconfirmed bytes empties */
 
     int64_t heard_at;      /* last Deliver (accepted or duplicate) or Subscribe */
+    int64_t contact_at;    /* last Deliver, or Subscribe that found a connection (start:
+                              the consumer's creation): LAGGING counts from it, not from
+                              the Subscribes that found none */
     int64_t holdoff_until; /* gaps and bad messages before this are leftovers */
     bool sub_pending;      /* the last Subscribe found no connection */
     const char *sub_why;   /* and why it was sent (a string literal) */
@@ -189,6 +192,8 @@ s_subscribe (ln_consumer_t *self, int64_t now, const char *why, bool holdoff)
     bool sent = s_send (self, &msg) == 0;
     self->holdoff_until = holdoff ? now + self->holdoff_ms : 0;
     self->heard_at = now;
+    if (sent)
+        self->contact_at = now;
     if (!sent) {
         self->sub_pending = true;
         self->sub_why = why;
@@ -493,7 +498,7 @@ s_on_deliver (ln_consumer_t *self, const Lantern__V1__Deliver *d, int64_t now)
 
     if (d->position <= have) {
         /* A duplicate after a resubscription: it took one credit. */
-        self->heard_at = now;
+        self->heard_at = self->contact_at = now;
         s_owe (self, 1);
         return;
     }
@@ -505,7 +510,7 @@ s_on_deliver (ln_consumer_t *self, const Lantern__V1__Deliver *d, int64_t now)
         s_suspect (self, now, "CONSUMER_GAP", detail);
         return;
     }
-    self->heard_at = now;
+    self->heard_at = self->contact_at = now;
     if (d->position > (uint64_t)INT64_MAX) {
         s_poison (self, d->position, "CONSUMER_SEQUENCE", "position",
                   "position beyond what a cursor can hold");
@@ -674,6 +679,7 @@ ln_consumer_new (const ln_consumer_config_t *cfg, ln_db_t *db, ln_consumer_apply
         self->batch_max = LN_CONSUMER_CREDIT_MAX; /* never more than a window can hold */
     self->backoff_ms = LN_CONSUMER_BACKOFF_MIN_MS;
     self->resend_ms = RESEND_MIN_MS;
+    self->contact_at = zclock_mono ();
     self->events = calloc (self->batch_max, sizeof *self->events);
     self->positions = calloc (self->batch_max, sizeof *self->positions);
     if (!self->events || !self->positions)
@@ -853,7 +859,7 @@ ln_consumer_status (const ln_consumer_t *self, ln_consumer_status_t *st)
     /* Following, but nothing heard for three idle intervals (each brings a
        Subscribe, which a live upstream answers or serves): lagging. */
     st->lagging = self->state == LN_CONSUMER_FOLLOWING &&
-                  zclock_mono () - self->heard_at > 3LL * self->idle_ms &&
+                  zclock_mono () - self->contact_at > 3LL * self->idle_ms &&
                   (self->last_heard_us == 0 ||
                    ln_clock_wall_us () - self->last_heard_us > 3000LL * self->idle_ms);
     snprintf (st->problem, sizeof st->problem, "%s",

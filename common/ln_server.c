@@ -3040,8 +3040,14 @@ ln_server_step (ln_server_t *self, int timeout_ms)
     (void)pg_readable; /* notifications are also read during other queries: always look */
     s_db_notifications (self);
 
-    if (zsock_events (self->router) & ZMQ_POLLIN)
+    if (zsock_events (self->router) & ZMQ_POLLIN) {
         s_drain (self);
+        /* A batch's own commit notifies "stamp"; libpq may have read that
+           notification while it read the batch's results, so the socket
+           will not wake the poll for it: look now, so that followers get
+           the batch's events this turn, not at the next wake-up. */
+        s_db_notifications (self);
+    }
     /* The bounds serve subscribers (and Ping, which reads them itself):
        with none, a busy node does not read them again after every batch
        (a round trip each; the events' NOTIFY marks them stale). */

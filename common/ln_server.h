@@ -276,7 +276,8 @@ void ln_server_destroy (ln_server_t **self_p);
 const char *ln_server_endpoint (ln_server_t *self);
 
 /* Drive a consumer from the server's loop (borrowed; destroy it after the
-   server).  Up to 32 consumers.  Returns 0 or -1. */
+   server).  Any number (a node follows every upstream of its
+   configuration).  Returns 0 or -1. */
 int ln_server_add_consumer (ln_server_t *self, ln_consumer_t *consumer);
 
 /* One turn of the loop: wait at most timeout_ms for work, then do it.

@@ -3,11 +3,14 @@
     The node skeleton (common/ln_node.h) does what every node does; this
     file declares the service: its settings and state (intake_node), its
     tables (intake_store), its commands (intake_commands), its events
-    (intake_events) and who may see what of them (intake_project).
+    (intake_events), who may see what of them (intake_project), and what
+    it takes from the triage node it follows (intake_feedback: the status
+    of its signals).
     Usage: lantern-intake --help.
 */
 #include "intake.h"
 #include "intake_commands.h"
+#include "intake_feedback.h"
 #include "intake_node.h"
 #include "intake_project.h"
 #include "intake_store.h"
@@ -29,11 +32,14 @@ main (int argc, char **argv)
         .migration_count = nmigrations,
         .events = intake_event_types,
         .event_count = intake_event_type_count,
+        .follows = intake_feedback_types,
+        .follow_count = intake_feedback_type_count,
         .commands = commands,
         .command_count = ncommands,
         .rules = rules,
         .rule_count = nrules,
         .project = intake_project,
+        .apply = intake_feedback_apply,
         .start = intake_start,
         .stop = intake_stop,
         .describe = intake_describe,

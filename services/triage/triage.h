@@ -1,6 +1,6 @@
 /*  triage: the screening meeting's node (lantern-triage), where the signals
     of many intake nodes become cases, the weekly agenda is made, and the
-    meeting's decisions and their follow-up are kept (docs/triage.md).
+    meeting's decisions and their follow-up are kept (docs/protocol.md "Triage").
 
     The service is built from modules that its command handlers and its
     consumers' apply callback call as thin wrappers:
@@ -14,6 +14,11 @@
       triage_decide    RecordDecision, UpdateTrack, CloseCase,
                        AcknowledgeAlert: validation and state changes
       triage_query     GetCase, ListCases, ListAlerts, ListTracks
+      triage_batch     a consumer's batch: set-based where it may be,
+                       triage_link otherwise
+      triage_node      settings, start, the consumers' apply
+      triage_commands  the command table and its handlers (roles)
+      triage_project   what each follower receives
 
     This header holds what they share: names, ids, the emitter through which
     events are written, and small helpers for building result messages.

@@ -9,7 +9,7 @@
       2. triage_decide_*       : against the stored case, track or alert,
          inside the caller's transaction, then the change and its events.
     Nothing is written unless every check passed.  The codes are listed in
-    docs/triage.md "Error codes".
+    docs/protocol.md "Triage", "Error codes".
 
     Who may call (checked by the caller, the command handler): RecordDecision
     and CloseCase the role screening_chair; UpdateTrack the lead

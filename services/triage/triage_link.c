@@ -16,6 +16,7 @@
 
 #include "ln_alloc.h"
 #include "triage.pb-c.h"
+#include "triage_decide.h"
 #include "triage_store.h"
 
 #define K(x) LANTERN__V1__IDENTIFIER_KIND__IDENTIFIER_KIND_##x
@@ -415,8 +416,8 @@ s_bad (ln_error_t *err, const char *code, const char *field, const char *what)
 }
 
 /* The checks every intake event passes (see the header). */
-static int
-s_check_signal (const Lantern__V1__Signal *sig, const char *upstream, ln_error_t *err)
+int
+triage_link_check_signal (const Lantern__V1__Signal *sig, const char *upstream, ln_error_t *err)
 {
     if (!sig)
         return s_bad (err, "TRIAGE_BAD_EVENT", "signal", "missing");
@@ -432,8 +433,8 @@ s_check_signal (const Lantern__V1__Signal *sig, const char *upstream, ln_error_t
 
 /* Every token of a signal's persons, addresses, vehicles and employers
    (borrowed from sig); *n set.  The caller frees the array. */
-static triage_token_t *
-s_tokens (const Lantern__V1__SignalDetails *d, size_t *n)
+triage_token_t *
+triage_link_tokens (const Lantern__V1__SignalDetails *d, size_t *n)
 {
     size_t total = 0;
     for (size_t i = 0; i < d->n_persons; i++)
@@ -461,16 +462,20 @@ s_tokens (const Lantern__V1__SignalDetails *d, size_t *n)
     return t;
 }
 
-/* Store the signal's columns and record. */
-static int
-s_put (s_apply_t *a, const Lantern__V1__Signal *sig, uint64_t position, int64_t withdrawn_us,
-       bool clear_discussed)
+uint32_t
+triage_link_forms_mask (const Lantern__V1__SignalDetails *d)
 {
-    const Lantern__V1__SignalDetails *d = sig->details;
     uint32_t forms = 0;
     for (size_t i = 0; i < d->n_forms; i++)
         if (d->forms[i] > 0 && d->forms[i] < 31)
             forms |= 1u << d->forms[i];
+    return forms;
+}
+
+uint8_t *
+triage_link_record (const Lantern__V1__Signal *sig, bool withdrawn, size_t *size_out)
+{
+    const Lantern__V1__SignalDetails *d = sig->details;
     /* The record keeps what a track's partner may be given (persons,
        addresses, vehicles, employers) and the facts; not the account (free
        text no follower of triage receives: each partner tells its own at
@@ -483,15 +488,28 @@ s_put (s_apply_t *a, const Lantern__V1__Signal *sig, uint64_t position, int64_t 
     keep_d.reporter = NULL;
     keep.details = &keep_d;
     keep.submitted_by = (char *)protobuf_c_empty_string;
-    if (withdrawn_us) {
+    if (withdrawn) {
         /* A withdrawn signal is in no case and goes to no partner: of its
            details only the facts stay (until intake's erasure reaches
            here). */
         keep_d.n_persons = keep_d.n_addresses = keep_d.n_vehicles = keep_d.n_employers = 0;
     }
     size_t size = protobuf_c_message_get_packed_size (&keep.base);
-    uint8_t *record = ln_xcalloc (1, size);
+    uint8_t *record = ln_xcalloc (1, size ? size : 1);
     protobuf_c_message_pack (&keep.base, record);
+    *size_out = size;
+    return record;
+}
+
+/* Store the signal's columns and record. */
+static int
+s_put (s_apply_t *a, const Lantern__V1__Signal *sig, uint64_t position, int64_t withdrawn_us,
+       bool clear_discussed)
+{
+    const Lantern__V1__SignalDetails *d = sig->details;
+    uint32_t forms = triage_link_forms_mask (d);
+    size_t size = 0;
+    uint8_t *record = triage_link_record (sig, withdrawn_us != 0, &size);
     triage_signal_put_t put = {
         .id = sig->id,
         .node = sig->node,
@@ -930,7 +948,7 @@ s_apply_active (ln_db_t *db, const char *upstream, uint64_t position,
     triage_token_t *tokens = NULL;
     int rc = -1;
     ln_error_clear (err);
-    if (s_check_signal (sig, upstream, err) != 0)
+    if (triage_link_check_signal (sig, upstream, err) != 0)
         return -1;
     em->upstream = upstream;
     em->position = position;
@@ -947,7 +965,7 @@ s_apply_active (ln_db_t *db, const char *upstream, uint64_t position,
     if (found && (st.withdrawn || sig->version <= st.version))
         return 0; /* delivered before, or older than what we hold */
     size_t nt = 0;
-    tokens = s_tokens (sig->details, &nt);
+    tokens = triage_link_tokens (sig->details, &nt);
     if (s_put (&a, sig, position, 0, found) != 0 ||
         triage_store_tokens_add (db, sig->id, tokens, nt, err) != 0)
         goto out;
@@ -1018,7 +1036,7 @@ triage_link_withdrawn (ln_db_t *db, const char *upstream, uint64_t position,
     if (!ev)
         return s_bad (err, "TRIAGE_BAD_EVENT", "", "no payload");
     const Lantern__V1__Signal *sig = ev->signal;
-    if (s_check_signal (sig, upstream, err) != 0)
+    if (triage_link_check_signal (sig, upstream, err) != 0)
         return -1;
     em->upstream = upstream;
     em->position = position;
@@ -1044,4 +1062,145 @@ triage_link_withdrawn (ln_db_t *db, const char *upstream, uint64_t position,
     if (st.case_state == CS (CLOSED))
         return 0;
     return s_relink (&a, NULL, st.case_id);
+}
+
+/* --- erasure ------------------------------------------------------------------------------ */
+
+/* case.decided again for each decision of an open case, as it is now. */
+static int
+s_reissue_decisions (s_apply_t *a, const char *case_id)
+{
+    Lantern__V1__Decision **decisions = NULL;
+    size_t nd = 0;
+    int rc = -1;
+    if (triage_store_case_decisions (a->db, case_id, &decisions, &nd, a->err) != 0)
+        goto out;
+    for (size_t i = 0; i < nd; i++) {
+        Lantern__V1__CaseDecided ev = LANTERN__V1__CASE_DECIDED__INIT;
+        ev.case_id = (char *)case_id;
+        ev.decision = decisions[i];
+        int erc = s_emit_facts (a, case_id, &ev.facts);
+        if (erc == 0)
+            erc = triage_store_case_signals (a->db, case_id, false, &ev.signals, &ev.n_signals,
+                                             a->err);
+        if (erc == 0)
+            erc = triage_store_case_contents (a->db, case_id, TRIAGE_CONTENTS_BUDGET, &ev.contents,
+                                              &ev.n_contents, &ev.contents_omitted, a->err);
+        if (erc == 0)
+            erc =
+                triage_emit (a->em, TRIAGE_EVENT_CASE_DECIDED, case_id, a->at_us, &ev.base, a->err);
+        ev.case_id = NULL;
+        ev.decision = NULL;
+        triage_free_fields (&ev.base);
+        if (erc != 0)
+            goto out;
+    }
+    rc = 0;
+out:
+    for (size_t i = 0; i < nd; i++)
+        protobuf_c_message_free_unpacked (&decisions[i]->base, NULL);
+    free (decisions);
+    return rc;
+}
+
+int
+triage_link_erase_signal (ln_db_t *db, const char *upstream, uint64_t position,
+                          const char *signal_id, int64_t at_us, triage_emitter_t *em, char ***cases,
+                          size_t *n_cases, ln_error_t *err)
+{
+    char **mine = NULL;
+    size_t n_mine = 0;
+    int rc = -1;
+    ln_error_clear (err);
+    /* Only a signal id of the node that erased it: anything else is not
+       this node's to erase here (and no reason to stop following it). */
+    if (!triage_signal_id_valid (signal_id) || !upstream)
+        return 0;
+    em->upstream = upstream;
+    em->position = position;
+    em->n = 0;
+    s_apply_t a = {.db = db, .em = em, .err = err, .at_us = at_us};
+    triage_signal_state_t st;
+    int found = triage_store_signal_state (db, signal_id, &st, err);
+    if (found <= 0 || strcmp (st.node, upstream) != 0)
+        return found < 0 ? -1 : 0;
+    if (triage_store_signal_cases (db, signal_id, &mine, &n_mine, err) != 0)
+        goto out;
+    /* Still in an open case (an erasure without a withdrawal first): it
+       leaves as a withdrawn signal does, and the rest re-links. */
+    if (!st.withdrawn && *st.case_id && st.case_state != CS (CLOSED)) {
+        if (triage_store_signal_leave (db, signal_id, err) != 0 ||
+            triage_store_history_add (db, st.case_id, at_us, "left", signal_id, NULL, "erased",
+                                      err) != 0 ||
+            s_relink (&a, NULL, st.case_id) != 0)
+            goto out;
+    }
+    if (triage_store_signal_erase (db, signal_id, err) < 0)
+        goto out;
+    for (size_t i = 0; i < n_mine; i++) {
+        bool have = false;
+        for (size_t j = 0; j < *n_cases && !have; j++)
+            have = strcmp ((*cases)[j], mine[i]) == 0;
+        if (!have) {
+            triage_push ((void ***)cases, n_cases, mine[i]);
+            mine[i] = NULL;
+        }
+    }
+    rc = 0;
+out:
+    for (size_t i = 0; i < n_mine; i++)
+        free (mine[i]);
+    free (mine);
+    return rc;
+}
+
+int
+triage_link_erase_cases (ln_db_t *db, char *const *cases, size_t n_cases, const char *why,
+                         int64_t at_us, triage_emitter_t *em, ln_error_t *err)
+{
+    s_apply_t a = {.db = db, .em = em, .err = err, .at_us = at_us};
+    if (n_cases == 0)
+        return 0;
+    /* Every event of every case it was in named it (a CaseSignal at least,
+       its persons in case.decided): those payloads go, and each follower
+       is told to erase its copies of those cases (RecordErased); one scan
+       of the log for all of them. */
+    if (ln_outbox_erase (db, (const char *const *)cases, n_cases, why, em->level, NULL, err) != 0)
+        return -1;
+    /* What is left of an open case is stated again, so that followers that
+       erased the case hold it without the signal. */
+    for (size_t i = 0; i < n_cases; i++) {
+        triage_case_row_t row;
+        memset (&row, 0, sizeof row);
+        int got = triage_store_case_load (db, cases[i], false, &row, err);
+        free (row.close_summary);
+        if (got < 0)
+            return -1;
+        if (got == 0 || (row.state != CS (OPEN) && row.state != CS (DECIDED)))
+            continue;
+        if (row.state == CS (OPEN) ? s_emit_opened (&a, cases[i]) != 0
+                                   : s_reissue_decisions (&a, cases[i]) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+int
+triage_link_erased (ln_db_t *db, const char *upstream, uint64_t position, const char *signal_id,
+                    const char *reason, int64_t at_us, triage_emitter_t *em, ln_error_t *err)
+{
+    char **cases = NULL;
+    size_t n_cases = 0;
+    int rc = triage_link_erase_signal (db, upstream, position, signal_id, at_us, em, &cases,
+                                       &n_cases, err);
+    if (rc == 0 && n_cases > 0) {
+        char why[400];
+        snprintf (why, sizeof why, "signal %s erased by %s%s%.200s", signal_id, upstream,
+                  reason && *reason ? ": " : "", reason ? reason : "");
+        rc = triage_link_erase_cases (db, cases, n_cases, why, at_us, em, err);
+    }
+    for (size_t i = 0; i < n_cases; i++)
+        free (cases[i]);
+    free (cases);
+    return rc;
 }

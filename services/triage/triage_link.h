@@ -130,6 +130,27 @@ void triage_link_explain (const triage_member_t *m, size_t n, long *parent, int 
 void triage_link_reason (int kind, const char *other_signal_id, const char *other_node, char *out,
                          size_t out_size);
 
+/* --- a signal as triage keeps it (shared with triage_batch) --------------------------- */
+
+/* The checks every intake event's signal passes: present, an intake
+   signal id, details, and signal.node the upstream it came from.  0, or -1
+   with err set (TRIAGE_BAD_EVENT, TRIAGE_FOREIGN_SIGNAL). */
+int triage_link_check_signal (const Lantern__V1__Signal *sig, const char *upstream,
+                              ln_error_t *err);
+
+/* Every token of the details' persons, addresses, vehicles and employers,
+   usable or not (borrowed from d); *n set; the caller frees the array. */
+triage_token_t *triage_link_tokens (const Lantern__V1__SignalDetails *d, size_t *n);
+
+/* The signal's ExploitationForms as a bit mask (bit f: form f). */
+uint32_t triage_link_forms_mask (const Lantern__V1__SignalDetails *d);
+
+/* The record triage stores of a signal (signals.record): the signal
+   without its account, submitter and reporter, and, when withdrawn,
+   without its persons, addresses, vehicles and employers.  Malloc'ed;
+   *size set. */
+uint8_t *triage_link_record (const Lantern__V1__Signal *sig, bool withdrawn, size_t *size);
+
 /* --- applying intake events -------------------------------------------------------- */
 
 /* Apply one intake event inside the caller's transaction on db: `upstream`
@@ -152,5 +173,30 @@ int triage_link_withdrawn (ln_db_t *db, const char *upstream, uint64_t position,
    when the payload is not the message of its type. */
 int triage_link_apply (ln_db_t *db, const char *upstream, uint64_t position, const char *type,
                        const ProtobufCMessage *payload, triage_emitter_t *em, ln_error_t *err);
+
+/* nl.lantern.record.erased.v1 from `upstream` for `signal_id` (intake's
+   retention purged it): every copy triage holds goes (its row and record,
+   tokens, link, alerts; an active signal first leaves its case as a
+   withdrawn one does), the payloads of every event of every case it has
+   been in are erased with ln_outbox_erase, whose RecordErased events tell
+   triage's followers to erase those cases, and each of those cases that
+   is still open is stated again without it (case.opened, or case.decided
+   per decision).  An id that is not a signal id, a signal triage does not
+   hold, or one of another upstream changes nothing (0).  at_us: the time
+   of the erasure.  0 or -1 with err set. */
+int triage_link_erased (ln_db_t *db, const char *upstream, uint64_t position, const char *signal_id,
+                        const char *reason, int64_t at_us, triage_emitter_t *em, ln_error_t *err);
+
+/* triage_link_erased in two steps, so that a batch of erasures scans the
+   log once: erase_signal does all but the events (the signal's copies;
+   the cases it has been in are added, distinct, to *cases, malloc'ed
+   strings the caller frees); erase_cases erases the events of those cases
+   (one ln_outbox_erase, `why` its reason) and states again those still
+   open.  0 or -1 with err set. */
+int triage_link_erase_signal (ln_db_t *db, const char *upstream, uint64_t position,
+                              const char *signal_id, int64_t at_us, triage_emitter_t *em,
+                              char ***cases, size_t *n_cases, ln_error_t *err);
+int triage_link_erase_cases (ln_db_t *db, char *const *cases, size_t n_cases, const char *why,
+                             int64_t at_us, triage_emitter_t *em, ln_error_t *err);
 
 #endif

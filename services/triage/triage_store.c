@@ -137,6 +137,24 @@ static const ln_migration_t s_migrations[] = {
      "    digest text NOT NULL,\n"
      "    first_seen_us bigint NOT NULL\n"
      ");\n"},
+    /* Every case a signal was in before its case now (signals.case_id), so
+       that an erasure finds every event of triage's log that named it
+       (triage_link_erased); a row is written when a signal moves or leaves.
+       Like case_history, it records the order things arrived in: a replay
+       in another interleaving may list an intermediate name more or less. */
+    {101, "triage_signal_cases",
+     "CREATE TABLE signal_cases (\n"
+     "    signal_id text NOT NULL,\n"
+     "    case_id text NOT NULL,\n"
+     "    PRIMARY KEY (signal_id, case_id)\n"
+     ");\n"},
+    /* Tokens and links are deleted with their signal by triage_store
+       (triage_store_signal_erase), not by a foreign key: the key's check
+       is a trigger per token row, and tokens are most of the rows a replay
+       writes (measured: 20 us against 8 us per token, docs/benchmarks.md). */
+    {102, "triage_tokens_links_without_fk",
+     "ALTER TABLE tokens DROP CONSTRAINT tokens_signal_id_fkey;\n"
+     "ALTER TABLE links DROP CONSTRAINT links_signal_id_fkey;\n"},
 };
 
 const ln_migration_t *
@@ -216,6 +234,14 @@ s_array (const char *const *items, size_t n)
 /* Parse a one-dimensional text array result ({a,"b c",NULL}) into
    malloc'ed strings (NULL elements are skipped).  0, or -1 when it is not
    an array. */
+static int s_parse_array (const char *text, char ***out, size_t *n);
+
+int
+triage_store_parse_array (const char *text, char ***out, size_t *n)
+{
+    return s_parse_array (text, out, n);
+}
+
 static int
 s_parse_array (const char *text, char ***out, size_t *n)
 {
@@ -470,7 +496,12 @@ triage_store_signal_leave (ln_db_t *db, const char *signal_id, ln_error_t *err)
     const char *params[1] = {signal_id};
     if (s_run (db, "DELETE FROM tokens WHERE signal_id = $1", 1, params, err) != 0 ||
         s_run (db, "DELETE FROM links WHERE signal_id = $1", 1, params, err) != 0 ||
-        s_run (db, "UPDATE signals SET case_id = NULL WHERE id = $1", 1, params, err) != 0)
+        s_run (db,
+               "WITH o AS (SELECT id, case_id FROM signals WHERE id = $1 AND case_id IS NOT NULL),"
+               " u AS (UPDATE signals SET case_id = NULL WHERE id = $1)"
+               " INSERT INTO signal_cases (signal_id, case_id) SELECT id, case_id FROM o"
+               " ON CONFLICT DO NOTHING",
+               1, params, err) != 0)
         return -1;
     return 0;
 }
@@ -500,15 +531,24 @@ triage_store_neighbour_cases (ln_db_t *db, const char *signal_id, char (**ids)[T
     *ids = NULL;
     *n = 0;
     const char *params[1] = {signal_id};
-    PGresult *res = s_exec (db,
-                            "SELECT c.id FROM cases c WHERE c.state IN (1, 2) AND c.id IN"
-                            " (SELECT s.case_id FROM tokens t1"
-                            " JOIN tokens t2 ON t2.kind = t1.kind AND t2.token = t1.token"
-                            " AND t2.signal_id <> t1.signal_id"
-                            " JOIN signals s ON s.id = t2.signal_id"
-                            " WHERE t1.signal_id = $1 AND s.withdrawn_us IS NULL)"
-                            " ORDER BY c.id FOR UPDATE OF c",
-                            1, params, err);
+    /* Written so that the plan is index lookups whatever the statistics
+       say (a replay starts on empty tables, the runtime role may not
+       ANALYZE, and a prepared statement keeps its generic plan): the
+       signal's own tokens, each one's other holders, their cases by
+       primary key, each step fenced (OFFSET 0) so that no join order
+       turns it into a scan of a whole table. */
+    PGresult *res =
+        s_exec (db,
+                "WITH t AS MATERIALIZED (SELECT x.signal_id"
+                " FROM (SELECT kind, token FROM tokens WHERE signal_id = $1 OFFSET 0) t1,"
+                " LATERAL (SELECT t2.signal_id FROM tokens t2 WHERE t2.kind = t1.kind"
+                " AND t2.token = t1.token AND t2.signal_id <> $1 OFFSET 0) x)"
+                " SELECT c.id FROM cases c WHERE c.id = ANY (ARRAY (SELECT y.case_id FROM t,"
+                " LATERAL (SELECT s.case_id FROM signals s WHERE s.id = t.signal_id"
+                " AND s.withdrawn_us IS NULL OFFSET 0) y))"
+                " AND c.state + 0 IN (1, 2)" /* (+ 0: by primary key, not the partial index) */
+                " ORDER BY c.id FOR UPDATE OF c",
+                1, params, err);
     if (!res)
         return -1;
     int rc = s_case_ids (res, ids, n, err);
@@ -548,15 +588,17 @@ triage_store_members (ln_db_t *db, char (*case_ids)[TRIAGE_CASE_ID_SIZE], size_t
     char *a_cases = s_array (list, n_cases);
     free (list);
     const char *params[2] = {a_cases, extra ? extra : ""};
-    PGresult *res =
-        s_exec (db,
-                "SELECT s.id, s.node, s.received_us, coalesce (s.case_id, ''),"
-                " coalesce (c.state, 0), coalesce (c.opened_us, 0), t.kind, t.token"
-                " FROM signals s LEFT JOIN cases c ON c.id = s.case_id"
-                " LEFT JOIN tokens t ON t.signal_id = s.id"
-                " WHERE s.withdrawn_us IS NULL AND (s.case_id = ANY ($1::text[]) OR s.id = $2)"
-                " ORDER BY s.id, t.kind, t.token",
-                2, params, err);
+    PGresult *res = s_exec (db,
+                            "SELECT s.id, s.node, s.received_us, coalesce (s.case_id, ''),"
+                            " coalesce (c.state, 0), coalesce (c.opened_us, 0), t.kind, t.token"
+                            " FROM (SELECT s1.* FROM unnest ($1::text[]) AS u (c)"
+                            " JOIN signals s1 ON s1.case_id = u.c"
+                            " UNION SELECT * FROM signals WHERE id = $2) s"
+                            " LEFT JOIN cases c ON c.id = s.case_id"
+                            " LEFT JOIN tokens t ON t.signal_id = s.id"
+                            " WHERE s.withdrawn_us IS NULL"
+                            " ORDER BY s.id, t.kind, t.token",
+                            2, params, err);
     free (a_cases);
     if (!res)
         return -1;
@@ -596,10 +638,62 @@ triage_store_signals_move (ln_db_t *db, const char *const *signal_ids, size_t n,
         return 0;
     char *a_ids = s_array (signal_ids, n);
     const char *params[2] = {case_id, a_ids};
-    int rc =
-        s_run (db, "UPDATE signals SET case_id = $1 WHERE id = ANY ($2::text[])", 2, params, err);
+    int rc = s_run (db,
+                    "WITH o AS (SELECT s.id, s.case_id FROM unnest ($2::text[]) AS u (id)"
+                    " JOIN signals s ON s.id = u.id"
+                    " WHERE s.case_id IS NOT NULL AND s.case_id <> $1),"
+                    " m AS (UPDATE signals s SET case_id = $1 FROM unnest ($2::text[]) AS u (id)"
+                    " WHERE s.id = u.id)"
+                    " INSERT INTO signal_cases (signal_id, case_id) SELECT id, case_id FROM o"
+                    " ON CONFLICT DO NOTHING",
+                    2, params, err);
     free (a_ids);
     return rc;
+}
+
+int
+triage_store_signal_cases (ln_db_t *db, const char *signal_id, char ***ids, size_t *n,
+                           ln_error_t *err)
+{
+    *ids = NULL;
+    *n = 0;
+    const char *params[1] = {signal_id};
+    PGresult *res =
+        s_exec (db,
+                "SELECT case_id FROM signal_cases WHERE signal_id = $1"
+                " UNION SELECT case_id FROM signals WHERE id = $1 AND case_id IS NOT NULL"
+                " ORDER BY 1",
+                1, params, err);
+    if (!res)
+        return -1;
+    for (int i = 0; i < PQntuples (res); i++)
+        triage_push ((void ***)ids, n, ln_xstrdup (s_val (res, i, 0)));
+    PQclear (res);
+    return 0;
+}
+
+int
+triage_store_signal_erase (ln_db_t *db, const char *signal_id, ln_error_t *err)
+{
+    const char *params[1] = {signal_id};
+    /* alerts first (they refer to the signal); tokens and links too (no
+       foreign key deletes them: migration 102) */
+    PGresult *res = s_exec (db,
+                            "WITH a AS (DELETE FROM alerts WHERE signal_id = $1),"
+                            " c AS (DELETE FROM signal_cases WHERE signal_id = $1),"
+                            " t AS (DELETE FROM tokens WHERE signal_id = $1),"
+                            " l AS (DELETE FROM links WHERE signal_id = $1)"
+                            " SELECT 1",
+                            1, params, err);
+    if (!res)
+        return -1;
+    PQclear (res);
+    res = s_exec (db, "DELETE FROM signals WHERE id = $1", 1, params, err);
+    if (!res)
+        return -1;
+    int found = strcmp (PQcmdTuples (res), "0") != 0;
+    PQclear (res);
+    return found;
 }
 
 int
@@ -613,7 +707,10 @@ triage_store_links_replace (ln_db_t *db, const char *const *signal_ids, size_t n
     if (n > 0) {
         a[0] = s_array (signal_ids, n);
         const char *params[1] = {a[0]};
-        if (s_run (db, "DELETE FROM links WHERE signal_id = ANY ($1::text[])", 1, params, err) != 0)
+        if (s_run (db,
+                   "DELETE FROM links l USING unnest ($1::text[]) AS u (id)"
+                   " WHERE l.signal_id = u.id",
+                   1, params, err) != 0)
             goto out;
         free (a[0]);
         a[0] = NULL;
@@ -822,9 +919,11 @@ triage_store_case_facts (ln_db_t *db, const char *case_id, Lantern__V1__CaseFact
         "false),"
         " coalesce (bool_or (minor_involved), false), coalesce (min (received_us), 0),"
         " coalesce (bit_or (forms_mask), 0),"
-        " coalesce ((SELECT array_agg (DISTINCT i ORDER BY i) FROM signals s2,"
-        " unnest (s2.indicators) i WHERE s2.case_id = $1 AND s2.withdrawn_us IS NULL), '{}'),"
-        " coalesce (array_agg (DISTINCT municipality ORDER BY municipality), '{}'),"
+        " coalesce ((SELECT array_agg (DISTINCT i COLLATE \"C\" ORDER BY i COLLATE \"C\")"
+        " FROM signals s2, unnest (s2.indicators) i WHERE s2.case_id = $1"
+        " AND s2.withdrawn_us IS NULL), '{}'),"
+        " coalesce (array_agg (DISTINCT municipality COLLATE \"C\" ORDER BY municipality"
+        " COLLATE \"C\"), '{}'),"
         " coalesce (substr (md5 (string_agg (id || ':' || version, ',' ORDER BY id)), 1, 16), '')"
         " FROM signals WHERE case_id = $1 AND withdrawn_us IS NULL",
         1, params, err);
@@ -884,12 +983,15 @@ triage_store_case_signals (ln_db_t *db, const char *case_id, bool with_left,
     const char *params[2] = {case_id, with_left ? "t" : "f"};
     PGresult *res = s_exec (
         db,
+        /* two branches, each by an index (no OR a stale plan could scan) */
         "SELECT id, node, organisation, organisation_type, received_us,"
         " withdrawn_us IS NOT NULL, coalesce (discussed_meeting, '') FROM signals"
-        " WHERE (case_id = $1 AND withdrawn_us IS NULL) OR ($2::boolean AND withdrawn_us IS NOT "
-        "NULL"
-        " AND id IN (SELECT signal_id FROM case_history WHERE case_id = $1 AND action = 'left'))"
-        " ORDER BY received_us, id",
+        " WHERE case_id = $1 AND withdrawn_us IS NULL"
+        " UNION ALL SELECT s.id, s.node, s.organisation, s.organisation_type, s.received_us,"
+        " true, coalesce (s.discussed_meeting, '') FROM signals s"
+        " WHERE $2::boolean AND s.withdrawn_us IS NOT NULL AND s.id IN (SELECT h.signal_id"
+        " FROM case_history h WHERE h.case_id = $1 AND h.action = 'left')"
+        " ORDER BY 5, 1",
         2, params, err);
     if (!res)
         return -1;

@@ -57,6 +57,11 @@
 #include "triage.pb-c.h"
 #include "triage_link.h"
 
+/* A text array as PostgreSQL writes it ({a,"b c"}) into malloc'ed strings
+   in a malloc'ed array (NULL elements skipped).  0, or -1 when it is not
+   one. */
+int triage_store_parse_array (const char *text, char ***out, size_t *n);
+
 /* The service's migrations (versions 100 and up). */
 const ln_migration_t *triage_store_migrations (size_t *count);
 
@@ -117,7 +122,7 @@ int triage_store_tokens_add (ln_db_t *db, const char *signal_id, const triage_to
                              size_t n, ln_error_t *err);
 
 /* Delete a signal's tokens and its link, and take it out of its case
-   (case_id NULL).  0 or -1. */
+   (case_id NULL; the case is remembered in signal_cases).  0 or -1. */
 int triage_store_signal_leave (ln_db_t *db, const char *signal_id, ln_error_t *err);
 
 /* The open (OPEN or DECIDED) cases of other active signals that share a
@@ -143,9 +148,20 @@ int triage_store_members (ln_db_t *db, char (*case_ids)[TRIAGE_CASE_ID_SIZE], si
                           const char *extra, triage_members_t **out, ln_error_t *err);
 void triage_members_destroy (triage_members_t **self_p);
 
-/* Move signals to a case (signals.case_id).  0 or -1. */
+/* Move signals to a case (signals.case_id; the case each leaves is
+   remembered in signal_cases).  0 or -1. */
 int triage_store_signals_move (ln_db_t *db, const char *const *signal_ids, size_t n,
                                const char *case_id, ln_error_t *err);
+
+/* Every case the signal has been in (its case now, and those of
+   signal_cases), sorted; *ids malloc'ed strings in a malloc'ed array.
+   0 or -1. */
+int triage_store_signal_cases (ln_db_t *db, const char *signal_id, char ***ids, size_t *n,
+                               ln_error_t *err);
+
+/* Erase a signal: its row with its record, tokens and link, its alerts and
+   its memberships.  1 erased, 0 not held, -1 error. */
+int triage_store_signal_erase (ln_db_t *db, const char *signal_id, ln_error_t *err);
 
 /* Replace the links of these signals by the given ones (n_links may be
    0: only delete).  0 or -1. */

@@ -5,9 +5,11 @@
 #include "intake.h"
 #include "lanternctl.h"
 #include "ln_envelope.h"
+#include "triage_node.h"
 
 void
 lanternctl_register_types (void)
 {
     ln_envelope_register (intake_event_types, intake_event_type_count, NULL);
+    ln_envelope_register (triage_node_event_types, triage_node_event_type_count, NULL);
 }

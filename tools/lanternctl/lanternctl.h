@@ -55,4 +55,12 @@ void lanternctl_register_types (void);
 /* lanternctl upstream (upstream.c). */
 int lanternctl_upstream (int argc, char **argv);
 
+/* The screening meeting's commands, to a triage node (triage.c). */
+int lanternctl_agenda (int argc, char **argv);
+int lanternctl_case (int argc, char **argv);
+int lanternctl_decide (int argc, char **argv);
+int lanternctl_track (int argc, char **argv);
+int lanternctl_tracks (int argc, char **argv);
+int lanternctl_alerts (int argc, char **argv);
+
 #endif

@@ -26,6 +26,12 @@ static const command_t s_commands[] = {
     {"events", lanternctl_events, "follow a node's event log (events tail)"},
     {"signal", lanternctl_signal, "submit, amend, withdraw, show and list signals (intake)"},
     {"upstream", lanternctl_upstream, "the nodes a node follows: list, resync, skip"},
+    {"agenda", lanternctl_agenda, "the screening meeting's agenda (triage; --html for print)"},
+    {"case", lanternctl_case, "show, list and close cases (triage)"},
+    {"decide", lanternctl_decide, "record the meeting's decision on a case (triage)"},
+    {"track", lanternctl_track, "move a track on: in progress, done, handed back (triage)"},
+    {"tracks", lanternctl_tracks, "the tracks decisions opened, --overdue ones (triage)"},
+    {"alerts", lanternctl_alerts, "immediate-danger and minor alerts; ack one (triage)"},
 };
 #define COMMAND_COUNT (sizeof s_commands / sizeof s_commands[0])
 

@@ -7,7 +7,8 @@
 # their pgpass files (one line *:*:lantern:ROLE:PASSWORD each, the docker
 # secrets NODE_owner_pgpass and NODE_pgpass):
 #   NODE_owner  owns the schema NODE and migrates it (the one-shot service
-#               NODE-migrate runs `lantern-intake --migrate` as it, which
+#               NODE-migrate runs `lantern-intake --migrate` (or
+#               lantern-triage) as it, which
 #               also grants the runtime role its rights);
 #   NODE        the runtime role the node serves as: owns nothing.
 # Both may connect to this database only; no role may create in public.
@@ -17,7 +18,7 @@
 # (docs/operations.md, "Adding a node to a running region").
 set -euo pipefail
 
-NODES=(intake_venlo intake_politie)
+NODES=(intake_venlo intake_politie triage)
 secrets=${LANTERN_INITDB_SECRETS:-/run/lantern-initdb}
 db=${POSTGRES_DB:?}
 psql=(psql -X -q -v ON_ERROR_STOP=1 --username "${POSTGRES_USER:?}" --dbname "$db")
