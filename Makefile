@@ -253,9 +253,10 @@ $(BUILD)/asan/tests/integration/test_examples: $(BINS_asan)
 # ... nor a stale service.
 $(BUILD)/plain/tests/integration/test_intake $(BUILD)/plain/tests/integration/test_signal_cli $(BUILD)/plain/tests/integration/test_flood $(BUILD)/plain/tests/integration/test_conformance: $(BUILD)/bin/lantern-intake
 $(BUILD)/asan/tests/integration/test_intake $(BUILD)/asan/tests/integration/test_signal_cli $(BUILD)/asan/tests/integration/test_flood $(BUILD)/asan/tests/integration/test_conformance: $(BUILD)/asan/bin/lantern-intake
-# triage's tests run both services (and lanternctl).
-$(BUILD)/plain/tests/integration/test_triage $(BUILD)/plain/tests/integration/test_triage_cli: $(BUILD)/bin/lantern-intake $(BUILD)/bin/lantern-triage $(BUILD)/bin/lanternctl
-$(BUILD)/asan/tests/integration/test_triage $(BUILD)/asan/tests/integration/test_triage_cli: $(BUILD)/asan/bin/lantern-intake $(BUILD)/asan/bin/lantern-triage $(BUILD)/asan/bin/lanternctl
+# triage's tests run both services (and lanternctl); so does test_conformance
+# (tests/conformance/triage.c).
+$(BUILD)/plain/tests/integration/test_triage $(BUILD)/plain/tests/integration/test_triage_cli $(BUILD)/plain/tests/integration/test_conformance: $(BUILD)/bin/lantern-intake $(BUILD)/bin/lantern-triage $(BUILD)/bin/lanternctl
+$(BUILD)/asan/tests/integration/test_triage $(BUILD)/asan/tests/integration/test_triage_cli $(BUILD)/asan/tests/integration/test_conformance: $(BUILD)/asan/bin/lantern-intake $(BUILD)/asan/bin/lantern-triage $(BUILD)/asan/bin/lanternctl
 
 # --- bench --------------------------------------------------------------------
 bench: $(BENCHES) $(PROGS_plain) $(BINS)

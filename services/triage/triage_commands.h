@@ -7,7 +7,7 @@
                                   chair); another organisation: FORBIDDEN
       UpdateTrack                 roles screening_partner or screening_chair;
                                   only the track's lead organisation
-                                  (NOT_LEAD_ORGANISATION)
+                                  (FORBIDDEN)
       GetCase, ListCases, GetAgenda, ListAlerts, AcknowledgeAlert,
       ListTracks                  roles screening_chair or screening_partner:
                                   the people at the meeting's table

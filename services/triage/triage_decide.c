@@ -24,7 +24,10 @@ s_fail (ln_error_t *err, const char *code, const char *field, const char *fmt, .
     va_start (ap, fmt);
     vsnprintf (message, sizeof message, fmt, ap);
     va_end (ap);
-    ln_error_set (err, code, field, "%s: %s", *field ? field : "request", message);
+    if (*field)
+        ln_error_set (err, code, field, "%s: %s", field, message);
+    else
+        ln_error_set (err, code, field, "%s", message);
     return -1;
 }
 
@@ -86,9 +89,9 @@ triage_decide_check_record (const Lantern__V1__RecordDecision *cmd, int64_t toda
     if (triage_blank (cmd->meeting_id))
         return s_fail (err, "MISSING_MEETING", "meeting_id", "required");
     if (triage_date_parse (cmd->meeting_id, &meeting_day) != 0)
-        return s_fail (err, "INVALID_MEETING", "meeting_id", "a date YYYY-MM-DD");
+        return s_fail (err, "INVALID_DATE", "meeting_id", "a date YYYY-MM-DD");
     if (meeting_day > today)
-        return s_fail (err, "MEETING_IN_FUTURE", "meeting_id",
+        return s_fail (err, "DATE_IN_FUTURE", "meeting_id",
                        "a decision is recorded at or after its meeting");
 
     if (cmd->n_attendees == 0)
@@ -144,7 +147,7 @@ triage_decide_check_record (const Lantern__V1__RecordDecision *cmd, int64_t toda
             if (triage_blank (t->deadline))
                 return s_fail (err, "MISSING_DEADLINE", field, "required (YYYY-MM-DD)");
             if (triage_date_parse (t->deadline, &deadline) != 0)
-                return s_fail (err, "INVALID_DEADLINE", field, "a date YYYY-MM-DD");
+                return s_fail (err, "INVALID_DATE", field, "a date YYYY-MM-DD");
             if (deadline < meeting_day)
                 return s_fail (err, "DEADLINE_BEFORE_MEETING", field,
                                "before the meeting that sets it");
@@ -196,8 +199,7 @@ triage_decide_check_update (const Lantern__V1__UpdateTrack *cmd, ln_error_t *err
             return -1;
         break;
     case TS (HANDED_BACK):
-        if (s_text (err, "reason", cmd->reason, TRIAGE_REASON_MAX, true,
-                    "MISSING_HANDBACK_REASON") != 0)
+        if (s_text (err, "reason", cmd->reason, TRIAGE_REASON_MAX, true, "MISSING_REASON") != 0)
             return -1;
         break;
     default:
@@ -261,7 +263,7 @@ s_case_for_change (ln_db_t *db, const char *id, triage_case_row_t *row, ln_error
         if (r == 1 && strcmp (now, id) != 0)
             return s_fail (err, "CASE_MERGED", "case_id",
                            "%s is now part of %s; look at that case and decide on it", id, now);
-        return s_fail (err, "CASE_NOT_FOUND", "case_id", "no open case %s", id);
+        return s_fail (err, "NOT_FOUND", "case_id", "no open case %s", id);
     }
     if (row->state == CS (CLOSED))
         return s_fail (err, "CASE_CLOSED", "case_id", "case %s is closed", id);
@@ -364,7 +366,7 @@ triage_decide_record (ln_db_t *db, const triage_decide_env_t *env,
         goto out;
     }
     if (facts->signals == 0) {
-        s_fail (err, "CASE_NOT_FOUND", "case_id", "case %s holds no signal", cmd->case_id);
+        s_fail (err, "NOT_FOUND", "case_id", "case %s holds no signal", cmd->case_id);
         goto out;
     }
     if (triage_decide_check_record (cmd, today, facts->minor_involved, err) != 0)
@@ -500,12 +502,13 @@ triage_decide_update_track (ln_db_t *db, const triage_decide_env_t *env,
     if (found < 0)
         goto out;
     if (found == 0) {
-        s_fail (err, "TRACK_NOT_FOUND", "track_id", "no track %s", cmd->track_id);
+        s_fail (err, "NOT_FOUND", "track_id", "no track %s", cmd->track_id);
         goto out;
     }
     if (!organisation || strcmp (organisation, t->lead_organisation) != 0) {
-        s_fail (err, "NOT_LEAD_ORGANISATION", "track_id",
-                "only the lead organisation of the track (%s) may change it", t->lead_organisation);
+        /* an authorisation refusal, as the node's own (docs/protocol.md 4.3) */
+        s_fail (err, "FORBIDDEN", "", "only the lead organisation of track %s (%s) may change it",
+                cmd->track_id, t->lead_organisation);
         goto out;
     }
     if (triage_store_case_load (db, t->case_id, true, &row, err) < 0)
@@ -621,7 +624,7 @@ triage_decide_ack (ln_db_t *db, const triage_decide_env_t *env,
     if (found < 0)
         return -1;
     if (found == 0)
-        return s_fail (err, "ALERT_NOT_FOUND", "alert_id", "no alert %s", cmd->alert_id);
+        return s_fail (err, "NOT_FOUND", "alert_id", "no alert %s", cmd->alert_id);
     if (*a->acknowledged_by) {
         s_fail (err, "ALREADY_ACKNOWLEDGED", "alert_id", "acknowledged by %s already",
                 a->acknowledged_by);

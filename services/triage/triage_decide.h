@@ -9,12 +9,12 @@
       2. triage_decide_*       : against the stored case, track or alert,
          inside the caller's transaction, then the change and its events.
     Nothing is written unless every check passed.  The codes are listed in
-    docs/protocol.md "Triage", "Error codes".
+    docs/protocol.md 4.8.6.
 
     Who may call (checked by the caller, the command handler): RecordDecision
     and CloseCase the role screening_chair; UpdateTrack the lead
     organisation of the track (the caller's organisation is passed in and
-    compared here, NOT_LEAD_ORGANISATION); AcknowledgeAlert whoever the
+    compared here, FORBIDDEN); AcknowledgeAlert whoever the
     node's policy lets read alerts.
 
     RecordDecision on a case:

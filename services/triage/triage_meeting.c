@@ -235,7 +235,7 @@ triage_meeting_agenda (ln_db_t *db, const triage_slot_t *slot, const triage_weig
     else {
         int on = triage_meeting_parse (slot, meeting_id, &day, &start);
         if (on < 0) {
-            ln_error_set (err, "INVALID_MEETING", "meeting_id", "meeting_id: a date YYYY-MM-DD");
+            ln_error_set (err, "INVALID_DATE", "meeting_id", "meeting_id: a date YYYY-MM-DD");
             return NULL;
         }
         if (on == 0) {

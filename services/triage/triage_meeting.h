@@ -31,7 +31,7 @@
     the same agenda.
 
     Error codes (field paths of GetAgenda): TRIAGE_BAD_WEEKDAY,
-    TRIAGE_BAD_TIME, TRIAGE_TZ_* (the slot's config), INVALID_MEETING
+    TRIAGE_BAD_TIME, TRIAGE_TZ_* (the slot's config), INVALID_DATE
     (meeting_id is not a date YYYY-MM-DD), NOT_A_MEETING_DAY (a date that
     is not the slot's weekday), DB_* .
 */

@@ -198,7 +198,7 @@ triage_query_get_case (ln_db_t *db, const triage_query_env_t *env, const Lantern
         if (gone < 0)
             goto out;
         if (gone == 0) {
-            s_fail (err, "CASE_NOT_FOUND", "case_id", "no case %s", cmd->case_id);
+            s_fail (err, "NOT_FOUND", "case_id", "no case %s", cmd->case_id);
             goto out;
         }
         rc = 0;
@@ -206,7 +206,7 @@ triage_query_get_case (ln_db_t *db, const triage_query_env_t *env, const Lantern
     }
     if (triage_store_case_load (db, id, false, &row, err) != 1) {
         if (!err || !err->code)
-            s_fail (err, "CASE_NOT_FOUND", "case_id", "no case %s", cmd->case_id);
+            s_fail (err, "NOT_FOUND", "case_id", "no case %s", cmd->case_id);
         goto out;
     }
     r->case_id = triage_str (id);

@@ -33,19 +33,36 @@
       <!-- test: NAME (...) -->            another test runs it.
     Options combine with ';'.  A block with a line starting "$ " must be a
     console block.  Help texts: the lines after "example:" / "examples:"
-    and after "e.g.", each with the key its command needs (s_needs).
+    and after "e.g.", each with the key and node its command needs, and
+    the exit status when it is not 0 (s_needs: the screening meeting's
+    commands at triage, as the chair or, to move a track, as the police's
+    partner).  The help examples run after the documents', in the region
+    those left.
 
     Every example runs in a directory of its own that looks like a checkout
     (the repository's files, `region` the test's region, `build/bin` this
     variant's binaries), with the environment the README's first line of
     the tour sets (LANTERN_ENDPOINT, LANTERN_SERVER_KEY, LANTERN_CERT) and
     `lanternctl` on PATH.  Filled in, as a person would fill them in from
-    what was printed before: a signal id (`sig-...`, or a made-up one) is
-    the one the latest `signal submit` printed; the ports 5711, 5712, ...
-    are the region's; a LANTERN_DB with `...` is the one `make run` printed
-    for the --schema given.  `events tail` is ended after 8 s with SIGINT,
-    as a person ends it with Ctrl-C (it must then exit 0).  An example that
-    names a schema the region does not have is skipped, and said so.
+    what was printed before (the wrapper, s_wrapper):
+      - a signal id (`sig-...`, or a made-up one) is the one the latest
+        `signal submit` printed;
+      - the ids triage prints (`case-...`, `trk-...`, `alert-...-danger`,
+        `dec-...`, or made-up ones) are remembered as lanternctl prints
+        them, and a placeholder is the latest one the command can act on,
+        as the node shows it at that moment: `decide` a case that waits on
+        the agenda, `case close` a decided case whose every track is done,
+        `track update` a track led by the caller's organisation that can
+        make that move, `alerts ack` an alert not yet acknowledged; when
+        none is, one is made first (a signal at intake-venlo about a new
+        person, a decision by the chair, a track done by its lead), and
+        the wrapper says so on stderr;
+      - the ports 5710, 5711, ... are the region's (triage's first);
+      - a LANTERN_DB with `...` is the one `make run` printed for the
+        --schema given.
+    `events tail` is ended after 8 s with SIGINT, as a person ends it with
+    Ctrl-C (it must then exit 0).  An example that names a schema the
+    region does not have is skipped, and said so.
 */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -295,18 +312,32 @@ s_read_doc (const char *rel)
 /* --- the help texts ----------------------------------------------------------------- */
 
 /* Whose key a help example needs, and against which node, by how the
-   example starts (the first match). */
+   example starts (the first match); and the exit status it must give
+   when that is not 0. */
 static const struct {
     const char *prefix;
     const char *as;
-    const char *follower;
+    const char *follower; /* a node following this one */
+    const char *on;       /* this node */
+    int exit_code;
 } s_needs[] = {
-    {"lanternctl call", "operator", NULL},
-    {"lanternctl events", "triage", NULL},
-    {"lanternctl audit", "auditor", NULL},
-    {"lanternctl upstream resync", "operator", "intake-venlo"},
-    {"lanternctl upstream skip", "operator", "intake-venlo"},
-    {"lanternctl upstream", "operator", NULL},
+    {"lanternctl call", "operator", NULL, NULL, 0},
+    {"lanternctl events", "triage", NULL, NULL, 0},
+    {"lanternctl audit", "auditor", NULL, NULL, 0},
+    {"lanternctl upstream resync", "operator", "intake-venlo", NULL, 0},
+    /* skip moves past the one event that stopped a POISONED consumer: in a
+       healthy region it is refused (exit 1, "not POISONED: nothing to
+       skip"), and that is what this example can show */
+    {"lanternctl upstream skip", "operator", "intake-venlo", NULL, 1},
+    {"lanternctl upstream", "operator", NULL, NULL, 0},
+    /* the screening meeting's commands: at triage, as its chair; a track
+       is moved by a partner of its lead organisation */
+    {"lanternctl agenda", "chair", NULL, "triage", 0},
+    {"lanternctl case", "chair", NULL, "triage", 0},
+    {"lanternctl decide", "chair", NULL, "triage", 0},
+    {"lanternctl track update", "partner-politie", NULL, "triage", 0},
+    {"lanternctl tracks", "chair", NULL, "triage", 0},
+    {"lanternctl alerts", "chair", NULL, "triage", 0},
 };
 
 /* The examples of one help text: the lines after a line "example:" or
@@ -354,6 +385,9 @@ s_read_help (const char *page, const char *text)
                         snprintf (e->as, sizeof e->as, "%s", s_needs[i].as);
                         if (s_needs[i].follower)
                             snprintf (e->follower, sizeof e->follower, "%s", s_needs[i].follower);
+                        if (s_needs[i].on)
+                            snprintf (e->on, sizeof e->on, "%s", s_needs[i].on);
+                        e->exit_code = s_needs[i].exit_code;
                         break;
                     }
             }
@@ -530,6 +564,23 @@ s_missing_schema (const char *script)
     return NULL;
 }
 
+/* What the wrapper made for the example that just ran (ids it could not
+   fill in from what was printed before), printed under its line. */
+static void
+s_print_notes (void)
+{
+    char path[400];
+    snprintf (path, sizeof path, "%s/notes", s_state);
+    FILE *f = fopen (path, "r");
+    if (!f)
+        return;
+    char line[512];
+    while (fgets (line, sizeof line, f))
+        printf ("#      %s", line);
+    fclose (f);
+    unlink (path);
+}
+
 /* Run one example.  Returns 1 passed, 0 skipped (printed why), -1 failed. */
 static int
 s_run (const example_t *e)
@@ -560,6 +611,7 @@ s_run (const example_t *e)
     int status = s_bash (script, 180000, true, &r);
     int rc = status == e->exit_code ? 1 : -1;
     printf ("# %s %s (exit %d)\n", rc > 0 ? "ok  " : "FAIL", e->where, status);
+    s_print_notes ();
     if (rc < 0)
         fprintf (stderr,
                  "--- %s: expected exit %d, got %d\n--- script:\n%s\n--- stdout:\n%s\n--- "
@@ -578,25 +630,214 @@ static const char s_wrapper[] =
     "# tests/integration/test_examples.c): it fills in what a person would fill in\n"
     "# from what was printed before, and ends `events tail` as Ctrl-C would.\n"
     "state=\"$LANTERN_EXAMPLES_STATE\"\n"
+    "real=\"$LANTERN_EXAMPLES_REAL\"\n"
     "sig=$(cat \"$state/signal\" 2>/dev/null || true)\n"
     "base=$(cat \"$LANTERN_REGION_DIR/port\")\n"
+    "say() { printf 'test_examples: %s\\n' \"$*\" | tee -a \"$state/notes\" >&2; }\n"
+    "\n"
+    "# --- triage's ids -----------------------------------------------------------\n"
+    "# Every id lanternctl printed is remembered ($state/ids.KIND, the latest\n"
+    "# last: the first of an output counts as the latest).  A placeholder\n"
+    "# (case-..., trk-..., alert-...-danger, dec-..., or any id of that form) is\n"
+    "# filled with a remembered one that the command can act on, as the node\n"
+    "# shows it now; when there is none, one is made first, through the same\n"
+    "# nodes and keys (a signal at intake-venlo, a decision by the chair), and\n"
+    "# said so on stderr.\n"
+    "remember() { # output file\n"
+    "    local kind ids\n"
+    "    for kind in case trk alert dec; do\n"
+    "        ids=$(grep -oE \"(^|[^a-z])$kind-[a-z2-7]{26}(-danger|-minor)?\" \"$1\" | grep -oE "
+    "\"$kind-.*\" |\n"
+    "              awk '!seen[$0]++' | tac)\n"
+    "        [ -n \"$ids\" ] || continue\n"
+    "        { cat \"$state/ids.$kind\" 2>/dev/null; printf '%s\\n' \"$ids\"; } | tac | awk "
+    "'!seen[$0]++' |\n"
+    "            tac >\"$state/ids.$kind.new\" && mv \"$state/ids.$kind.new\" "
+    "\"$state/ids.$kind\"\n"
+    "    done\n"
+    "}\n"
+    "latest() { tac \"$state/ids.$1\" 2>/dev/null | head -n \"${2:-1000}\"; }\n"
+    "at() { # NODE PERSON COMMAND...: the real lanternctl as PERSON at NODE\n"
+    "    local node=$1 person=$2\n"
+    "    shift 2\n"
+    "    (eval \"$(\"$LANTERN_EXAMPLES_SRC/deploy/run-region\" env \"$node\" \"$person\")\" && "
+    "\"$real\" \"$@\")\n"
+    "}\n"
+    "made_signal() { # [FLAG]: a new signal at intake-venlo about a new person\n"
+    "    local n\n"
+    "    n=$(($(cat \"$state/made\" 2>/dev/null || echo 0) + 1))\n"
+    "    echo \"$n\" >\"$state/made\"\n"
+    "    at intake-venlo officer-venlo signal submit --reporter-role municipal_staff \\\n"
+    "        --municipality GM0983 --observed \"$(date +%F)\" --form labour \\\n"
+    "        --indicator ILO_DEBT_BONDAGE \"$@\" \\\n"
+    "        --person \"role=victim,name=Example Person,phone=06 2000 $(printf %04d \"$n\")\" \\\n"
+    "        --account 'Made by test_examples for an example that names one.' |\n"
+    "        grep -oE 'sig-[a-z2-7]{26}' | head -n 1\n"
+    "}\n"
+    "wait_for() { # what COMMAND...: until the chair's COMMAND succeeds (30 s)\n"
+    "    local what=$1 i\n"
+    "    shift\n"
+    "    for ((i = 0; i < 300; i++)); do\n"
+    "        at triage chair \"$@\" >/dev/null 2>&1 && return 0\n"
+    "        sleep 0.1\n"
+    "    done\n"
+    "    say \"triage never showed $what\"\n"
+    "    return 1\n"
+    "}\n"
+    "made_case() { # an undecided case of its own\n"
+    "    local s\n"
+    "    s=$(made_signal) && [ -n \"$s\" ] || return 1\n"
+    "    wait_for \"case-${s#sig-}\" case show \"case-${s#sig-}\" --purpose 'test_examples: made "
+    "for an example' &&\n"
+    "        printf 'case-%s\\n' \"${s#sig-}\"\n"
+    "}\n"
+    "made_track() { # ORG: an OPEN track led by ORG, of a case of its own\n"
+    "    local c\n"
+    "    c=$(made_case) || return 1\n"
+    "    at triage chair decide \"$c\" --meeting today --attendee \"$1\" \\\n"
+    "        --track \"kind=administrative,lead=$1,deadline=+30d\" | grep -oE 'trk-[a-z2-7]{26}' | "
+    "head -n 1\n"
+    "}\n"
+    "partner_of() { # ORG: the name of a screening_partner key of ORG\n"
+    "    grep -lE \"^ +organisation = \\\"$1\\\"\" \"$LANTERN_REGION_DIR\"/keys/*.pub 2>/dev/null "
+    "|\n"
+    "        xargs -r grep -lE '^ +roles = \".*screening_partner' | head -n 1 | xargs -r basename "
+    "-s .pub\n"
+    "}\n"
+    "ready() { # CASE: decided, and every track of it done\n"
+    "    local s\n"
+    "    s=$(\"$real\" case show \"$1\" --purpose 'test_examples: is it ready to close?' --json "
+    "2>/dev/null |\n"
+    "        grep -oE '\"state\": \"[A-Z_]+\"' | cut -d'\"' -f4)\n"
+    "    [ \"$(head -n 1 <<<\"$s\")\" = CASE_STATE_DECIDED ] && [ \"$(sed 1d <<<\"$s\" | grep -c "
+    ".)\" -gt 0 ] &&\n"
+    "        [ -z \"$(sed 1d <<<\"$s\" | grep -v TRACK_STATE_DONE)\" ]\n"
+    "}\n"
+    "made_ready_case() { # a decided case whose one track, the police's, is done\n"
+    "    local c t p\n"
+    "    p=$(partner_of politie-limburg-noord)\n"
+    "    c=$(made_case) || return 1\n"
+    "    t=$(at triage chair decide \"$c\" --meeting today --attendee politie-limburg-noord \\\n"
+    "        --track 'kind=criminal,lead=politie-limburg-noord,deadline=+30d' |\n"
+    "        grep -oE 'trk-[a-z2-7]{26}' | head -n 1)\n"
+    "    [ -n \"$t\" ] && [ -n \"$p\" ] &&\n"
+    "        at triage \"$p\" track update \"$t\" --state done --outcome 'made ready by "
+    "test_examples' >/dev/null &&\n"
+    "        printf '%s\\n' \"$c\"\n"
+    "}\n"
+    "fill_case() { # CMD SUB: the case a command names\n"
+    "    local c agenda\n"
+    "    case \"$1 $2\" in\n"
+    "    \"decide \"*)\n"
+    "        # the latest case shown, if it waits for the meeting (any, for a\n"
+    "        # --dry-run, which sends nothing); else a new one\n"
+    "        c=$(latest case 1)\n"
+    "        if [ -n \"$c\" ] && [ -n \"$dry\" ]; then printf '%s\\n' \"$c\"; return; fi\n"
+    "        agenda=$(\"$real\" agenda 2>/dev/null)\n"
+    "        if [ -n \"$c\" ] && grep -q -- \"$c\" <<<\"$agenda\"; then printf '%s\\n' \"$c\"; "
+    "return; fi\n"
+    "        c=$(made_case) && say \"made $c for it (no case shown before waits for a decision)\" "
+    "&&\n"
+    "            printf '%s\\n' \"$c\"\n"
+    "        ;;\n"
+    "    \"case close\")\n"
+    "        for c in $(latest case 5); do\n"
+    "            ready \"$c\" && { printf '%s\\n' \"$c\"; return; }\n"
+    "        done\n"
+    "        c=$(made_ready_case) && say \"made $c ready to close for it\" && printf '%s\\n' "
+    "\"$c\"\n"
+    "        ;;\n"
+    "    *)\n"
+    "        c=$(latest case 1)\n"
+    "        [ -n \"$c\" ] || { c=$(made_case) && say \"made $c for it\"; }\n"
+    "        printf '%s\\n' \"$c\"\n"
+    "        ;;\n"
+    "    esac\n"
+    "}\n"
+    "fill_track() { # STATE: a track of the caller's organisation that can move to STATE\n"
+    "    local org live t want\n"
+    "    org=$(grep -m 1 -E '^ +organisation = ' \"$LANTERN_CERT\" 2>/dev/null | cut -d'\"' -f2)\n"
+    "    live=$(\"$real\" tracks --lead \"$org\" 2>/dev/null | awk 'NR > 1 {print $1, $5}')\n"
+    "    case \"$1\" in in_progress | IN_PROGRESS) want='^OPEN$' ;; *) want='^(OPEN|IN_PROGRESS)$' "
+    ";; esac\n"
+    "    for t in $(latest trk) $(awk '{print $1}' <<<\"$live\"); do\n"
+    "        if awk -v t=\"$t\" '$1 == t {print $2}' <<<\"$live\" | grep -qE \"$want\"; then\n"
+    "            printf '%s\\n' \"$t\"\n"
+    "            return\n"
+    "        fi\n"
+    "    done\n"
+    "    t=$(made_track \"$org\") && say \"made $t, led by $org, for it\" && printf '%s\\n' "
+    "\"$t\"\n"
+    "}\n"
+    "fill_alert() { # SUFFIX: an alert not yet acknowledged\n"
+    "    local live a i\n"
+    "    live=$(\"$real\" alerts 2>/dev/null | awk 'NR > 1 {print $1}')\n"
+    "    for a in $(latest alert) $live; do\n"
+    "        if grep -qx -- \"$a\" <<<\"$live\" && [[ \"$a\" == *\"$1\" ]]; then\n"
+    "            printf '%s\\n' \"$a\"\n"
+    "            return\n"
+    "        fi\n"
+    "    done\n"
+    "    a=$(made_signal --immediate-danger) && [ -n \"$a\" ] || return 1\n"
+    "    a=\"alert-${a#sig-}-danger\"\n"
+    "    for ((i = 0; i < 300; i++)); do\n"
+    "        at triage chair alerts 2>/dev/null | grep -q -- \"$a\" && break\n"
+    "        sleep 0.1\n"
+    "    done\n"
+    "    say \"made $a for it\"\n"
+    "    printf '%s\\n' \"$a\"\n"
+    "}\n"
+    "\n"
+    "# fill ARG: ARG as a person would type it here, into REPLY.\n"
+    "case_id= track_id= alert_id=\n"
     "fill() {\n"
     "    local a=$1 i\n"
-    "    for i in 0 1 2 3 4 5 6 7 8 9; do a=${a//127.0.0.1:$((5711 + i))/127.0.0.1:$((base + "
-    "i))}; done\n"
+    "    for i in 0 1 2 3 4 5 6 7 8 9 10; do\n"
+    "        a=${a//127.0.0.1:$((5710 + i))/127.0.0.1:$((base - 1 + i))}\n"
+    "    done\n"
     "    if [ -n \"$sig\" ]; then a=$(printf '%s' \"$a\" | sed -E \"s/sig-[A-Za-z0-9.]+/$sig/g\"); "
     "fi\n"
-    "    printf '%s' \"$a\"\n"
+    "    if [[ \"$a\" =~ (^|[^a-z])case-[A-Za-z0-9.]+ ]]; then\n"
+    "        [ -n \"$case_id\" ] || case_id=$(fill_case \"$cmd\" \"$sub\")\n"
+    "        a=$(printf '%s' \"$a\" | sed -E \"s/(^|[^a-z])case-[A-Za-z0-9.]+/\\\\1$case_id/g\")\n"
+    "    fi\n"
+    "    if [[ \"$a\" =~ trk-[A-Za-z0-9.]+ ]]; then\n"
+    "        [ -n \"$track_id\" ] || track_id=$(fill_track \"$to_state\")\n"
+    "        a=$(printf '%s' \"$a\" | sed -E \"s/trk-[A-Za-z0-9.]+/$track_id/g\")\n"
+    "    fi\n"
+    "    if [[ \"$a\" =~ alert-[A-Za-z0-9.]+(-danger|-minor)? ]]; then\n"
+    "        [ -n \"$alert_id\" ] || alert_id=$(fill_alert \"${BASH_REMATCH[1]}\")\n"
+    "        a=$(printf '%s' \"$a\" | sed -E "
+    "\"s/alert-[A-Za-z0-9.]+(-danger|-minor)?/$alert_id/g\")\n"
+    "    fi\n"
+    "    if [[ \"$a\" =~ dec-[A-Za-z0-9.]+ ]]; then\n"
+    "        a=$(printf '%s' \"$a\" | sed -E \"s/dec-[A-Za-z0-9.]+/$(latest dec 1)/g\")\n"
+    "    fi\n"
+    "    REPLY=$a\n"
     "}\n"
+    "cmd=${1:-}\n"
+    "sub=${2:-}\n"
+    "to_state=\n"
+    "dry=\n"
+    "prev=\n"
+    "for a in \"$@\"; do\n"
+    "    [ \"$prev\" = --state ] && to_state=$a\n"
+    "    [ \"$a\" = --dry-run ] && dry=1\n"
+    "    prev=$a\n"
+    "done\n"
+    "if [ -n \"${LANTERN_ENDPOINT:-}\" ]; then\n"
+    "    fill \"$LANTERN_ENDPOINT\"\n"
+    "    export LANTERN_ENDPOINT=$REPLY\n"
+    "fi\n"
     "args=()\n"
     "schema=\n"
     "prev=\n"
     "for a in \"$@\"; do\n"
     "    [ \"$prev\" = --schema ] && schema=$a\n"
     "    prev=$a\n"
-    "    args+=(\"$(fill \"$a\")\")\n"
+    "    fill \"$a\"\n"
+    "    args+=(\"$REPLY\")\n"
     "done\n"
-    "[ -n \"${LANTERN_ENDPOINT:-}\" ] && export LANTERN_ENDPOINT=$(fill \"$LANTERN_ENDPOINT\")\n"
     "if [ -n \"$schema\" ] && [ -f \"$state/conninfo.$schema\" ] &&\n"
     "   { [ -z \"${LANTERN_DB:-}\" ] || [[ \"$LANTERN_DB\" == *...* ]]; }; then\n"
     "    export LANTERN_DB=$(cat \"$state/conninfo.$schema\")\n"
@@ -604,11 +845,12 @@ static const char s_wrapper[] =
     "limit=()\n"
     "[ \"${args[0]:-}\" = events ] && [ \"${args[1]:-}\" = tail ] &&\n"
     "    limit=(timeout --preserve-status -s INT 8)\n"
-    "\"${limit[@]}\" \"$LANTERN_EXAMPLES_REAL\" \"${args[@]}\" | tee \"$state/last.out\"\n"
+    "\"${limit[@]}\" \"$real\" \"${args[@]}\" | tee \"$state/last.out\"\n"
     "status=${PIPESTATUS[0]}\n"
-    "id=$(grep -oE '^signal sig-[a-z2-7]{26} received' \"$state/last.out\" | head -n 1 | cut -d' "
-    "' -f2)\n"
+    "id=$(grep -oE '^signal sig-[a-z2-7]{26} received' \"$state/last.out\" | head -n 1 | cut -d' ' "
+    "-f2)\n"
     "[ -n \"$id\" ] && printf '%s\\n' \"$id\" >\"$state/signal\"\n"
+    "remember \"$state/last.out\"\n"
     "exit $status\n";
 
 /* --- the test ----------------------------------------------------------------------------- */
@@ -745,15 +987,16 @@ s_port_free (int port)
     return ok;
 }
 
-/* A first port with the next ones free too: the region's two nodes and
-   the one deploy/add-node's example adds take base, base + 1, base + 2. */
+/* A first port with the one before and the next ones free too: triage
+   takes base - 1, the region's two intake nodes base and base + 1, and the
+   one deploy/add-node's example adds base + 2. */
 static int
 s_free_ports (void)
 {
     for (int attempt = 0; attempt < 50; attempt++) {
         int base = proc_free_port ();
-        if (base > 1024 && base < 64000 && s_port_free (base + 1) && s_port_free (base + 2) &&
-            s_port_free (base + 3))
+        if (base > 1024 && base < 64000 && s_port_free (base - 1) && s_port_free (base + 1) &&
+            s_port_free (base + 2) && s_port_free (base + 3))
             return base;
     }
     return 47911;
@@ -798,6 +1041,7 @@ main (void)
     setenv ("BUILD", s_build, 1);
     setenv ("LANTERN_EXAMPLES_STATE", s_state, 1);
     setenv ("LANTERN_EXAMPLES_REAL", ctl, 1);
+    setenv ("LANTERN_EXAMPLES_SRC", s_src, 1);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test (test_docs_examples_run),
         cmocka_unit_test (test_help_examples_run),

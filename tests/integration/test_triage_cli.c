@@ -314,7 +314,7 @@ test_tracks_overdue_update_close_alerts (void **state)
     s_as ("partner-venlo");
     snprintf (cmd, sizeof cmd, "lanternctl track update %s --state in_progress", track);
     r = s_sh (1, cmd);
-    assert_non_null (strstr (r.err, "NOT_LEAD_ORGANISATION at track_id"));
+    assert_non_null (strstr (r.err, "FORBIDDEN: only the lead organisation"));
     run_cmd_free (&r);
     s_as ("partner-politie");
     snprintf (cmd, sizeof cmd, "lanternctl track update %s --state done --outcome 'report made'",

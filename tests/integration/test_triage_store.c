@@ -910,7 +910,7 @@ test_agenda_order (void **state)
     assert_null (triage_meeting_agenda (db, s_slot, &s_w, "triage", "2026-06-03", T0, &err));
     assert_string_equal (err.code, "NOT_A_MEETING_DAY");
     assert_null (triage_meeting_agenda (db, s_slot, &s_w, "triage", "next week", T0, &err));
-    assert_string_equal (err.code, "INVALID_MEETING");
+    assert_string_equal (err.code, "INVALID_DATE");
     ln_db_destroy (&db);
 }
 
@@ -1106,7 +1106,7 @@ test_decisions (void **state)
     tracks[0] = care;
     tracks[1] = more;
     cmd.case_id = (char *)"case-zzzzzzzzzzzzzzzzzzzzzzzzzz";
-    s_refused (&c, &cmd, "CASE_NOT_FOUND", "case_id");
+    s_refused (&c, &cmd, "NOT_FOUND", "case_id");
     char merged_away[TRIAGE_CASE_ID_SIZE];
     s_case_named ("anna2", merged_away); /* anna2's own id resolves to Anna's case */
     cmd.case_id = merged_away;
@@ -1116,7 +1116,7 @@ test_decisions (void **state)
     s_refused (&c, &cmd, "CASE_CHANGED", "case_revision");
     cmd.case_revision = (char *)"";
     cmd.meeting_id = (char *)"2026-06-09";
-    s_refused (&c, &cmd, "MEETING_IN_FUTURE", "meeting_id");
+    s_refused (&c, &cmd, "DATE_IN_FUTURE", "meeting_id");
     cmd.meeting_id = (char *)"2026-06-02";
     Lantern__V1__RecordDecision mcmd = cmd;
     mcmd.case_id = minor;
@@ -1198,11 +1198,11 @@ test_decisions (void **state)
 
     /* Tracks: only the lead organisation; legal moves only. */
     assert_int_equal (s_update (&c, care_id, TS (IN_PROGRESS), NULL, "Gemeente Venlo", &err), -1);
-    assert_string_equal (err.code, "NOT_LEAD_ORGANISATION");
+    assert_string_equal (err.code, "FORBIDDEN");
     assert_int_equal (s_update (&c, "trk-zzzzzzzzzzzzzzzzzzzzzzzzzz", TS (IN_PROGRESS), NULL,
                                 "Gemeente Venlo", &err),
                       -1);
-    assert_string_equal (err.code, "TRACK_NOT_FOUND");
+    assert_string_equal (err.code, "NOT_FOUND");
     assert_int_equal (
         s_update (&c, care_id, TS (IN_PROGRESS), NULL, "Zorgcoordinator Noord-Limburg", &err), 0);
     assert_int_equal (
@@ -1294,7 +1294,7 @@ test_decisions (void **state)
     assert_int_equal (ln_db_begin (db), 0);
     assert_int_equal (triage_decide_ack (db, &c.env, &ack, "chair-venlo", &ares, &err), -1);
     ln_db_rollback (db);
-    assert_string_equal (err.code, "ALERT_NOT_FOUND");
+    assert_string_equal (err.code, "NOT_FOUND");
     assert_int_equal (triage_query_list_alerts (db, &qenv, &la, &alerts, &err), 0);
     assert_int_equal (alerts->n_alerts, 0);
     protobuf_c_message_free_unpacked (&alerts->base, NULL);

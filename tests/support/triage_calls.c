@@ -201,9 +201,14 @@ triage_call (ln_client_t *client, const ProtobufCMessage *command,
         fprintf (stderr, "triage_calls: not a %s\n", want);
         goto out;
     }
+    /* as a client reads a result: strings bounded by the frame only (a
+       decision's minutes are up to 20,000 bytes) */
     ln_error_t err;
-    *out = ln_pbcheck_unpack (result, r->call_result->value.data, r->call_result->value.len, NULL,
-                              NULL, &err);
+    *out = ln_pbcheck_unpack (result, r->call_result->value.data, r->call_result->value.len,
+                              &ln_pbcheck_wire_limits, NULL, &err);
+    if (!*out)
+        fprintf (stderr, "triage_calls: the %s does not decode: %s at %s: %s\n", want, err.code,
+                 err.field, err.message);
     rc = *out ? 0 : -1;
 out:
     lantern__v1__server_message__free_unpacked (m, NULL);

@@ -1,7 +1,7 @@
 /*  Unit tests of the message checks of triage_decide and triage_query:
     every rule is shown refusing (its code, its field path relative to the
     command's message) and, just on the other side of it, accepting.  The
-    rules that need the store (CASE_NOT_FOUND, CASE_MERGED, CASE_CHANGED,
+    rules that need the store (NOT_FOUND, CASE_MERGED, CASE_CHANGED,
     TRACK_FINISHED, ...) are in tests/integration/test_triage_store.c. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -113,11 +113,11 @@ test_record_case_and_meeting (void **state)
     d.cmd.meeting_id = (char *)"";
     s_no (&d, false, "MISSING_MEETING", "meeting_id");
     d.cmd.meeting_id = (char *)"2 June 2026";
-    s_no (&d, false, "INVALID_MEETING", "meeting_id");
+    s_no (&d, false, "INVALID_DATE", "meeting_id");
     d.cmd.meeting_id = (char *)"2026-06-31";
-    s_no (&d, false, "INVALID_MEETING", "meeting_id");
+    s_no (&d, false, "INVALID_DATE", "meeting_id");
     d.cmd.meeting_id = (char *)"2026-06-03"; /* tomorrow */
-    s_no (&d, false, "MEETING_IN_FUTURE", "meeting_id");
+    s_no (&d, false, "DATE_IN_FUTURE", "meeting_id");
     d.cmd.meeting_id = (char *)"2026-05-26"; /* last week's: may be recorded late */
     s_ok (&d, false);
 }
@@ -210,7 +210,7 @@ test_record_tracks (void **state)
     d.specs[1].deadline = (char *)"";
     s_no (&d, false, "MISSING_DEADLINE", "tracks[1].deadline");
     d.specs[1].deadline = (char *)"1-7-2026";
-    s_no (&d, false, "INVALID_DEADLINE", "tracks[1].deadline");
+    s_no (&d, false, "INVALID_DATE", "tracks[1].deadline");
     d.specs[1].deadline = (char *)"2026-06-01"; /* the day before the meeting */
     s_no (&d, false, "DEADLINE_BEFORE_MEETING", "tracks[1].deadline");
     d.specs[1].deadline = (char *)"2026-06-02"; /* the meeting's day itself */
@@ -309,7 +309,7 @@ test_update_close_ack (void **state)
     u.outcome = (char *)"";
     assert_int_equal (triage_decide_check_update (&u, &err), 0);
     u.reason = (char *)"";
-    s_update_no (&u, "MISSING_HANDBACK_REASON", "reason");
+    s_update_no (&u, "MISSING_REASON", "reason");
 
     Lantern__V1__CloseCase c = LANTERN__V1__CLOSE_CASE__INIT;
     c.case_id = (char *)"case-abcdefghijklmnopqrstuvwxyz";

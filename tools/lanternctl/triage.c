@@ -963,7 +963,10 @@ s_usage_decide (FILE *out)
              "      --minutes 'Victim needs shelter; police opens an investigation.'\n"
              "  lanternctl decide case-... --meeting today --attendee gemeente-venlo \\\n"
              "      --track kind=no_action --no-action-reason 'a common name, nothing else'\n"
-             "  lanternctl decide --file decision.json --dry-run\n",
+             "  lanternctl decide case-... --meeting today --attendee gemeente-venlo \\\n"
+             "      --track 'kind=more_information,lead=gemeente-venlo,deadline=+14d,"
+             "note=who rents the house?' \\\n"
+             "      --dry-run >decision.json && lanternctl decide --file decision.json --dry-run\n",
              s_enum_choices (&lantern__v1__track_kind__descriptor, kinds, sizeof kinds),
              LANTERNCTL_CONN_HELP);
 }
