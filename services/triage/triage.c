@@ -165,6 +165,13 @@ triage_push (void ***items, size_t *n, void *item)
 }
 
 void
+triage_sort (void *base, size_t n, size_t size, int (*cmp) (const void *, const void *))
+{
+    if (n > 1)
+        qsort (base, n, size, cmp);
+}
+
+void
 triage_push_enum (int **items, size_t *n, int value)
 {
     *items = ln_xrealloc (*items, *n + 1, sizeof **items);

@@ -133,6 +133,9 @@ void triage_push_enum (int **items, size_t *n, int value);
 void triage_free_fields (ProtobufCMessage *msg);
 /* calloc that cannot fail, for messages (init them after). */
 void *triage_alloc (size_t size);
+/* qsort, for arrays that may be empty: a repeated field with no entries
+   is a NULL pointer, which qsort must not be given even with n 0. */
+void triage_sort (void *base, size_t n, size_t size, int (*cmp) (const void *, const void *));
 
 /* --- texts and dates ------------------------------------------------------------ */
 

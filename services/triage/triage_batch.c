@@ -225,7 +225,7 @@ s_candidates (item_t *it, size_t n, const char *upstream)
     for (size_t i = 0; i < n; i++)
         if (it[i].id)
             ids[ni++] = (s_key_t){.text = it[i].id, .item = i};
-    qsort (ids, ni, sizeof *ids, s_cmp_key);
+    triage_sort (ids, ni, sizeof *ids, s_cmp_key);
     bool *twice = ln_xcalloc (n ? n : 1, sizeof *twice);
     for (size_t i = 1; i < ni; i++)
         if (strcmp (ids[i].text, ids[i - 1].text) == 0)
@@ -244,7 +244,7 @@ s_candidates (item_t *it, size_t n, const char *upstream)
             if (triage_link_token_usable (all[t].kind, all[t].token))
                 it[i].tokens[it[i].n_tokens++] = all[t];
         free (all);
-        qsort (it[i].tokens, it[i].n_tokens, sizeof *it[i].tokens, s_cmp_token);
+        triage_sort (it[i].tokens, it[i].n_tokens, sizeof *it[i].tokens, s_cmp_token);
         size_t k = 0;
         for (size_t t = 0; t < it[i].n_tokens; t++)
             if (k == 0 || s_cmp_token (&it[i].tokens[k - 1], &it[i].tokens[t]) != 0)
@@ -259,7 +259,7 @@ s_candidates (item_t *it, size_t n, const char *upstream)
         for (size_t t = 0; t < it[i].n_tokens; t++)
             keys[nk++] =
                 (s_key_t){.text = it[i].tokens[t].token, .item = i, .kind = it[i].tokens[t].kind};
-    qsort (keys, nk, sizeof *keys, s_cmp_key);
+    triage_sort (keys, nk, sizeof *keys, s_cmp_key);
     bool *shared = ln_xcalloc (n ? n : 1, sizeof *shared);
     for (size_t i = 1; i < nk; i++)
         if (keys[i].kind == keys[i - 1].kind && strcmp (keys[i].text, keys[i - 1].text) == 0)
@@ -337,7 +337,7 @@ s_lookup (ln_db_t *db, item_t *it, size_t n, jcase_t **jcases, size_t *njc, ln_e
     for (size_t i = 0; i < n; i++)
         if (it[i].candidate)
             by_id[nb++] = (s_key_t){.text = it[i].sig->id, .item = i};
-    qsort (by_id, nb, sizeof *by_id, s_cmp_key);
+    triage_sort (by_id, nb, sizeof *by_id, s_cmp_key);
     for (int r = 0; r < PQntuples (res); r++) {
         s_key_t want = {.text = PQgetvalue (res, r, 1)};
         size_t lo = 0, hi = nb;
@@ -599,8 +599,8 @@ s_facts (const jcase_t *jc, const Lantern__V1__Signal *sig)
     for (int form = 1; form < 31; form++)
         if (mask & (1u << form))
             triage_push_enum ((int **)&f->forms, &f->n_forms, form);
-    qsort (f->indicators, f->n_indicators, sizeof *f->indicators, s_cmp_str);
-    qsort (f->municipalities, f->n_municipalities, sizeof *f->municipalities, s_cmp_str);
+    triage_sort (f->indicators, f->n_indicators, sizeof *f->indicators, s_cmp_str);
+    triage_sort (f->municipalities, f->n_municipalities, sizeof *f->municipalities, s_cmp_str);
     f->signals = (uint32_t)(members + 1);
     f->partners = (uint32_t)n_orgs;
     for (size_t i = 0; i < n_orgs; i++)

@@ -129,7 +129,7 @@ s_entries (const triage_member_t *m, size_t n, size_t *count, size_t *groups)
                                      .rank = triage_link_kind_rank (m[i].tokens[t].kind),
                                      .token = m[i].tokens[t].token,
                                      .member = i};
-    qsort (e, k, sizeof *e, s_cmp_entry_token);
+    triage_sort (e, k, sizeof *e, s_cmp_entry_token);
     size_t g = 0;
     for (size_t i = 0; i < k; i++) {
         if (i > 0 && (e[i].kind != e[i - 1].kind || strcmp (e[i].token, e[i - 1].token) != 0))
@@ -225,7 +225,7 @@ triage_link_partition (const triage_member_t *m, size_t n, size_t *group,
     for (size_t i = 0; i < n; i++)
         if (m[i].pinned && m[i].case_id)
             pins[np++] = &m[i];
-    qsort (pins, np, sizeof *pins, s_cmp_pin);
+    triage_sort (pins, np, sizeof *pins, s_cmp_pin);
     for (size_t i = 1; i < np; i++)
         if (strcmp (pins[i]->case_id, pins[i - 1]->case_id) == 0)
             s_union (up, (size_t)(pins[i] - m), (size_t)(pins[i - 1] - m));
@@ -254,7 +254,7 @@ triage_link_partition (const triage_member_t *m, size_t n, size_t *group,
             triage_case_id_of (m[best[i]].id, named[groups].id);
         groups++;
     }
-    qsort (named, groups, sizeof *named, s_cmp_named);
+    triage_sort (named, groups, sizeof *named, s_cmp_named);
     for (size_t g = 0; g < groups; g++) {
         memcpy (case_ids[g], named[g].id, TRIAGE_CASE_ID_SIZE);
         best[named[g].root] = g; /* reuse: root -> group number */
@@ -327,7 +327,7 @@ triage_link_explain (const triage_member_t *m, size_t n, long *parent, int *kind
     s_entry_t *by_token = s_entries (m, n, &ne, &ng);
     s_entry_t *by_member = ln_xcalloc (ne ? ne : 1, sizeof *by_member);
     memcpy (by_member, by_token, ne * sizeof *by_member);
-    qsort (by_member, ne, sizeof *by_member, s_cmp_entry_member);
+    triage_sort (by_member, ne, sizeof *by_member, s_cmp_entry_member);
     size_t *group_start = ln_xcalloc (ng + 1, sizeof *group_start);  /* in by_token */
     size_t *member_start = ln_xcalloc (n + 1, sizeof *member_start); /* in by_member */
     bool *expanded = ln_xcalloc (ng ? ng : 1, sizeof *expanded);
@@ -352,7 +352,7 @@ triage_link_explain (const triage_member_t *m, size_t n, long *parent, int *kind
         kind[i] = 0;
         sorted[i] = &m[i];
     }
-    qsort (sorted, n, sizeof *sorted, s_cmp_member_ptr);
+    triage_sort (sorted, n, sizeof *sorted, s_cmp_member_ptr);
     for (size_t i = 0; i < n; i++)
         order[i] = (size_t)(sorted[i] - m);
     free (sorted);

@@ -181,7 +181,7 @@ s_partners (Lantern__V1__AgendaItem *item, Lantern__V1__CaseSignal **signals, si
         triage_push ((void ***)&p->signal_ids, &p->n_signal_ids,
                      triage_str (signals[i]->signal_id));
     }
-    qsort (item->partners, item->n_partners, sizeof *item->partners, s_cmp_partner);
+    triage_sort (item->partners, item->n_partners, sizeof *item->partners, s_cmp_partner);
 }
 
 static Lantern__V1__AgendaItem *
@@ -275,7 +275,7 @@ triage_meeting_agenda (ln_db_t *db, const triage_slot_t *slot, const triage_weig
         }
         ranked[nr++] = (s_ranked_t){.item = item, .opened_us = rows[i].opened_us};
     }
-    qsort (ranked, nr, sizeof *ranked, s_cmp_ranked);
+    triage_sort (ranked, nr, sizeof *ranked, s_cmp_ranked);
     for (size_t i = 0; i < nr; i++) {
         ranked[i].item->rank = (uint32_t)(i + 1);
         triage_push ((void ***)&agenda->items, &agenda->n_items, ranked[i].item);

@@ -908,6 +908,23 @@ s_group_teardown (void **state)
     return 0;
 }
 
+/* A node of the region that a sanitizer stopped (its report in the node's
+   log, as run-region starts it): printed, and true.  Every example after
+   it would only wait for a node that is gone. */
+static bool
+s_node_crashed (void)
+{
+    char script[1024];
+    snprintf (script, sizeof script,
+              "grep -E -A12 'runtime error|ERROR: (Address|Leak)Sanitizer' '%s'/*/*.log", s_region);
+    run_cmd_result_t r;
+    bool crashed = s_bash (script, 30000, true, &r) == 0;
+    if (crashed)
+        printf ("# a node of the region crashed; its log:\n%s", r.out);
+    run_cmd_free (&r);
+    return crashed;
+}
+
 static void
 s_run_all (size_t from, size_t to, const char *what)
 {
@@ -923,6 +940,9 @@ s_run_all (size_t from, size_t to, const char *what)
         passed += rc > 0;
         skipped += rc == 0;
         failed += rc < 0;
+        if (s_node_crashed ())
+            fail_msg ("a node crashed during %s (above); the examples after it were not run",
+                      e->where);
     }
     printf ("# %s: %d ran, %d failed, %d skipped, %d illustrations\n", what, passed + failed,
             failed, skipped, not_run);

@@ -135,10 +135,15 @@ s_signal (unsigned n, int node, uint32_t version, unsigned who[2], size_t person
     d->forms = ln_xcalloc (1, sizeof *d->forms);
     d->forms[0] = n % 5 ? 2 : 1;
     d->n_forms = 1;
-    d->indicators = ln_xcalloc (2, sizeof *d->indicators);
-    d->indicators[d->n_indicators++] = ln_xstrdup (n % 2 ? "ILO_DECEPTION" : "LIVES_AT_WORKPLACE");
-    if (n % 7 == 0)
-        d->indicators[d->n_indicators++] = ln_xstrdup ("ILO_DEBT_BONDAGE");
+    /* every 17th names no indicator: its repeated field is NULL, and a
+       case's facts must still be built from it */
+    if (n % 17 != 16) {
+        d->indicators = ln_xcalloc (2, sizeof *d->indicators);
+        d->indicators[d->n_indicators++] =
+            ln_xstrdup (n % 2 ? "ILO_DECEPTION" : "LIVES_AT_WORKPLACE");
+        if (n % 7 == 0)
+            d->indicators[d->n_indicators++] = ln_xstrdup ("ILO_DEBT_BONDAGE");
+    }
     d->immediate_danger = flags && n % 11 == 0;
     d->minor_involved = flags && n % 13 == 0;
     d->persons = ln_xcalloc (persons, sizeof *d->persons);
