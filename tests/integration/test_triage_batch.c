@@ -237,7 +237,9 @@ s_stream (unsigned n, uint32_t seed, bool mixed, long delay)
         /* a pool of 150 people: weak signals add up */
         who[i][0] = s_rand () % 150;
         who[i][1] = s_rand () % 150;
-        size_t persons = s_rand () % 4 == 0 ? 2 : 1;
+        /* every 19th names nobody (a place or a vehicle only): no tokens
+           of persons, repeated fields NULL */
+        size_t persons = i % 19 == 18 ? 0 : s_rand () % 4 == 0 ? 2 : 1;
         versions[i] = 1;
         Lantern__V1__Signal *sig = s_signal (i, nodes[i], 1, who[i], persons, true);
         uint64_t p = ++pos[nodes[i]];
