@@ -356,9 +356,9 @@ s_recover (ln_consumer_t *self, int64_t now)
    earlier one (its trail was cut or rewritten) is logged as an error; the
    stream goes on.  Returns 0, or -1 (err set) when storing failed. */
 static int
-s_record_anchors (ln_consumer_t *self, ln_error_t *err)
+s_record_anchors (ln_consumer_t *self, size_t count, ln_error_t *err)
 {
-    for (size_t i = 0; i < self->count; i++) {
+    for (size_t i = 0; i < count; i++) {
         if (strcmp (ln_event_type (self->events[i]), LN_ENVELOPE_TYPE_ANCHORED) != 0)
             continue;
         const Lantern__V1__AuditAnchored *a =
@@ -388,9 +388,14 @@ s_record_anchors (ln_consumer_t *self, ln_error_t *err)
     return 0;
 }
 
+static void s_stop_poisoned (ln_consumer_t *self, uint64_t position, const char *code,
+                             const char *field, const char *message);
+static int s_isolate (ln_consumer_t *self);
+
 /* Apply and commit the gathered batch with its cursor, then grant credit
    for it (and for duplicates consumed meanwhile).  Returns 0, or -1 after
-   entering BACKOFF. */
+   entering BACKOFF, or after stopping POISONED at an event the apply
+   callback refused (s_isolate). */
 static int
 s_flush (ln_consumer_t *self)
 {
@@ -409,12 +414,17 @@ s_flush (ln_consumer_t *self)
         err = *ln_db_last_error (self->db);
         goto fail;
     }
-    if (s_record_anchors (self, &err) != 0) {
+    if (s_record_anchors (self, self->count, &err) != 0) {
         what = "anchor";
         goto fail;
     }
-    if (self->apply (self->arg, self->db, self->upstream, self->events, self->positions,
-                     self->count, &err) != 0) {
+    int arc = self->apply (self->arg, self->db, self->upstream, self->events, self->positions,
+                           self->count, &err);
+    if (arc == LN_CONSUMER_REFUSE) {
+        ln_db_rollback (self->db);
+        return s_isolate (self);
+    }
+    if (arc != 0) {
         what = "apply";
         if (!err.code)
             ln_error_set (&err, "CONSUMER_APPLY_FAILED", NULL, "the apply callback failed");
@@ -452,6 +462,78 @@ fail:
     return -1;
 }
 
+/* The apply callback refused an event of the batch for what it is
+   (LN_CONSUMER_REFUSE).  Apply the batch again one event at a time, each in
+   a savepoint of one transaction: the events before the refused one are
+   committed with the cursor just before it, and the consumer stops
+   POISONED at it, as for an event that fails the envelope's checks (an
+   operator looks; `upstream skip` moves past it).  If no event is refused
+   alone, the batch as a whole is committed.  Any other failure: BACKOFF,
+   as in s_flush.  Returns 0 when the whole batch was committed, else -1. */
+static int
+s_isolate (ln_consumer_t *self)
+{
+    ln_error_t err, refusal;
+    ln_error_clear (&err);
+    ln_error_clear (&refusal);
+    const char *what = "begin";
+    size_t refused = self->count;
+    if (ln_db_begin (self->db) != 0) {
+        err = *ln_db_last_error (self->db);
+        goto fail;
+    }
+    what = "apply";
+    for (size_t i = 0; i < self->count; i++) {
+        if (ln_db_run (self->db, "SAVEPOINT lantern_event", 0, NULL, &err) != 0)
+            goto fail;
+        int arc = self->apply (self->arg, self->db, self->upstream, self->events + i,
+                               self->positions + i, 1, &refusal);
+        if (arc == LN_CONSUMER_REFUSE) {
+            if (ln_db_run (self->db, "ROLLBACK TO SAVEPOINT lantern_event", 0, NULL, &err) != 0)
+                goto fail;
+            refused = i;
+            break;
+        }
+        if (arc != 0) {
+            err = refusal;
+            if (!err.code)
+                ln_error_set (&err, "CONSUMER_APPLY_FAILED", NULL, "the apply callback failed");
+            goto fail;
+        }
+        if (ln_db_run (self->db, "RELEASE SAVEPOINT lantern_event", 0, NULL, &err) != 0)
+            goto fail;
+        ln_error_clear (&refusal);
+    }
+    what = "anchor";
+    if (s_record_anchors (self, refused, &err) != 0)
+        goto fail;
+    what = "cursor";
+    uint64_t last = refused ? self->positions[refused - 1] : self->committed;
+    if (refused && s_store_cursor (self, last, &err) != 0)
+        goto fail;
+    what = "commit";
+    if (ln_db_commit (self->db) != 0) {
+        err = *ln_db_last_error (self->db);
+        goto fail;
+    }
+    self->committed = last;
+    uint64_t n = refused + (uint64_t)self->credit_owed;
+    uint64_t at = refused < self->count ? self->positions[refused] : 0;
+    s_drop_batch (self);
+    self->credit_owed = 0;
+    self->backoff_ms = LN_CONSUMER_BACKOFF_MIN_MS;
+    s_grant (self, n);
+    if (!at)
+        return 0;
+    s_stop_poisoned (self, at, refusal.code ? refusal.code : "CONSUMER_APPLY_REFUSED",
+                     refusal.field, refusal.message);
+    return -1;
+fail:
+    ln_db_rollback (self->db);
+    s_fail (self, what, &err);
+    return -1;
+}
+
 /* --- judging messages ------------------------------------------------------------------- */
 
 /* The stream is suspect (gap, bad message): commit what we hold, then
@@ -478,10 +560,19 @@ s_poison (ln_consumer_t *self, uint64_t position, const char *code, const char *
           const char *message)
 {
     if (s_flush (self) != 0)
-        return; /* BACKOFF: the event comes again after the recovery */
+        return; /* BACKOFF: the event comes again after the recovery; or
+                   stopped already, at an event of the batch before it */
+    s_stop_poisoned (self, position, code, field, message);
+}
+
+/* Stop at the event at `position`, which cannot be accepted. */
+static void
+s_stop_poisoned (ln_consumer_t *self, uint64_t position, const char *code, const char *field,
+                 const char *message)
+{
     self->state = LN_CONSUMER_POISONED;
     self->stopped_at = position;
-    snprintf (self->problem, sizeof self->problem, "event at %llu refused: %s %s: %s",
+    snprintf (self->problem, sizeof self->problem, "event at %llu refused: %.40s %.60s: %.100s",
               s_ull (position), code, field, message);
     ln_log_error ("stream stopped: event refused, an operator must look",
                   "upstream=%s position=%llu cursor=%llu code=%s field=%s error=%s", self->upstream,

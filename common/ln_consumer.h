@@ -81,6 +81,10 @@
       restart of the service meets it again.  An operator must look: fix the
       upstream, or deliberately skip it (ResyncUpstream with the poisoned
       position: `lanternctl upstream skip NAME`), which is audited.
+    - An event the apply callback refuses for what it is (it returns
+      LN_CONSUMER_REFUSE): the batch is applied again one event at a time,
+      the events before the refused one are committed, and the consumer
+      stops POISONED at it, as above.
     - Failure of the apply callback, the cursor update or the commit
       (including a lost database connection): ROLLBACK, the gathered batch is
       dropped, state BACKOFF; after a backoff (100 ms doubling to 5 s, with
@@ -150,6 +154,10 @@
       CONSUMER_APPLY_FAILED the apply callback returned -1 without an error
                             of its own (its own code is logged when it set one)
       CONSUMER_APPLY_INVALID the apply callback ended the transaction itself
+      CONSUMER_APPLY_REFUSED the apply callback refused an event
+                            (LN_CONSUMER_REFUSE) without an error of its own;
+                            its own code is the problem when it set one
+                            (POISONED)
       CONSUMER_SEQUENCE     an event's sequence differs from its position
       CONSUMER_SOURCE       an event's source node is not the upstream
       EVENT_*, PB_*         why ln_envelope_parse refused an event (POISONED)
@@ -185,8 +193,18 @@ typedef enum {
    events[i] is at positions[i], in increasing position order; events are
    borrowed (valid during the call).  Return 0 to commit (with the cursor
    moved to positions[count-1]), -1 to roll back (err may be filled; the
-   batch is then retried after a backoff, from the stored cursor).  Do not
-   COMMIT or ROLLBACK inside; change nothing outside the transaction. */
+   batch is then retried after a backoff, from the stored cursor: for what
+   may pass, such as a lost connection), or LN_CONSUMER_REFUSE (err
+   filled) when an event will never apply, whatever the retries: it is
+   wrong in itself (a broken or hostile upstream).  The consumer then
+   rolls back and applies the batch again one event at a time, each in a
+   savepoint of one transaction (so the callback must take batches of one,
+   and must not keep state outside the transaction), commits the events
+   before the refused one and stops POISONED at it, with err as the
+   problem; `lanternctl upstream skip` moves past it.  Do not COMMIT or
+   ROLLBACK inside; change nothing outside the transaction. */
+#define LN_CONSUMER_REFUSE (-2)
+
 typedef int (*ln_consumer_apply_fn) (void *arg, ln_db_t *db, const char *upstream,
                                      ln_event_t *const *events, const uint64_t *positions,
                                      size_t count, ln_error_t *err);

@@ -121,6 +121,7 @@ typedef struct {
     int fail_remaining; /* ... this many times */
     int failures;
     bool commit_inside; /* once: the callback COMMITs itself (a bug) */
+    uint64_t refuse_at; /* refuse this event for what it is (LN_CONSUMER_REFUSE) */
     uint64_t kill_at;   /* terminate the consumer's backend in a batch holding it */
     int kill_remaining;
     ln_db_t *observer;
@@ -457,6 +458,13 @@ s_apply (void *arg, ln_db_t *db, const char *upstream, ln_event_t *const *events
             return -1;
         if (positions[i] == ctx->fail_at && ctx->fail_remaining > 0)
             fail = true;
+        if (positions[i] == ctx->refuse_at) {
+            /* after this batch's rows were written: they go with it */
+            ctx->last_position = positions[0] - 1;
+            ln_error_set (err, "TEST_REFUSED", "data", "event %" PRIu64 " is wrong in itself",
+                          positions[i]);
+            return LN_CONSUMER_REFUSE;
+        }
         if (positions[i] == ctx->kill_at && ctx->kill_remaining > 0)
             kill = true;
     }
@@ -926,6 +934,54 @@ test_poisoned_event_stops (void **state)
         s_observe_count (fx->observer, "SELECT count(*) FROM applied WHERE position = 7"), 0);
 }
 
+/* apply refuses an event for what it is (LN_CONSUMER_REFUSE), in a batch
+   of several: the events before it are committed, not one doubled, the
+   consumer stops POISONED at it with the callback's reason (no retry for
+   ever), and an operator's skip (ln_consumer_resync past it, what
+   `lanternctl upstream skip` calls) lets it go on after it. */
+static void
+test_apply_refusal_poisons_at_the_event (void **state)
+{
+    fixture_t *fx = *state;
+    const uint64_t n = 40;
+    fx->prod.last = fx->prod.limit = n;
+    fx->ctx.refuse_at = 17;
+    s_start_consumer (fx, 10, 200);
+
+    assert_true (s_run (fx, s_not_following, 5000));
+    assert_int_equal (ln_consumer_state (fx->consumer), LN_CONSUMER_POISONED);
+    assert_int_equal (ln_consumer_position (fx->consumer), 16);
+    s_assert_applied (fx, 16, 16);
+    assert_false (fx->ctx.order_broken);
+    s_assert_log_has (fx, "position=17 cursor=16 code=TEST_REFUSED field=data");
+    ln_consumer_status_t st;
+    ln_consumer_status (fx->consumer, &st);
+    assert_int_equal (st.stopped_at, 17);
+    assert_non_null (strstr (st.problem, "TEST_REFUSED"));
+    /* stopped: no retries, no Subscribe */
+    int calls = fx->ctx.calls, subscribes = fx->prod.subscribes;
+    assert_false (s_run (fx, NULL, 800));
+    assert_int_equal (fx->ctx.calls, calls);
+    assert_int_equal (fx->prod.subscribes, subscribes);
+    s_assert_applied (fx, 16, 16);
+
+    /* the operator skips 17 */
+    ln_error_t err;
+    assert_int_equal (ln_consumer_resync (fx->consumer, 17, &err), 0);
+    fx->ctx.last_position = 17;
+    s_target = n;
+    assert_true (s_run (fx, s_reached_target, 5000));
+    assert_int_equal (ln_consumer_state (fx->consumer), LN_CONSUMER_FOLLOWING);
+    assert_int_equal (s_observe_count (fx->observer, "SELECT count(*) FROM applied"), n - 1);
+    assert_int_equal (
+        s_observe_count (fx->observer, "SELECT count(*) FROM applied WHERE position = 17"), 0);
+    assert_int_equal (s_observe_count (fx->observer,
+                                       "SELECT count(*) FROM (SELECT position FROM applied"
+                                       " GROUP BY position HAVING count(*) > 1) d"),
+                      0);
+    assert_false (fx->ctx.order_broken);
+}
+
 /* apply returns -1 (after writing rows): rolled back, retried after a
    backoff from the stored cursor, nothing doubled. */
 static void
@@ -1161,6 +1217,8 @@ main (void)
         cmocka_unit_test_setup_teardown (test_gap_resubscribes_from_cursor, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_garbage_frames_dropped, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_poisoned_event_stops, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_apply_refusal_poisons_at_the_event, s_setup,
+                                         s_teardown),
         cmocka_unit_test_setup_teardown (test_apply_failure_rolled_back_and_retried, s_setup,
                                          s_teardown),
         cmocka_unit_test_setup_teardown (test_apply_ending_transaction_refused, s_setup,
