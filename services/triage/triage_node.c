@@ -10,6 +10,7 @@
 #include "lantern.pb-c.h"
 #include "ln_alloc.h"
 #include "ln_clock.h"
+#include "ln_consumer.h"
 #include "ln_log.h"
 #include "triage.h"
 #include "triage.pb-c.h"
@@ -131,5 +132,14 @@ triage_node_apply (void *arg, ln_db_t *db, const char *upstream, ln_event_t *con
                    const uint64_t *positions, size_t count, ln_error_t *err)
 {
     const triage_node_t *t = arg;
-    return triage_batch_apply (db, upstream, events, positions, count, t->event_level, err);
+    if (triage_batch_apply (db, upstream, events, positions, count, t->event_level, err) == 0)
+        return 0;
+    /* An event that is wrong in itself (not a signal event of this
+       upstream's own signals) will never apply: the consumer finds it and
+       stops there for an operator (POISONED), instead of retrying the batch
+       for ever.  Anything else (the database) is retried. */
+    if (err->code && (strcmp (err->code, "TRIAGE_BAD_EVENT") == 0 ||
+                      strcmp (err->code, "TRIAGE_FOREIGN_SIGNAL") == 0))
+        return LN_CONSUMER_REFUSE;
+    return -1;
 }

@@ -47,7 +47,10 @@
 #include <cmocka.h>
 
 #include "lantern.pb-c.h"
+#include "ln_db.h"
 #include "ln_envelope.h"
+#include "ln_outbox.h"
+#include "pg_fixture.h"
 #include "triage.pb-c.h"
 #include "triage_calls.h"
 #include "triage_region.h"
@@ -930,6 +933,131 @@ test_issue11_lost_upstream_lagging_others_go_on_new_one_from_zero (void **state)
     free (st);
 }
 
+/* A hostile (or broken) intake node: its stream carries a signal.received
+   that takes the id of another node's signal.  Triage must not let it
+   rewrite that signal, must not retry it for ever: the consumer of that
+   upstream stops POISONED at the event, saying why; the other upstreams go
+   on; an operator's skip (ResyncUpstream past it, as `lanternctl upstream
+   skip`) lets it follow again. */
+static void
+test_issue9_hostile_upstream_refused_event_stops_there_others_go_on (void **state)
+{
+    (void)state;
+    /* a signal of intake-politie, in its case at triage */
+    triage_sig_t p = {.persons = {{.name = "Piet Pieters", .phone = "06 3111 2222"}},
+                      .indicators = {"ILO_DECEPTION"}};
+    char victim[TRIAGE_SIG_ID_SIZE], cv[40];
+    assert_int_equal (triage_submit (s_officer[1], &p, victim), 0);
+    s_case_of (victim, cv);
+    s_free (s_wait_case (cv, 1, victim));
+
+    /* intake-venlo's stream carries a signal.received with that id (written
+       into its outbox as a compromised node would) */
+    Lantern__V1__Signal sig = LANTERN__V1__SIGNAL__INIT;
+    sig.id = victim;
+    sig.node = "intake-venlo";
+    sig.organisation = "gemeente-venlo";
+    sig.version = 1;
+    sig.catalogue_version = "2026.2";
+    sig.received_at_us = sig.updated_at_us = (int64_t)time (NULL) * 1000000;
+    triage_sig_t h = {.persons = {{.name = "Someone Else", .phone = "06 3999 8888"}},
+                      .indicators = {"ILO_DECEPTION"}};
+    sig.details = triage_sig_details (&h);
+    Lantern__V1__SignalReceived ev = LANTERN__V1__SIGNAL_RECEIVED__INIT;
+    ev.signal = &sig;
+    size_t size = lantern__v1__signal_received__get_packed_size (&ev);
+    uint8_t *buf = malloc (size);
+    lantern__v1__signal_received__pack (&ev, buf);
+    ln_error_t err;
+    ln_db_t *db =
+        ln_db_connect (ln_pgfix_conninfo (triage_region_pg (s_r)), "intake_venlo", NULL, &err);
+    assert_non_null (db);
+    ln_outbox_event_t oe = {.type = "nl.lantern.signal.received.v1",
+                            .level = LN_LEVEL_VERTROUWELIJK,
+                            .correlation_id = victim,
+                            .payload = buf,
+                            .payload_size = size};
+    assert_int_equal (ln_db_begin (db), 0);
+    assert_int_equal (ln_outbox_append (db, &oe, NULL, 0, &err), 0);
+    assert_int_equal (ln_db_commit (db), 0);
+    char *at = NULL;
+    {
+        PGresult *res = ln_db_exec (db, "SELECT max(position)::text FROM outbox", 0, NULL, &err);
+        assert_non_null (res);
+        at = strdup (PQgetvalue (res, 0, 0));
+        PQclear (res);
+    }
+    ln_db_destroy (&db);
+    free (buf);
+    protobuf_c_message_free_unpacked (&sig.details->base, NULL);
+
+    /* triage stops at it, and says where and why */
+    ln_client_t *op = triage_region_client (s_r, TRIAGE, "operator");
+    const Lantern__V1__UpstreamStatus *u = NULL;
+    ProtobufCMessage *out = NULL;
+    int64_t until = triage_now_ms () + WAIT_MS;
+    while (triage_now_ms () < until) {
+        s_free (out);
+        out = NULL;
+        u = NULL;
+        Lantern__V1__ListUpstreams cmd = LANTERN__V1__LIST_UPSTREAMS__INIT;
+        assert_int_equal (triage_call (op, &cmd.base, &lantern__v1__upstream_list__descriptor, &out,
+                                       NULL, 0, NULL, 0),
+                          0);
+        const Lantern__V1__UpstreamList *l = (const void *)out;
+        for (size_t i = 0; i < l->n_upstreams; i++)
+            if (strcmp (l->upstreams[i]->name, "intake-venlo") == 0)
+                u = l->upstreams[i];
+        if (u && strcmp (u->state, "POISONED") == 0)
+            break;
+        usleep (100 * 1000);
+    }
+    assert_non_null (u);
+    assert_string_equal (u->state, "POISONED");
+    assert_int_equal (u->stopped_at, strtoull (at, NULL, 10));
+    assert_int_equal (u->position, u->stopped_at - 1);
+    assert_non_null (strstr (u->problem, "TRIAGE_FOREIGN_SIGNAL"));
+    s_free (out);
+    /* the signal is still politie's, unchanged */
+    char sql[256];
+    snprintf (sql, sizeof sql,
+              "SELECT count(*) FROM triage.signals WHERE id = '%s' AND node = 'intake-politie'"
+              " AND version = 1",
+              victim);
+    assert_int_equal (triage_region_count (s_r, sql), 1);
+
+    /* the others go on */
+    triage_sig_t q = {.persons = {{.name = "Klaas Klaassen", .phone = "06 3222 3333"}},
+                      .indicators = {"ILO_DECEPTION"}};
+    char other[TRIAGE_SIG_ID_SIZE], co[40];
+    assert_int_equal (triage_submit (s_officer[1], &q, other), 0);
+    s_case_of (other, co);
+    s_free (s_wait_case (co, 1, other));
+
+    /* the operator skips the event; venlo is followed again */
+    Lantern__V1__ResyncUpstream rs = LANTERN__V1__RESYNC_UPSTREAM__INIT;
+    rs.name = "intake-venlo";
+    rs.after_position = strtoull (at, NULL, 10);
+    rs.reason = "test: a forged signal id, reported to gemeente-venlo";
+    assert_int_equal (triage_call (op, &rs.base, &lantern__v1__upstream_resynced__descriptor, &out,
+                                   NULL, 0, NULL, 0),
+                      0);
+    s_free (out);
+    ln_client_destroy (&op);
+    triage_sig_t v = {.persons = {{.name = "Vera Venlo", .phone = "06 3444 5555"}},
+                      .indicators = {"ILO_DECEPTION"}};
+    char next[TRIAGE_SIG_ID_SIZE], cn[40];
+    assert_int_equal (triage_submit (s_officer[0], &v, next), 0);
+    s_case_of (next, cn);
+    s_free (s_wait_case (cn, 1, next));
+    char *st = s_upstream_state ("intake-venlo");
+    assert_non_null (st);
+    assert_string_equal (st, "FOLLOWING");
+    free (st);
+    assert_int_equal (triage_region_count (s_r, sql), 1);
+    free (at);
+}
+
 /* --- a replay gives the same ---------------------------------------------------------- */
 
 /* Every row a replay must give again, and the agenda of a fixed meeting. */
@@ -1111,6 +1239,7 @@ main (void)
         cmocka_unit_test (test_issue11_every_command_and_read_audited),
         cmocka_unit_test (test_issue11_purged_at_intake_erased_at_triage),
         cmocka_unit_test (test_issue11_lost_upstream_lagging_others_go_on_new_one_from_zero),
+        cmocka_unit_test (test_issue9_hostile_upstream_refused_event_stops_there_others_go_on),
     };
     const struct CMUnitTest own[] = {
         cmocka_unit_test (test_issue11_drop_schema_and_replay_gives_the_same),
