@@ -165,9 +165,11 @@ s_signal (unsigned n, int node, uint32_t version, unsigned who[2], size_t person
     return sig;
 }
 
-/* The CloudEvent, built and parsed as the consumer gets it. */
+/* The CloudEvent, built and parsed as the consumer gets it; NULL (with
+   why in err) when the envelope's checks refuse it, at the node that
+   builds it or at the consumer that parses it. */
 static ln_event_t *
-s_event (int node, uint64_t position, kind_t kind, Lantern__V1__Signal *sig)
+s_event_try (int node, uint64_t position, kind_t kind, Lantern__V1__Signal *sig, ln_error_t *err)
 {
     static const char *const types[] = {"nl.lantern.signal.received.v1",
                                         "nl.lantern.signal.amended.v1",
@@ -187,15 +189,23 @@ s_event (int node, uint64_t position, kind_t kind, Lantern__V1__Signal *sig)
                            .level = LN_LEVEL_VERTROUWELIJK,
                            .correlationid = sig->id,
                            .payload = msg};
-    ln_error_t err;
     size_t size = 0;
-    uint8_t *bytes = ln_envelope_build (&f, &size, &err);
+    uint8_t *bytes = ln_envelope_build (&f, &size, err);
     if (!bytes)
-        fail_msg ("build: %s", err.message);
-    ln_event_t *ev = ln_envelope_parse (bytes, size, &err);
+        return NULL;
+    ln_event_t *ev = ln_envelope_parse (bytes, size, err);
     free (bytes);
+    return ev;
+}
+
+static ln_event_t *
+s_event (int node, uint64_t position, kind_t kind, Lantern__V1__Signal *sig)
+{
+    ln_error_t err;
+    ln_error_clear (&err);
+    ln_event_t *ev = s_event_try (node, position, kind, sig, &err);
     if (!ev)
-        fail_msg ("parse: %s", err.message);
+        fail_msg ("event: %s %s", err.code, err.message);
     return ev;
 }
 
@@ -471,6 +481,290 @@ test_mixed_streams_same_cases_links_and_alerts (void **state)
     }
 }
 
+/* --- a hostile upstream ------------------------------------------------------------- */
+
+static char *
+s_repeat (char c, size_t n)
+{
+    char *t = ln_xcalloc (1, n + 1);
+    memset (t, c, n);
+    return t;
+}
+
+static void
+s_set_str (char **field, char *value)
+{
+    if (*field && *field != protobuf_c_empty_string)
+        free (*field);
+    *field = value;
+}
+
+static void
+s_set_strings (char ***items, size_t *n, size_t count, char *(*make) (size_t))
+{
+    for (size_t i = 0; i < *n; i++)
+        free ((*items)[i]);
+    free (*items);
+    *items = ln_xcalloc (count, sizeof **items);
+    for (*n = 0; *n < count; (*n)++)
+        (*items)[*n] = make (*n);
+}
+
+static char *
+s_odd_indicator (size_t i)
+{
+    return i == 0   ? ln_xstrdup ("")
+           : i == 1 ? ln_xstrdup ("ILO_DECEPTION,LIVES_AT_WORKPLACE")
+                    : s_repeat ('I', 5000);
+}
+
+static char *
+s_unknown_indicator (size_t i)
+{
+    char code[16];
+    snprintf (code, sizeof code, "X_%03zu", i);
+    return ln_xstrdup (code);
+}
+
+#define MUTATIONS 15
+
+/* Mutation m of a valid signal event (number n, at node), as a registered
+   but broken or hostile intake node may send it; *kind may change. */
+static void
+s_mutate (Lantern__V1__Signal *sig, unsigned n, int node, unsigned m, kind_t *kind)
+{
+    char id[TRIAGE_SIGNAL_ID_SIZE];
+    Lantern__V1__SignalDetails *d = sig->details;
+    Lantern__V1__Token *t0 =
+        d->n_persons && d->persons[0]->n_tokens ? d->persons[0]->tokens[0] : NULL;
+    switch (m) {
+    case 0: /* not an intake signal id */
+        s_set_str (&sig->id, ln_xstrdup ("sig-NOT-AN-INTAKE-ID"));
+        break;
+    case 1: /* no details */
+        lantern__v1__signal_details__free_unpacked (d, NULL);
+        sig->details = NULL;
+        break;
+    case 2: /* a signal of the other node */
+        s_set_str (&sig->node, ln_xstrdup (s_nodes[!node]));
+        break;
+    case 3: /* the id of the other node's signal four before: taken */
+    case 4: /* ... amended */
+    case 5: /* ... withdrawn */
+        s_sig_id (id, n - 4);
+        s_set_str (&sig->id, ln_xstrdup (id));
+        sig->version = 2;
+        *kind = m == 3 ? EV_RECEIVED : m == 4 ? EV_AMENDED : EV_WITHDRAWN;
+        break;
+    case 6: /* an amendment of a signal never received */
+    case 7: /* a withdrawal of one */
+        s_sig_id (id, 100000 + n);
+        s_set_str (&sig->id, ln_xstrdup (id));
+        sig->version = 2;
+        *kind = m == 6 ? EV_AMENDED : EV_WITHDRAWN;
+        break;
+    case 8: /* tokens that are not tokens */
+        if (t0) {
+            s_set_str (&t0->token,
+                       d->persons[0]->n_tokens > 1 ? s_repeat ('z', 64) : s_repeat ('a', 3000));
+            if (d->persons[0]->n_tokens > 1)
+                s_set_str (&d->persons[0]->tokens[1]->token, s_repeat ('a', 3000));
+        }
+        break;
+    case 9: /* indicators: empty, two in one, 5000 bytes */
+        s_set_strings (&d->indicators, &d->n_indicators, 3, s_odd_indicator);
+        break;
+    case 10: /* 300 indicators no catalogue knows */
+        s_set_strings (&d->indicators, &d->n_indicators, 300, s_unknown_indicator);
+        break;
+    case 11: /* times and version out of any range */
+        sig->received_at_us = -1;
+        sig->updated_at_us = INT64_MAX;
+        sig->version = 0;
+        break;
+    case 12: /* forty copies of one person */
+        if (d->n_persons) {
+            d->persons = ln_xrealloc (d->persons, 40, sizeof *d->persons);
+            for (size_t i = d->n_persons; i < 40; i++)
+                d->persons[i] = s_person (n % 150, true);
+            d->n_persons = 40;
+            ln_error_t err;
+            for (size_t i = 0; i < d->n_persons; i++)
+                for (size_t k = 0; k < d->persons[i]->n_tokens; k++)
+                    lantern__v1__token__free_unpacked (d->persons[i]->tokens[k], NULL);
+            for (size_t i = 0; i < d->n_persons; i++) {
+                free (d->persons[i]->tokens);
+                d->persons[i]->tokens = NULL;
+                d->persons[i]->n_tokens = 0;
+            }
+            if (intake_tokens_fill (&s_key, d, "details", &err) != 0)
+                fail_msg ("tokens: %s", err.message);
+        }
+        break;
+    case 13: /* empty texts where intake always writes one */
+        s_set_str (&sig->catalogue_version, ln_xstrdup ("1999.9"));
+        s_set_str (&d->municipality, ln_xstrdup (""));
+        s_set_str (&sig->organisation, ln_xstrdup (""));
+        break;
+    case 14: /* one token two thousand times */
+        if (t0) {
+            Lantern__V1__Person *p = d->persons[0];
+            p->tokens = ln_xrealloc (p->tokens, 2000, sizeof *p->tokens);
+            for (size_t i = p->n_tokens; i < 2000; i++) {
+                Lantern__V1__Token *t = ln_xcalloc (1, sizeof *t);
+                lantern__v1__token__init (t);
+                t->kind = t0->kind;
+                t->token = ln_xstrdup (t0->token);
+                p->tokens[i] = t;
+            }
+            p->n_tokens = 2000;
+        }
+        break;
+    }
+}
+
+/* The outcome of each event: "" applied, else the code it was refused
+   with ("envelope: CODE" when the envelope's checks stopped it first). */
+typedef struct {
+    char code[64];
+    bool mutant;
+} outcome_t;
+
+static void
+s_outcome (outcome_t *o, const ln_error_t *err)
+{
+    snprintf (o->code, sizeof o->code, "%s", err->code && *err->code ? err->code : "(no code)");
+}
+
+/* Events from a registered but hostile (or broken) intake node, between
+   valid ones of its stream (every third event is one of the mutations
+   above): applied one by one (the reference), and in batches as the
+   consumer applies them (a refused batch again one event at a time, the
+   refused event skipped as an operator would).  Both refuse the same
+   events with the same code, a code that stops the consumer (not one that
+   would retry for ever), never a valid event; and both end with the same
+   rows.  Under the sanitizers, nothing of it may crash. */
+static void
+test_hostile_events_same_refusals_and_rows (void **state)
+{
+    (void)state;
+    enum { N = 3 * MUTATIONS * 3 };
+    ln_event_t **evs = ln_xcalloc (N, sizeof *evs);
+    int *nodes = ln_xcalloc (N, sizeof *nodes);
+    uint64_t *pos = ln_xcalloc (N, sizeof *pos);
+    outcome_t *ref = ln_xcalloc (N, sizeof *ref), *bat = ln_xcalloc (N, sizeof *bat);
+    uint64_t next[2] = {0, 0};
+    s_rng = 99;
+    int envelope = 0;
+    for (unsigned i = 0; i < N; i++) {
+        nodes[i] = (int)((i / 4) % 2);
+        unsigned who[2] = {s_rand () % 40, s_rand () % 40};
+        Lantern__V1__Signal *sig = s_signal (i, nodes[i], 1, who, 1 + i % 2, true);
+        kind_t kind = EV_RECEIVED;
+        bool mutant = i % 3 == 2;
+        if (mutant)
+            s_mutate (sig, i, nodes[i], (i / 3) % MUTATIONS, &kind);
+        pos[i] = ++next[nodes[i]];
+        ln_error_t err;
+        ln_error_clear (&err);
+        evs[i] = s_event_try (nodes[i], pos[i], kind, sig, &err);
+        ref[i].mutant = bat[i].mutant = mutant;
+        if (!evs[i]) {
+            assert_true (mutant);
+            snprintf (ref[i].code, sizeof ref[i].code, "envelope: %s", err.code);
+            snprintf (bat[i].code, sizeof bat[i].code, "envelope: %s", err.code);
+            envelope++;
+        }
+        lantern__v1__signal__free_unpacked (sig, NULL);
+    }
+
+    ln_db_t *rdb = s_fresh_db ("href");
+    ln_db_t *bdb = s_fresh_db ("hbat");
+    triage_emitter_t em = {.fn = triage_emit_outbox, .ctx = rdb, .level = LN_LEVEL_VERTROUWELIJK};
+    for (size_t i = 0; i < N; i++) {
+        if (!evs[i])
+            continue;
+        ln_error_t err;
+        ln_error_clear (&err);
+        assert_int_equal (ln_db_begin (rdb), 0);
+        if (triage_link_apply (rdb, s_nodes[nodes[i]], pos[i], ln_event_type (evs[i]),
+                               ln_event_payload (evs[i]), &em, &err) == 0)
+            assert_int_equal (ln_db_commit (rdb), 0);
+        else {
+            s_outcome (&ref[i], &err);
+            assert_int_equal (ln_db_rollback (rdb), 0);
+        }
+    }
+    for (size_t i = 0; i < N;) {
+        ln_event_t *b[8];
+        uint64_t bp[8];
+        size_t idx[8], k = 0;
+        int node = nodes[i];
+        for (; i < N && nodes[i] == node && k < 8; i++)
+            if (evs[i]) {
+                idx[k] = i;
+                bp[k] = pos[i];
+                b[k++] = evs[i];
+            }
+        ln_error_t err;
+        ln_error_clear (&err);
+        assert_int_equal (ln_db_begin (bdb), 0);
+        if (triage_batch_apply (bdb, s_nodes[node], b, bp, k, LN_LEVEL_VERTROUWELIJK, &err) == 0) {
+            assert_int_equal (ln_db_commit (bdb), 0);
+            continue;
+        }
+        assert_int_equal (ln_db_rollback (bdb), 0);
+        for (size_t j = 0; j < k; j++) {
+            ln_error_clear (&err);
+            assert_int_equal (ln_db_begin (bdb), 0);
+            if (triage_batch_apply (bdb, s_nodes[node], b + j, bp + j, 1, LN_LEVEL_VERTROUWELIJK,
+                                    &err) == 0)
+                assert_int_equal (ln_db_commit (bdb), 0);
+            else {
+                s_outcome (&bat[idx[j]], &err);
+                assert_int_equal (ln_db_rollback (bdb), 0);
+            }
+        }
+    }
+
+    int refused = 0, applied_mutants = 0;
+    for (size_t i = 0; i < N; i++) {
+        if (strcmp (ref[i].code, bat[i].code) != 0)
+            fail_msg ("event #%zu (mutation %zu): one by one \"%s\", in batches \"%s\"", i,
+                      (i / 3) % MUTATIONS, ref[i].code, bat[i].code);
+        if (!ref[i].mutant)
+            assert_string_equal (ref[i].code, "");
+        else if (!*ref[i].code)
+            applied_mutants++;
+        else if (strncmp (ref[i].code, "envelope: ", 10) != 0) {
+            refused++;
+            if (strcmp (ref[i].code, "TRIAGE_BAD_EVENT") != 0 &&
+                strcmp (ref[i].code, "TRIAGE_FOREIGN_SIGNAL") != 0)
+                fail_msg ("event #%zu (mutation %zu) refused with %s: the consumer would retry it"
+                          " for ever",
+                          i, (i / 3) % MUTATIONS, ref[i].code);
+        }
+    }
+    print_message ("hostile events: %d refused by triage, %d by the envelope, %d applied\n",
+                   refused, envelope, applied_mutants);
+    assert_true (refused >= 3 * 6);
+    assert_true (applied_mutants > 0);
+    char *a = s_rows ("href", false), *b = s_rows ("hbat", false);
+    assert_string_equal (a, b);
+    assert_true (strlen (a) > 1000);
+    free (a);
+    free (b);
+    ln_db_destroy (&rdb);
+    ln_db_destroy (&bdb);
+    for (size_t i = 0; i < N; i++)
+        ln_event_destroy (&evs[i]);
+    free (evs);
+    free (nodes);
+    free (pos);
+    free (ref);
+    free (bat);
+}
+
 static int
 s_setup (void **state)
 {
@@ -503,6 +797,7 @@ main (void)
         cmocka_unit_test (test_one_event_per_batch_same_rows_history_and_events),
         cmocka_unit_test (test_large_batches_same_cases_links_and_alerts),
         cmocka_unit_test (test_mixed_streams_same_cases_links_and_alerts),
+        cmocka_unit_test (test_hostile_events_same_refusals_and_rows),
     };
     return cmocka_run_group_tests_name ("triage_batch", tests, s_setup, s_teardown);
 }
