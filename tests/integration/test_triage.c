@@ -863,22 +863,33 @@ test_issue11_purged_at_intake_erased_at_triage (void **state)
 
 /* --- upstreams ------------------------------------------------------------------------- */
 
-static char *
-s_upstream_state (const char *name)
+/* The upstream `name` as triage lists it (ListUpstreams, as its operator),
+   or NULL; *list holds it (free with s_free). */
+static const Lantern__V1__UpstreamStatus *
+s_upstream (const char *name, ProtobufCMessage **list)
 {
     ln_client_t *op = triage_region_client (s_r, TRIAGE, "operator");
     Lantern__V1__ListUpstreams cmd = LANTERN__V1__LIST_UPSTREAMS__INIT;
-    ProtobufCMessage *out = NULL;
-    char *state = NULL;
-    if (triage_call (op, &cmd.base, &lantern__v1__upstream_list__descriptor, &out, NULL, 0, NULL,
+    const Lantern__V1__UpstreamStatus *u = NULL;
+    *list = NULL;
+    if (triage_call (op, &cmd.base, &lantern__v1__upstream_list__descriptor, list, NULL, 0, NULL,
                      0) == 0) {
-        const Lantern__V1__UpstreamList *l = (const void *)out;
+        const Lantern__V1__UpstreamList *l = (const void *)*list;
         for (size_t i = 0; i < l->n_upstreams; i++)
             if (strcmp (l->upstreams[i]->name, name) == 0)
-                state = strdup (l->upstreams[i]->state);
+                u = l->upstreams[i];
     }
-    s_free (out);
     ln_client_destroy (&op);
+    return u;
+}
+
+static char *
+s_upstream_state (const char *name)
+{
+    ProtobufCMessage *list = NULL;
+    const Lantern__V1__UpstreamStatus *u = s_upstream (name, &list);
+    char *state = u ? strdup (u->state) : NULL;
+    s_free (list);
     return state;
 }
 
@@ -992,22 +1003,12 @@ test_issue9_hostile_upstream_refused_event_stops_there_others_go_on (void **stat
     protobuf_c_message_free_unpacked (&sig.details->base, NULL);
 
     /* triage stops at it, and says where and why */
-    ln_client_t *op = triage_region_client (s_r, TRIAGE, "operator");
     const Lantern__V1__UpstreamStatus *u = NULL;
     ProtobufCMessage *out = NULL;
     int64_t until = triage_now_ms () + WAIT_MS;
     while (triage_now_ms () < until) {
         s_free (out);
-        out = NULL;
-        u = NULL;
-        Lantern__V1__ListUpstreams cmd = LANTERN__V1__LIST_UPSTREAMS__INIT;
-        assert_int_equal (triage_call (op, &cmd.base, &lantern__v1__upstream_list__descriptor, &out,
-                                       NULL, 0, NULL, 0),
-                          0);
-        const Lantern__V1__UpstreamList *l = (const void *)out;
-        for (size_t i = 0; i < l->n_upstreams; i++)
-            if (strcmp (l->upstreams[i]->name, "intake-venlo") == 0)
-                u = l->upstreams[i];
+        u = s_upstream ("intake-venlo", &out);
         if (u && strcmp (u->state, "POISONED") == 0)
             break;
         usleep (100 * 1000);
@@ -1035,6 +1036,7 @@ test_issue9_hostile_upstream_refused_event_stops_there_others_go_on (void **stat
     s_free (s_wait_case (co, 1, other));
 
     /* the operator skips the event; venlo is followed again */
+    ln_client_t *op = triage_region_client (s_r, TRIAGE, "operator");
     Lantern__V1__ResyncUpstream rs = LANTERN__V1__RESYNC_UPSTREAM__INIT;
     rs.name = "intake-venlo";
     rs.after_position = strtoull (at, NULL, 10);
