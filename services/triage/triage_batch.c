@@ -609,35 +609,39 @@ s_facts (const jcase_t *jc, const Lantern__V1__Signal *sig)
     return f;
 }
 
-/* The CaseSignal of a new signal (triage_store_case_signals). */
+/* A CaseSignal as triage_store_case_signals lists it; discussed NULL
+   leaves the field unset. */
 static Lantern__V1__CaseSignal *
-s_case_signal (const Lantern__V1__Signal *sig, bool full)
+s_case_signal_of (const char *id, const char *node, const char *organisation, int type,
+                  int64_t received_us, const char *discussed)
 {
     Lantern__V1__CaseSignal *s = triage_alloc (sizeof *s);
     lantern__v1__case_signal__init (s);
-    s->signal_id = triage_str (sig->id);
-    s->node = triage_str (sig->node);
-    s->organisation = triage_str (sig->organisation);
-    s->organisation_type = sig->organisation_type;
-    s->received_at_us = sig->received_at_us;
-    if (full)
-        s->discussed_at = triage_str (""); /* as the store writes an undiscussed one */
+    s->signal_id = triage_str (id);
+    s->node = triage_str (node);
+    s->organisation = triage_str (organisation);
+    s->organisation_type = type;
+    s->received_at_us = received_us;
+    if (discussed)
+        s->discussed_at = triage_str (discussed);
     return s;
 }
 
-/* The CaseSignal of a member (triage_store_case_signals). */
+/* The CaseSignal of a new signal; full: as the store writes an
+   undiscussed one. */
+static Lantern__V1__CaseSignal *
+s_case_signal (const Lantern__V1__Signal *sig, bool full)
+{
+    return s_case_signal_of (sig->id, sig->node, sig->organisation, sig->organisation_type,
+                             sig->received_at_us, full ? "" : NULL);
+}
+
+/* The CaseSignal of a member. */
 static Lantern__V1__CaseSignal *
 s_member_signal (const member_t *m)
 {
-    Lantern__V1__CaseSignal *s = triage_alloc (sizeof *s);
-    lantern__v1__case_signal__init (s);
-    s->signal_id = triage_str (m->id);
-    s->node = triage_str (m->node);
-    s->organisation = triage_str (m->organisation);
-    s->organisation_type = m->organisation_type;
-    s->received_at_us = m->received_us;
-    s->discussed_at = triage_str (m->discussed);
-    return s;
+    return s_case_signal_of (m->id, m->node, m->organisation, m->organisation_type, m->received_us,
+                             m->discussed);
 }
 
 /* Every signal of a renamed case, by (received, id), as the store lists

@@ -151,12 +151,7 @@ s_teardown (void **state)
         snprintf (script, sizeof script, "deploy/run-region stop >/dev/null 2>&1 || true");
         s_sh (script, 120000, &r);
         run_cmd_free (&r);
-        const char *keep = getenv ("LANTERN_KEEP_TEST_DIRS");
-        if (!(keep && *keep == '1')) {
-            snprintf (script, sizeof script, "rm -rf '%s'", s_region);
-            s_sh (script, 60000, &r);
-            run_cmd_free (&r);
-        }
+        run_cmd_remove_test_dir (s_region);
     }
     return 0;
 }

@@ -899,12 +899,7 @@ s_group_teardown (void **state)
     run_cmd_result_t r;
     s_bash (script, 120000, true, &r);
     run_cmd_free (&r);
-    const char *keep = getenv ("LANTERN_KEEP_TEST_DIRS");
-    if (!(keep && *keep == '1')) {
-        snprintf (script, sizeof script, "rm -rf '%s'", s_tmp);
-        s_bash (script, 60000, true, &r);
-        run_cmd_free (&r);
-    }
+    run_cmd_remove_test_dir (s_tmp);
     return 0;
 }
 

@@ -216,13 +216,8 @@ intake_fix_stop (intake_fix_t **self_p)
     free (self->conninfo);
     free (self->owner_conninfo);
     /* LANTERN_KEEP_TEST_DIRS=1 keeps the node's directory (config, log) */
-    const char *keep = getenv ("LANTERN_KEEP_TEST_DIRS");
-    if (self->dir[0] && rc == 0 && !(keep && *keep == '1')) {
-        char cmd[600];
-        snprintf (cmd, sizeof cmd, "rm -rf '%s'", self->dir);
-        if (system (cmd) != 0)
-            rc = -1;
-    }
+    if (rc == 0 && run_cmd_remove_test_dir (self->dir) != 0)
+        rc = -1;
     free (self);
     *self_p = NULL;
     return rc;

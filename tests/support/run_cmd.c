@@ -151,3 +151,16 @@ run_cmd_lanternctl (void)
     run_cmd_binary ("lanternctl", path, sizeof path);
     return path;
 }
+
+int
+run_cmd_remove_test_dir (const char *dir)
+{
+    const char *keep = getenv ("LANTERN_KEEP_TEST_DIRS");
+    if (!dir || !*dir || (keep && *keep == '1'))
+        return 0;
+    char *const argv[] = {"/bin/rm", "-rf", "--", (char *)dir, NULL};
+    run_cmd_result_t r;
+    int rc = run_cmd (argv, NULL, 60000, &r) == 0 && r.status == 0 ? 0 : -1;
+    run_cmd_free (&r);
+    return rc;
+}

@@ -25,4 +25,9 @@ const char *run_cmd_lanternctl (void);
    in a sanitized test.  Returns 0, or -1 when it does not fit. */
 int run_cmd_binary (const char *name, char *out, size_t size);
 
+/* Remove a test's directory (rm -rf), unless LANTERN_KEEP_TEST_DIRS=1
+   asks to keep it for a look (configs, logs).  Returns 0 when removed or
+   kept, -1 when rm failed. */
+int run_cmd_remove_test_dir (const char *dir);
+
 #endif

@@ -367,13 +367,8 @@ triage_region_destroy (triage_region_t **self_p)
     }
     bus_keys_destroy (&self->keys);
     ln_pgfix_destroy (&self->pg);
-    const char *keep = getenv ("LANTERN_KEEP_TEST_DIRS");
-    if (self->dir[0] && rc == 0 && !(keep && *keep == '1')) {
-        char cmd[600];
-        snprintf (cmd, sizeof cmd, "rm -rf '%s'", self->dir);
-        if (system (cmd) != 0)
-            rc = -1;
-    }
+    if (rc == 0 && run_cmd_remove_test_dir (self->dir) != 0)
+        rc = -1;
     free (self);
     *self_p = NULL;
     return rc;

@@ -773,6 +773,27 @@ s_print_case (const Lantern__V1__CaseRecord *r)
     return ferror (stdout) ? LANTERNCTL_EXIT_LOCAL : LANTERNCTL_EXIT_OK;
 }
 
+/* The end of a listing: when all went well, the pages gathered as one
+   JSON array (--json), or the table, or `none` when it has no rows; then
+   both are freed.  Returns the exit status. */
+static int
+s_list_done (const char *cmd, int rc, json_object *all, lanternctl_table_t **t, const char *none)
+{
+    if (rc == LANTERNCTL_EXIT_OK) {
+        if (all)
+            rc = lanternctl_print_json_object (cmd, all, true) == 0 ? LANTERNCTL_EXIT_OK
+                                                                    : LANTERNCTL_EXIT_LOCAL;
+        else if (lanternctl_table_rows (*t) == 0)
+            fputs (none, stdout);
+        else if (lanternctl_table_print (*t, stdout, "") != 0)
+            rc = LANTERNCTL_EXIT_LOCAL;
+    }
+    if (all)
+        json_object_put (all);
+    lanternctl_table_destroy (t);
+    return rc;
+}
+
 static int
 s_case_list (args_t *a, ln_client_t *client)
 {
@@ -832,19 +853,7 @@ s_case_list (args_t *a, ln_client_t *client)
         if (!token[0])
             break;
     }
-    if (rc == LANTERNCTL_EXIT_OK) {
-        if (all)
-            rc = lanternctl_print_json_object (a->cmd, all, true) == 0 ? LANTERNCTL_EXIT_OK
-                                                                       : LANTERNCTL_EXIT_LOCAL;
-        else if (lanternctl_table_rows (t) == 0)
-            printf ("no cases\n");
-        else if (lanternctl_table_print (t, stdout, "") != 0)
-            rc = LANTERNCTL_EXIT_LOCAL;
-    }
-    if (all)
-        json_object_put (all);
-    lanternctl_table_destroy (&t);
-    return rc;
+    return s_list_done (a->cmd, rc, all, &t, "no cases\n");
 }
 
 static int
@@ -1325,18 +1334,7 @@ s_tracks (args_t *a, int argc, char **argv)
         if (!token[0])
             break;
     }
-    if (rc == LANTERNCTL_EXIT_OK) {
-        if (all)
-            rc = lanternctl_print_json_object (a->cmd, all, true) == 0 ? LANTERNCTL_EXIT_OK
-                                                                       : LANTERNCTL_EXIT_LOCAL;
-        else if (lanternctl_table_rows (t) == 0)
-            printf (a->overdue ? "no overdue tracks\n" : "no tracks\n");
-        else if (lanternctl_table_print (t, stdout, "") != 0)
-            rc = LANTERNCTL_EXIT_LOCAL;
-    }
-    if (all)
-        json_object_put (all);
-    lanternctl_table_destroy (&t);
+    rc = s_list_done (a->cmd, rc, all, &t, a->overdue ? "no overdue tracks\n" : "no tracks\n");
     ln_client_destroy (&client);
     return rc;
 }
@@ -1446,18 +1444,8 @@ s_alerts (args_t *a, int argc, char **argv)
         if (!token[0])
             break;
     }
-    if (rc == LANTERNCTL_EXIT_OK) {
-        if (all)
-            rc = lanternctl_print_json_object (a->cmd, all, true) == 0 ? LANTERNCTL_EXIT_OK
-                                                                       : LANTERNCTL_EXIT_LOCAL;
-        else if (lanternctl_table_rows (t) == 0)
-            printf (a->all ? "no alerts\n" : "no alerts waiting for acknowledgement\n");
-        else if (lanternctl_table_print (t, stdout, "") != 0)
-            rc = LANTERNCTL_EXIT_LOCAL;
-    }
-    if (all)
-        json_object_put (all);
-    lanternctl_table_destroy (&t);
+    rc = s_list_done (a->cmd, rc, all, &t,
+                      a->all ? "no alerts\n" : "no alerts waiting for acknowledgement\n");
     ln_client_destroy (&client);
     return rc;
 }
